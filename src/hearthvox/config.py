@@ -1,0 +1,183 @@
+"""Configuration: frozen dataclasses per concern, loaded from TOML, validated at load.
+
+Every key is optional; the defaults serve. An unknown section or key, or a value
+of the wrong type or out of range, is a :class:`ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from hearthvox.errors import ConfigError
+from hearthvox.paths import user_paths
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    rate_hz: int = 16000
+    """Pipeline sample rate; every input is resampled to it."""
+    chunk_ms: int = 80
+    """Input chunk size (openWakeWord works on 80 ms frames)."""
+    input_device: str = ""
+    """Microphone name or index (empty: the system default)."""
+    output_device: str = ""
+    """Speaker name or index (empty: the system default)."""
+
+
+@dataclass(frozen=True)
+class WakeConfig:
+    models: tuple[str, ...] = ("hey_jarvis",)
+    threshold: float = 0.5
+    refractory_s: float = 2.0
+    """After a detection, ignore further ones for this long (one utterance fires once)."""
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    threshold: float = 0.5
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    speech_start_ms: int = 96
+    """Speech must last this long before an utterance starts."""
+    hangover_ms: int = 500
+    """Trailing silence that closes an utterance."""
+    max_utterance_s: float = 12.0
+    no_speech_timeout_s: float = 5.0
+    """After a wake word, give up if no speech starts within this time."""
+    preroll_ms: int = 300
+    """Audio kept from before the detected speech start."""
+    follow_up: bool = True
+    """After a reply, listen for a follow-up without the wake word."""
+    follow_up_s: float = 4.0
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    threads: int = 2
+    beam_size: int = 1
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    voice: str = "en_US-joe-medium"
+    length_scale: float = 1.0
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class SkillsConfig:
+    disabled: tuple[str, ...] = ()
+    fallback_reply: str = "Sorry, I can't do that yet."
+    apology: str = "Sorry, something went wrong."
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    skills: SkillsConfig = field(default_factory=SkillsConfig)
+
+
+_POSITIVE = {
+    ("audio", "rate_hz"),
+    ("audio", "chunk_ms"),
+    ("wake", "threads"),
+    ("vad", "threads"),
+    ("asr", "threads"),
+    ("asr", "beam_size"),
+    ("tts", "threads"),
+    ("tts", "length_scale"),
+    ("endpoint", "hangover_ms"),
+    ("endpoint", "max_utterance_s"),
+    ("endpoint", "no_speech_timeout_s"),
+}
+_UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold")}
+
+
+def _coerce(where: str, value: Any, hint: Any) -> Any:
+    origin = get_origin(hint)
+    if origin is Literal:
+        if value not in get_args(hint):
+            allowed = ", ".join(repr(a) for a in get_args(hint))
+            raise ConfigError(f"{where} = {value!r}: must be one of {allowed}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if not isinstance(value, hint):
+        raise ConfigError(f"{where} must be of type {hint.__name__}, got {value!r}")
+    return value
+
+
+def _section(name: str, cls: type[Any], raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown key [{name}] {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
+        )
+    values = {k: _coerce(f"[{name}] {k}", v, hints[k]) for k, v in raw.items()}
+    for key, value in values.items():
+        if (name, key) in _POSITIVE and value <= 0:
+            raise ConfigError(f"[{name}] {key} must be greater than 0, got {value}")
+        if (name, key) in _UNIT_INTERVAL and not 0.0 < value < 1.0:
+            raise ConfigError(f"[{name}] {key} must be between 0 and 1, got {value}")
+    return cls(**values)
+
+
+def from_dict(raw: dict[str, Any]) -> Config:
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(
+            f"unknown config section [{unknown[0]}]; known: {', '.join(sorted(sections))}"
+        )
+    hints = get_type_hints(Config)
+    return Config(**{name: _section(name, hints[name], raw[name]) for name in raw})
+
+
+def load(path: Path | None = None) -> Config:
+    """Load ``path``, or the user's config file if it exists, else the defaults."""
+    explicit = path is not None
+    target = path if path is not None else user_paths().config_file
+    if not target.exists():
+        if explicit:
+            raise ConfigError(f"config file {target} does not exist")
+        return Config()
+    try:
+        raw = tomllib.loads(target.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {target}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {target} is not valid TOML: {exc}") from exc
+    try:
+        return from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{target}: {exc}") from exc

@@ -1,0 +1,149 @@
+"""Typed pipeline events.
+
+Every event is a small frozen dataclass. Units live in field names
+(``t_audio_ms``, ``duration_s``, ``rate_hz``). Audio travels as numpy arrays,
+never through JSON.
+
+``t_audio_ms`` is the position in the input stream where the event happened;
+``t_wall_ms`` is the wall clock since the stream started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Int16Array = npt.NDArray[np.int16]
+Float32Array = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, eq=False)
+class AudioChunk:
+    """Mono 16-bit audio from the input, already at the pipeline rate."""
+
+    samples: Int16Array
+    rate_hz: int
+    t_audio_ms: int
+
+
+@dataclass(frozen=True)
+class WakeDetected:
+    t_audio_ms: int
+    t_wall_ms: int
+    model: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    t_audio_ms: int
+    t_wall_ms: int
+    follow_up: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class SpeechEnded:
+    """The endpointer closed an utterance; ``audio`` holds it at ``rate_hz``."""
+
+    t_audio_ms: int
+    t_wall_ms: int
+    audio: Int16Array
+    rate_hz: int
+    speech_start_ms: int
+    reason: Literal["silence", "max_length"]
+    endpoint_wait_ms: float
+
+
+@dataclass(frozen=True)
+class NoSpeech:
+    """The listening window closed without speech (after a wake or a follow-up)."""
+
+    t_audio_ms: int
+    t_wall_ms: int
+    follow_up: bool
+
+
+@dataclass(frozen=True)
+class Transcript:
+    t_audio_ms: int
+    t_wall_ms: int
+    text: str
+    final: bool
+    asr_ms: float
+    audio_duration_s: float
+
+
+@dataclass(frozen=True)
+class Reply:
+    t_audio_ms: int
+    t_wall_ms: int
+    text: str
+    skill: str
+    skill_ms: float
+    interrupt: bool = False
+    announcement: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class TtsAudio:
+    """One synthesised sentence, ready for the sink."""
+
+    samples: Int16Array
+    rate_hz: int
+    first: bool
+
+
+@dataclass(frozen=True)
+class TtsFirstAudio:
+    t_audio_ms: int
+    t_wall_ms: int
+    tts_first_ms: float
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """Stop speaking now and drop whatever is queued."""
+
+    t_audio_ms: int
+    t_wall_ms: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class StageError:
+    """A stage failed for one turn; the pipeline carries on."""
+
+    t_audio_ms: int
+    t_wall_ms: int
+    stage: str
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    t_audio_ms: int
+    t_wall_ms: int
+    turn_id: int
+    outcome: Literal["answered", "no_speech", "error", "interrupted"]
+    skill: str | None
+    stages_ms: dict[str, float] = field(default_factory=dict)
+
+
+Event = (
+    AudioChunk
+    | WakeDetected
+    | SpeechStarted
+    | SpeechEnded
+    | NoSpeech
+    | Transcript
+    | Reply
+    | TtsAudio
+    | TtsFirstAudio
+    | Interrupt
+    | StageError
+    | TurnDone
+)
