@@ -113,6 +113,18 @@ class Interrupt:
 
 
 @dataclass(frozen=True)
+class ReplyDone:
+    """Every sentence of a reply has been handed to the sink (or it was interrupted)."""
+
+    t_audio_ms: int
+    t_wall_ms: int
+    tts_total_ms: float
+    playback_ms: float
+    interrupted: bool
+    announcement: bool
+
+
+@dataclass(frozen=True)
 class StageError:
     """A stage failed for one turn; the pipeline carries on."""
 
@@ -143,6 +155,7 @@ Event = (
     | Reply
     | TtsAudio
     | TtsFirstAudio
+    | ReplyDone
     | Interrupt
     | StageError
     | TurnDone

@@ -1,1 +1,91 @@
-"""hearthvox.engines."""
+"""One thin class per model runtime, each loaded once: wake, VAD, ASR, TTS."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from hearthvox.config import Config
+from hearthvox.engines.asr import WhisperAsr
+from hearthvox.engines.tts import PiperTts
+from hearthvox.engines.vad import SileroVad
+from hearthvox.engines.wake import WakeEngine
+from hearthvox.errors import ModelError
+
+if TYPE_CHECKING:
+    from hearthvox.bundles.default import ModelPaths
+
+
+@dataclass
+class Engines:
+    wake: WakeEngine
+    vad: SileroVad
+    asr: WhisperAsr
+    tts: PiperTts
+    bundle_id: str
+    load_ms: dict[str, float]
+
+
+T = TypeVar("T")
+
+
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    t0 = time.perf_counter()
+    value = fn()
+    return value, (time.perf_counter() - t0) * 1000.0
+
+
+def load_wake(paths: ModelPaths, cfg: Config) -> WakeEngine:
+    missing = [m for m in cfg.wake.models if m not in paths.wake_models]
+    if missing:
+        known = ", ".join(sorted(paths.wake_models))
+        raise ModelError(f"unknown wake word model {missing[0]!r}; this bundle has: {known}")
+    return WakeEngine(
+        paths.wake_melspectrogram,
+        paths.wake_embedding,
+        {m: paths.wake_models[m] for m in cfg.wake.models},
+        threshold=cfg.wake.threshold,
+        refractory_s=cfg.wake.refractory_s,
+        threads=cfg.wake.threads,
+    )
+
+
+def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
+    return WhisperAsr(
+        paths.asr_dir,
+        device=cfg.asr.device,
+        compute_type=cfg.asr.compute_type,
+        threads=cfg.asr.threads,
+        beam_size=cfg.asr.beam_size,
+        language=cfg.asr.language,
+    )
+
+
+def load_tts(paths: ModelPaths, cfg: Config) -> PiperTts:
+    return PiperTts(
+        paths.tts_model,
+        paths.tts_config,
+        length_scale=cfg.tts.length_scale,
+        threads=cfg.tts.threads,
+    )
+
+
+def load_engines(paths: ModelPaths, cfg: Config) -> Engines:
+    """Load all four engines, in parallel threads (the runtimes release the GIL)."""
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hv-load") as pool:
+        wake = pool.submit(_timed, lambda: load_wake(paths, cfg))
+        vad = pool.submit(_timed, lambda: SileroVad(paths.vad, threads=cfg.vad.threads))
+        asr = pool.submit(_timed, lambda: load_asr(paths, cfg))
+        tts = pool.submit(_timed, lambda: load_tts(paths, cfg))
+        (w, w_ms), (v, v_ms), (a, a_ms), (t, t_ms) = (
+            wake.result(),
+            vad.result(),
+            asr.result(),
+            tts.result(),
+        )
+    return Engines(
+        w, v, a, t, paths.bundle_id, {"wake": w_ms, "vad": v_ms, "asr": a_ms, "tts": t_ms}
+    )

@@ -1,0 +1,100 @@
+"""The endpointer: turns per-frame speech probabilities into utterance boundaries.
+
+Pure logic over audio time, no model: feed it one probability per VAD frame.
+Rules (all in :class:`hearthvox.config.EndpointConfig`):
+
+- speech starts once frames above threshold add up to ``speech_start_ms``
+  without a gap longer than the hangover;
+- it ends after ``hangover_ms`` of frames below threshold, or at
+  ``max_utterance_s``;
+- while waiting for speech (after a wake word, or in a follow-up window) the
+  window closes after ``no_speech_timeout_s`` (or the follow-up length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from hearthvox.config import EndpointConfig
+
+
+@dataclass(frozen=True)
+class Boundary:
+    kind: Literal["start", "end", "timeout"]
+    t_ms: float
+    """Where the boundary lies in the stream: the speech start, the speech end
+    (last speech frame's end) or the moment the wait timed out."""
+    reason: Literal["speech", "silence", "max_length", "no_speech"]
+
+
+class Endpointer:
+    def __init__(self, cfg: EndpointConfig, threshold: float, frame_ms: float) -> None:
+        self.cfg = cfg
+        self.threshold = threshold
+        self.frame_ms = frame_ms
+        self.active = False
+        self.in_speech = False
+        self._deadline_ms = 0.0
+        self._settle_until_ms = None
+        self._run_start_ms: float | None = None
+        self._voiced_ms = 0.0
+        self._last_voiced_end_ms = 0.0
+        self.speech_start_ms = 0.0
+
+    def arm(self, now_ms: float, timeout_s: float, settle_ms: float = 0.0) -> None:
+        """Start waiting for speech at ``now_ms``; give up after ``timeout_s``.
+
+        ``settle_ms``: voiced frames right after arming (the tail of the wake
+        phrase) are ignored until the first unvoiced frame or for this long.
+        """
+        self._settle_until_ms: float | None = now_ms + settle_ms if settle_ms > 0 else None
+        self.active = True
+        self.in_speech = False
+        self._deadline_ms = now_ms + timeout_s * 1000.0
+        self._run_start_ms = None
+        self._voiced_ms = 0.0
+
+    def disarm(self) -> None:
+        self.active = False
+        self.in_speech = False
+
+    def push(self, prob: float, frame_start_ms: float) -> Boundary | None:
+        """One VAD frame starting at ``frame_start_ms``; returns a boundary if one was crossed."""
+        if not self.active:
+            return None
+        frame_end = frame_start_ms + self.frame_ms
+        voiced = prob >= self.threshold
+        if self._settle_until_ms is not None:
+            if voiced and frame_start_ms < self._settle_until_ms:
+                return None
+            self._settle_until_ms = None
+        if not self.in_speech:
+            if voiced:
+                if self._run_start_ms is None:
+                    self._run_start_ms = frame_start_ms
+                    self._voiced_ms = 0.0
+                self._voiced_ms += self.frame_ms
+                self._last_voiced_end_ms = frame_end
+                if self._voiced_ms >= self.cfg.speech_start_ms:
+                    self.in_speech = True
+                    self.speech_start_ms = self._run_start_ms
+                    return Boundary("start", self.speech_start_ms, "speech")
+            elif (
+                self._run_start_ms is not None
+                and frame_end - self._last_voiced_end_ms > self.cfg.hangover_ms
+            ):
+                self._run_start_ms = None
+            if frame_end >= self._deadline_ms and self._run_start_ms is None:
+                self.active = False
+                return Boundary("timeout", frame_end, "no_speech")
+            return None
+        if voiced:
+            self._last_voiced_end_ms = frame_end
+        if frame_end - self.speech_start_ms >= self.cfg.max_utterance_s * 1000.0:
+            self.disarm()
+            return Boundary("end", frame_end, "max_length")
+        if frame_end - self._last_voiced_end_ms >= self.cfg.hangover_ms:
+            self.disarm()
+            return Boundary("end", self._last_voiced_end_ms, "silence")
+        return None

@@ -1,0 +1,53 @@
+"""Silero VAD v6 on ONNX Runtime, streaming in 32 ms frames with its state carried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hearthvox.engines._onnx import cpu_session
+from hearthvox.errors import EngineError
+from hearthvox.events import Float32Array, Int16Array
+
+FRAME_SAMPLES = 512  # 32 ms at 16 kHz
+_CONTEXT = 64  # samples of the previous frame the model sees in front of each frame
+
+
+class SileroVad:
+    """Speech probability per 32 ms frame; feed any chunk size, frames are cut inside."""
+
+    frame_ms = FRAME_SAMPLES * 1000 // 16000
+
+    def __init__(self, model: Path, *, threads: int = 1) -> None:
+        self._session = cpu_session(model, threads)
+        self.reset()
+
+    def reset(self) -> None:
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(_CONTEXT, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def frame_prob(self, frame: Float32Array) -> float:
+        """Probability of speech in one 512-sample float frame (state carried over)."""
+        x = np.concatenate([self._context, frame])[None, :]
+        try:
+            out, self._h, self._c = self._session.run(
+                None, {"input": x, "h": self._h, "c": self._c}
+            )
+        except Exception as exc:  # onnxruntime errors are untyped
+            raise EngineError(f"VAD inference failed: {exc}") from exc
+        self._context = frame[-_CONTEXT:]
+        return float(np.asarray(out).reshape(-1)[0])
+
+    def feed(self, samples: Int16Array) -> list[float]:
+        """Append 16 kHz int16 audio; return the probabilities of every frame it completed."""
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32) / 32768.0])
+        n = len(self._pending) // FRAME_SAMPLES
+        probs = [
+            self.frame_prob(self._pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+            for i in range(n)
+        ]
+        self._pending = self._pending[n * FRAME_SAMPLES :]
+        return probs

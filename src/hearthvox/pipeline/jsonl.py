@@ -1,0 +1,67 @@
+"""Pipeline events as the JSON lines of ``hearthvox run --json`` (see DESIGN.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hearthvox.events import (
+    Event,
+    NoSpeech,
+    Reply,
+    SpeechEnded,
+    SpeechStarted,
+    StageError,
+    Transcript,
+    TtsFirstAudio,
+    TurnDone,
+    WakeDetected,
+)
+
+
+def event_record(event: Event) -> dict[str, Any] | None:
+    """The JSON object for one event, or None for internal events (audio, reply_done)."""
+    match event:
+        case WakeDetected():
+            body: dict[str, Any] = {"event": "wake", "model": event.model, "score": event.score}
+        case SpeechStarted():
+            body = {"event": "speech_start", "follow_up": event.follow_up}
+        case SpeechEnded():
+            body = {
+                "event": "speech_end",
+                "speech_start_ms": event.speech_start_ms,
+                "duration_s": round(len(event.audio) / event.rate_hz, 3),
+                "reason": event.reason,
+            }
+        case NoSpeech():
+            body = {"event": "no_speech", "follow_up": event.follow_up}
+        case Transcript():
+            body = {"event": "transcript", "text": event.text, "final": event.final}
+        case Reply():
+            body = {"event": "reply", "text": event.text, "skill": event.skill}
+            if event.announcement:
+                body["announcement"] = True
+        case TtsFirstAudio():
+            body = {"event": "tts_first_audio", "tts_first_ms": event.tts_first_ms}
+        case StageError():
+            body = {
+                "event": "error",
+                "stage": event.stage,
+                "kind": event.kind,
+                "message": event.message,
+            }
+        case TurnDone():
+            body = {
+                "event": "turn_done",
+                "turn_id": event.turn_id,
+                "outcome": event.outcome,
+                "skill": event.skill,
+                "stages_ms": event.stages_ms,
+            }
+        case _:
+            return None
+    return {
+        "event": body.pop("event"),
+        "t_audio_ms": event.t_audio_ms,
+        "t_wall_ms": event.t_wall_ms,
+        **body,
+    }

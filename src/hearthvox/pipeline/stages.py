@@ -1,0 +1,148 @@
+"""The answering stages: transcribe, answer, speak.
+
+Each stage is an async generator over events: it passes through what it does
+not handle and adds what it produces. Engines are blocking, so their calls run
+off the event loop with ``asyncio.to_thread``. A failure in one turn becomes a
+:class:`StageError` followed by an apology, never an exception out of the
+pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from hearthvox.engines.asr import WhisperAsr
+from hearthvox.engines.tts import PiperTts
+from hearthvox.errors import EngineError, SkillError
+from hearthvox.events import (
+    Event,
+    Int16Array,
+    Reply,
+    ReplyDone,
+    SpeechEnded,
+    StageError,
+    Transcript,
+    TtsFirstAudio,
+)
+from hearthvox.pipeline.clock import StreamClock
+
+log = logging.getLogger(__name__)
+
+NOT_HEARD = "Sorry, I didn't catch that."
+
+
+class Sink(Protocol):
+    def write(self, samples: Int16Array, rate_hz: int) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Answerer(Protocol):
+    def answer(self, utterance: str) -> tuple[str, _Result]: ...
+
+
+class _Result(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def interrupt(self) -> bool: ...
+
+
+def _ms_since(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000.0, 1)
+
+
+async def transcribe_stage(
+    events: AsyncIterator[Event], asr: WhisperAsr, clock: StreamClock
+) -> AsyncIterator[Event]:
+    async for event in events:
+        yield event
+        if not isinstance(event, SpeechEnded):
+            continue
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.to_thread(asr.transcribe, event.audio)
+        except EngineError as exc:
+            log.warning("transcription failed: %s", exc)
+            yield StageError(*clock.stamp(), stage="asr", kind="engine_error", message=str(exc))
+            continue
+        yield Transcript(
+            *clock.stamp(),
+            text=result.text,
+            final=True,
+            asr_ms=_ms_since(t0),
+            audio_duration_s=round(result.audio_duration_s, 3),
+        )
+
+
+async def answer_stage(
+    events: AsyncIterator[Event], router: Answerer, apology: str, clock: StreamClock
+) -> AsyncIterator[Event]:
+    async for event in events:
+        yield event
+        match event:
+            case StageError():
+                yield Reply(*clock.stamp(), text=apology, skill="error", skill_ms=0.0)
+            case Transcript(final=True, text=text) if not text.strip():
+                yield StageError(
+                    *clock.stamp(), stage="asr", kind="empty_transcript", message="heard nothing"
+                )
+                yield Reply(*clock.stamp(), text=NOT_HEARD, skill="error", skill_ms=0.0)
+            case Transcript(final=True, text=text):
+                t0 = time.perf_counter()
+                try:
+                    skill, result = router.answer(text)
+                except SkillError as exc:
+                    log.warning("%s", exc)
+                    yield StageError(
+                        *clock.stamp(), stage="skill", kind="skill_error", message=str(exc)
+                    )
+                    yield Reply(*clock.stamp(), text=apology, skill="error", skill_ms=0.0)
+                    continue
+                yield Reply(
+                    *clock.stamp(),
+                    text=result.text,
+                    skill=skill,
+                    skill_ms=_ms_since(t0),
+                    interrupt=result.interrupt,
+                )
+
+
+async def speak_stage(
+    events: AsyncIterator[Event], tts: PiperTts, sink: Sink, clock: StreamClock
+) -> AsyncIterator[Event]:
+    async for event in events:
+        yield event
+        if not isinstance(event, Reply):
+            continue
+        if event.interrupt:
+            sink.stop()
+        t0 = time.perf_counter()
+        playback_ms = 0.0
+        sentences = tts.sentences(event.text) if event.text.strip() else iter(())
+        first = True
+        while True:
+            try:
+                samples = await asyncio.to_thread(next, sentences, None)
+            except EngineError as exc:
+                log.warning("speech synthesis failed: %s", exc)
+                yield StageError(*clock.stamp(), stage="tts", kind="engine_error", message=str(exc))
+                break
+            if samples is None:
+                break
+            if first:
+                first = False
+                yield TtsFirstAudio(*clock.stamp(), tts_first_ms=_ms_since(t0))
+            tp = time.perf_counter()
+            await asyncio.to_thread(sink.write, samples, tts.rate_hz)
+            playback_ms += (time.perf_counter() - tp) * 1000.0
+        yield ReplyDone(
+            *clock.stamp(),
+            tts_total_ms=round(_ms_since(t0) - playback_ms, 1),
+            playback_ms=round(playback_ms, 1),
+            interrupted=False,
+            announcement=event.announcement,
+        )
