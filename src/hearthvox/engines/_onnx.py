@@ -17,6 +17,8 @@ def cpu_session(path: Path, threads: int) -> Any:
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelError(f"cannot load ONNX model {path}: {exc}") from exc

@@ -36,7 +36,7 @@ class Endpointer:
         self.active = False
         self.in_speech = False
         self._deadline_ms = 0.0
-        self._settle_until_ms = None
+        self._settle_until_ms: float | None = None
         self._run_start_ms: float | None = None
         self._voiced_ms = 0.0
         self._last_voiced_end_ms = 0.0
@@ -48,7 +48,7 @@ class Endpointer:
         ``settle_ms``: voiced frames right after arming (the tail of the wake
         phrase) are ignored until the first unvoiced frame or for this long.
         """
-        self._settle_until_ms: float | None = now_ms + settle_ms if settle_ms > 0 else None
+        self._settle_until_ms = now_ms + settle_ms if settle_ms > 0 else None
         self.active = True
         self.in_speech = False
         self._deadline_ms = now_ms + timeout_s * 1000.0
