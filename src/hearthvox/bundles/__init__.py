@@ -1,1 +1,33 @@
-"""hearthvox.bundles."""
+"""hearthvox.bundles: the model lock, artifact resolution and checks, the default bundle."""
+
+from hearthvox.bundles.default import ModelPaths, default_model_paths, model_paths
+from hearthvox.bundles.lock import (
+    Artifact,
+    ArtifactFile,
+    BundleSpec,
+    LockFile,
+    PypiSource,
+    check_files,
+    load_lock,
+    parse_lock,
+    parse_pypi_source,
+    resolve_source,
+    sha256_file,
+)
+
+__all__ = [
+    "Artifact",
+    "ArtifactFile",
+    "BundleSpec",
+    "LockFile",
+    "ModelPaths",
+    "PypiSource",
+    "check_files",
+    "default_model_paths",
+    "load_lock",
+    "model_paths",
+    "parse_lock",
+    "parse_pypi_source",
+    "resolve_source",
+    "sha256_file",
+]
