@@ -1,0 +1,76 @@
+"""What every skill shares: the clock, the result, the context, the protocol, normalize().
+
+A skill is any class with a ``name`` and a ``handle(utterance, ctx)`` method,
+constructed with no arguments. ``handle`` returns ``None`` when the utterance is
+not the skill's, else a :class:`SkillResult`. Skills never sleep and never read
+the wall clock directly: time comes from ``ctx.clock`` so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from hearthvox.skills.text import normalize
+from hearthvox.skills.timer_store import TIMERS_FILE, TimerStore
+
+__all__ = ["Clock", "Skill", "SkillContext", "SkillResult", "SystemClock", "normalize"]
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+
+class SystemClock:
+    """The real clock (``time.time``)."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(frozen=True)
+class SkillResult:
+    """A skill's answer.
+
+    ``interrupt=True`` means "stop speaking now and drop queued speech"; ``text``
+    may then be empty (nothing to say) or carry a short acknowledgement.
+    """
+
+    text: str
+    interrupt: bool = False
+
+
+@dataclass
+class SkillContext:
+    """What a skill may read and change for one utterance (shared across turns).
+
+    ``timezone`` of ``None`` means the machine's local time. ``timer_store`` may be
+    handed in (the pipeline and the timer skill must share one store); when it is
+    not, :attr:`timers` creates one on first use at ``state_dir / "timers.json"``.
+    """
+
+    clock: Clock
+    state_dir: Path
+    last_reply: str | None = None
+    timezone: tzinfo | None = None
+    timer_store: TimerStore | None = None
+
+    @property
+    def timers(self) -> TimerStore:
+        if self.timer_store is None:
+            self.timer_store = TimerStore(self.state_dir / TIMERS_FILE, self.clock)
+        return self.timer_store
+
+
+@runtime_checkable
+class Skill(Protocol):
+    name: str
+
+    def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
+        """Answer ``utterance``, or return ``None`` when it is not this skill's."""
+        ...
