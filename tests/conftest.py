@@ -7,7 +7,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
+
+from hearthvox.audio.resample import resample_int16
+from hearthvox.audio.wavio import write_wav
+from hearthvox.bundles.default import default_model_paths
+from hearthvox.config import Config
+from hearthvox.engines import Engines, load_engines
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("HEARTHVOX_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -31,3 +39,30 @@ def hearthvox_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     home = tmp_path / "hvhome"
     monkeypatch.setenv("HEARTHVOX_HOME", str(home))
     yield home
+
+
+@pytest.fixture(scope="session")
+def engines() -> Engines:
+    """The real engines of the default bundle, loaded once for the session."""
+    return load_engines(default_model_paths(), Config())
+
+
+def speak16(engines: Engines, text: str) -> npt.NDArray[np.int16]:
+    """``text`` spoken by the bundle's voice, at 16 kHz."""
+    speech = np.concatenate(list(engines.tts.sentences(text)))
+    return resample_int16(speech, engines.tts.rate_hz, 16000)
+
+
+def silence(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros(int(16000 * seconds), dtype=np.int16)
+
+
+@pytest.fixture(scope="session")
+def time_request_wav(engines: Engines, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WAV of "Hey Jarvis. What time is it?" with silence around it."""
+    path = tmp_path_factory.mktemp("requests") / "time.wav"
+    audio = np.concatenate(
+        [silence(1.0), speak16(engines, "Hey Jarvis. What time is it?"), silence(2.0)]
+    )
+    write_wav(path, audio, 16000)
+    return path

@@ -51,3 +51,19 @@ class SileroVad:
         ]
         self._pending = self._pending[n * FRAME_SAMPLES :]
         return probs
+
+
+def speech_segments(
+    probs: list[float], threshold: float, frame_ms: float, min_silence_ms: float = 100.0
+) -> list[tuple[float, float]]:
+    """(start_s, end_s) of the voiced runs, joining runs split by less than ``min_silence_ms``."""
+    segments: list[list[float]] = []
+    for i, p in enumerate(probs):
+        if p < threshold:
+            continue
+        start, end = i * frame_ms / 1000.0, (i + 1) * frame_ms / 1000.0
+        if segments and start - segments[-1][1] < min_silence_ms / 1000.0:
+            segments[-1][1] = end
+        else:
+            segments.append([start, end])
+    return [(round(a, 3), round(b, 3)) for a, b in segments]

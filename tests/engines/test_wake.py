@@ -1,0 +1,55 @@
+"""The wake word fires once on a spoken "hey jarvis" and never on other real audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from hearthvox.audio.wavio import load_wav
+from hearthvox.engines import Engines
+from hearthvox.engines.wake import FRAME_SAMPLES
+
+
+def detections(engines: Engines, audio: npt.NDArray[np.int16]) -> list[float]:
+    wake = engines.wake
+    wake.reset()
+    wake._last_fire_ms = -1e18  # a fresh stream: forget the previous test's detection
+    hits = []
+    for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        t_ms = (i + FRAME_SAMPLES) * 1000 / 16000
+        if wake.detect(audio[i : i + FRAME_SAMPLES], t_ms) is not None:
+            hits.append(t_ms)
+    return hits
+
+
+def test_spoken_wake_phrase_fires_exactly_once(engines: Engines, time_request_wav: Path) -> None:
+    audio = load_wav(time_request_wav).samples
+    hits = detections(engines, audio)
+    assert len(hits) == 1, hits
+    assert 1000 < hits[0] < 3000  # during or just after "hey jarvis" (1 s of silence first)
+
+
+NEGATIVE_KINDS = {"speech", "noise", "environment", "vad"}
+
+
+def test_other_real_audio_never_fires(
+    engines: Engines, corpus_dir: Path, corpus_rows: list[dict[str, str]]
+) -> None:
+    checked = 0
+    for row in corpus_rows:
+        if row["kind"] not in NEGATIVE_KINDS:
+            continue
+        audio = load_wav(corpus_dir / row["file"]).samples
+        assert detections(engines, audio) == [], row["file"]
+        checked += 1
+    assert checked >= 12
+
+
+def test_frame_size_is_checked(engines: Engines) -> None:
+    from hearthvox.errors import EngineError
+
+    with pytest.raises(EngineError):
+        engines.wake.scores(np.zeros(100, dtype=np.int16))
