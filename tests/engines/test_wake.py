@@ -16,7 +16,6 @@ from hearthvox.engines.wake import FRAME_SAMPLES
 def detections(engines: Engines, audio: npt.NDArray[np.int16]) -> list[float]:
     wake = engines.wake
     wake.reset()
-    wake._last_fire_ms = -1e18  # a fresh stream: forget the previous test's detection
     hits = []
     for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         t_ms = (i + FRAME_SAMPLES) * 1000 / 16000

@@ -58,7 +58,6 @@ class WakeEngine:
             for name, sess in self._models.items()
         }
         self._blank_features = self._embed_clip(np.zeros(16000 * 10, dtype=np.int16))
-        self._last_fire_ms = -1e18
         self.reset()
 
     @property
@@ -71,6 +70,7 @@ class WakeEngine:
         self._melbuf = np.ones((_MEL_WINDOW, 32), dtype=np.float32)
         self._features = self._blank_features.copy()
         self._frames_seen = 0
+        self._last_fire_ms = -1e18
 
     def _melspec(self, x: Int16Array) -> Any:
         spec = self._mel.run(None, {"input": x.astype(np.float32)[None, :]})[0]

@@ -1,0 +1,158 @@
+"""The voice loop in process, on real models: turns, follow-ups, failures, timers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from hearthvox.audio.sources import array_source
+from hearthvox.config import Config
+from hearthvox.engines import Engines
+from hearthvox.errors import SkillError
+from hearthvox.events import (
+    Event,
+    NoSpeech,
+    Reply,
+    SpeechStarted,
+    StageError,
+    Transcript,
+    TurnDone,
+    WakeDetected,
+)
+from hearthvox.pipeline.runner import Pipeline
+from hearthvox.skills.base import SkillContext, SkillResult
+from hearthvox.skills.registry import SkillRouter, load_skills
+from tests.conftest import silence, speak16
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.chunks: list[npt.NDArray[np.int16]] = []
+        self.stops = 0
+
+    def write(self, samples: npt.NDArray[np.int16], rate_hz: int) -> None:
+        self.chunks.append(samples)
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+@dataclass
+class FakeClock:
+    t: float = 1_790_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def run_pipeline(
+    engines: Engines,
+    router: object,
+    audio: npt.NDArray[np.int16],
+    sink: ListSink,
+    announcements: object = list,
+) -> list[Event]:
+    cfg = Config()
+    pipeline = Pipeline(engines, router, cfg, announcements)  # type: ignore[arg-type]
+
+    async def collect() -> list[Event]:
+        source: AsyncIterator = array_source(audio, 16000, cfg.audio.chunk_ms, realtime=False)  # type: ignore[type-arg]
+        return [e async for e in pipeline.run(source, sink)]
+
+    return asyncio.run(collect())
+
+
+def router_for(tmp_path: Path, clock: FakeClock | None = None) -> SkillRouter:
+    ctx = SkillContext(clock=clock or FakeClock(), state_dir=tmp_path / "state")
+    return SkillRouter(load_skills(), ctx, "Sorry, I can't do that yet.")
+
+
+def test_follow_up_is_heard_without_the_wake_word(engines: Engines, tmp_path: Path) -> None:
+    audio = np.concatenate(
+        [
+            silence(1.0),
+            speak16(engines, "Hey Jarvis. What time is it?"),
+            silence(1.0),
+            speak16(engines, "What is the date today?"),
+            silence(5.0),
+        ]
+    )
+    events = run_pipeline(engines, router_for(tmp_path), audio, ListSink())
+    assert sum(isinstance(e, WakeDetected) for e in events) == 1
+    starts = [e for e in events if isinstance(e, SpeechStarted)]
+    assert [s.follow_up for s in starts] == [False, True]
+    replies = [e.skill for e in events if isinstance(e, Reply)]
+    assert replies == ["time", "date"]
+    turns = [e for e in events if isinstance(e, TurnDone)]
+    assert [(t.turn_id, t.outcome) for t in turns] == [(1, "answered"), (2, "answered")]
+    # the follow-up window closes quietly: no third turn, a no_speech event
+    assert isinstance([e for e in events if isinstance(e, NoSpeech)][-1], NoSpeech)
+
+
+def test_wake_then_silence_is_a_no_speech_turn(engines: Engines, tmp_path: Path) -> None:
+    audio = np.concatenate([silence(1.0), speak16(engines, "Hey Jarvis."), silence(7.0)])
+    events = run_pipeline(engines, router_for(tmp_path), audio, ListSink())
+    turns = [e for e in events if isinstance(e, TurnDone)]
+    assert [t.outcome for t in turns] == ["no_speech"]
+    assert not any(isinstance(e, Transcript) for e in events)
+
+
+class FailingOnce:
+    def __init__(self, inner: SkillRouter) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def answer(self, utterance: str) -> tuple[str, SkillResult]:
+        self.calls += 1
+        if self.calls == 1:
+            raise SkillError("skill time failed: clock exploded")
+        return self.inner.answer(utterance)
+
+
+def test_a_failing_skill_becomes_an_apology_and_the_loop_goes_on(
+    engines: Engines, tmp_path: Path
+) -> None:
+    turn = np.concatenate([speak16(engines, "Hey Jarvis. What time is it?"), silence(5.0)])
+    audio = np.concatenate([silence(1.0), turn, turn])
+    sink = ListSink()
+    events = run_pipeline(engines, FailingOnce(router_for(tmp_path)), audio, sink)
+    errors = [e for e in events if isinstance(e, StageError)]
+    assert [(e.stage, e.kind) for e in errors] == [("skill", "skill_error")]
+    replies = [e for e in events if isinstance(e, Reply)]
+    assert [r.skill for r in replies] == ["error", "time"]
+    assert replies[0].text == Config().skills.apology
+    turns = [e.outcome for e in events if isinstance(e, TurnDone)]
+    assert turns == ["error", "answered"]
+    assert len(sink.chunks) >= 2  # the apology was spoken, then the answer
+
+
+def test_timer_survives_a_restart_and_announces_itself(engines: Engines, tmp_path: Path) -> None:
+    clock = FakeClock()
+    request = np.concatenate(
+        [silence(1.0), speak16(engines, "Hey Jarvis. Set a timer for ten seconds."), silence(2.0)]
+    )
+    first = router_for(tmp_path, clock)
+    events = run_pipeline(engines, first, request, ListSink())
+    replies = [e for e in events if isinstance(e, Reply)]
+    assert replies and replies[0].skill == "timer", [e for e in events if isinstance(e, Transcript)]
+    assert first.ctx.timers.remaining()
+
+    # the daemon restarts: a new router and store on the same state dir, 11 s later
+    clock.t += 11.0
+    second = router_for(tmp_path, clock)
+    timers = second.ctx.timers
+
+    def announcements() -> list[str]:
+        return [timers.announcement(t) for t in timers.due()]
+
+    sink = ListSink()
+    events = run_pipeline(engines, second, silence(2.0), sink, announcements)
+    announced = [e for e in events if isinstance(e, Reply) and e.announcement]
+    assert len(announced) == 1 and "timer is done" in announced[0].text
+    assert sink.chunks, "the announcement was spoken"
+    assert not timers.remaining()
