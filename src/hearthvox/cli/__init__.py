@@ -1,21 +1,51 @@
-"""The ``hearthvox`` command line: one click group, one module per verb family."""
+"""The ``hearthvox`` command line: one click group, one module per verb family.
+
+The library raises :class:`hearthvox.errors.HearthvoxError`; this group turns it
+into a one-line message on stderr and the error's exit code.
+"""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import click
 
 from hearthvox import __version__
+from hearthvox.errors import HearthvoxError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HearthvoxError as exc:
+            click.echo(f"hearthvox: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hearthvox")
-def main() -> None:
-    """hearthvox: an on-device voice assistant. Nothing leaves the device."""
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """hearthvox: an on-device voice assistant. Nothing leaves the device.
+
+    \b
+    Try it without a microphone:   hearthvox demo
+    Run on a recording:            hearthvox run --input request.wav --output reply.wav
+    Listen on the microphone:      hearthvox run
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="hearthvox: %(levelname)s %(name)s: %(message)s")
 
 
 def _register() -> None:
-    # Each verb family lives in its own module and is added here.
-    pass
+    from hearthvox.cli.hw import hw
+    from hearthvox.cli.run import demo, run
+    from hearthvox.cli.speech import say, transcribe
+
+    for command in (run, demo, say, transcribe, hw):
+        main.add_command(command)
 
 
 _register()

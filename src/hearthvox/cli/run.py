@@ -1,0 +1,250 @@
+"""``hearthvox run`` (the daemon loop) and ``hearthvox demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from hearthvox import config as config_mod
+from hearthvox.audio.devices import list_devices
+from hearthvox.audio.resample import resample_int16
+from hearthvox.audio.sinks import NullSink, Sink, SpeakerSink, WavFileSink
+from hearthvox.audio.sources import MicSource, array_source, stream_source
+from hearthvox.audio.wavio import load_wav, open_wav_stream, write_wav
+from hearthvox.cli.render import render, stage_summary
+from hearthvox.config import Config
+from hearthvox.errors import AudioDeviceError
+from hearthvox.events import (
+    AudioChunk,
+    Event,
+    Reply,
+    Transcript,
+    TtsFirstAudio,
+    TurnDone,
+    WakeDetected,
+)
+from hearthvox.pipeline.jsonl import event_record
+from hearthvox.runtime import Runtime, load_runtime
+
+log = logging.getLogger(__name__)
+
+
+def _say(msg: str) -> None:
+    click.echo(f"hearthvox: {msg}", err=True)
+
+
+def have_speaker() -> bool:
+    try:
+        return any(d["max_output_channels"] > 0 for d in list_devices())
+    except AudioDeviceError:
+        return False
+
+
+@dataclass
+class Source:
+    chunks: AsyncIterator[AudioChunk]
+    label: str
+    close: Callable[[], None]
+
+
+def open_source(spec: str, cfg: Config, realtime: bool) -> Source:
+    """``mic``, ``-`` (a WAV on stdin) or a WAV file; fails fast with a clear error."""
+    rate, chunk_ms = cfg.audio.rate_hz, cfg.audio.chunk_ms
+    if spec == "mic":
+        mic = MicSource(cfg.audio.input_device, rate, chunk_ms)
+        mic.open()  # no microphone: AudioDeviceError that says how to run from a file
+        return Source(mic.chunks(), "the microphone", mic.close)
+    if spec == "-":
+        wav = open_wav_stream(sys.stdin.buffer, rate)
+        return Source(stream_source(wav, chunk_ms, realtime), "standard input", lambda: None)
+    audio = load_wav(Path(spec), rate)
+    for note in audio.conversions:
+        _say(f"{spec}: {note}")
+    chunks = array_source(audio.samples, rate, chunk_ms, realtime)
+    return Source(chunks, f"{spec} ({audio.duration_s:.1f} s)", lambda: None)
+
+
+def open_sink(spec: str, cfg: Config) -> Sink:
+    if spec == "none":
+        return NullSink()
+    if spec == "speaker":
+        if not have_speaker():
+            _say("no speaker found: replies are not played (use --output FILE.wav to keep them)")
+            return NullSink()
+        return SpeakerSink(cfg.audio.output_device)
+    return WavFileSink(Path(spec))
+
+
+async def _drive(
+    runtime: Runtime,
+    source: Source,
+    sink: Sink,
+    on_event: Callable[[Event], None],
+) -> None:
+    async for event in runtime.pipeline().run(source.chunks, sink):
+        on_event(event)
+
+
+def run_loop(
+    runtime: Runtime,
+    source: Source,
+    sink: Sink,
+    on_event: Callable[[Event], None],
+) -> None:
+    """Run the pipeline to the end of the source; commit the sink only on success."""
+    try:
+        asyncio.run(_drive(runtime, source, sink, on_event))
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        source.close()
+    sink.close()
+
+
+@click.command()
+@click.option(
+    "--input",
+    "input_",
+    default="mic",
+    show_default=True,
+    metavar="mic|FILE.wav|-",
+    help="Where the audio comes from: the microphone, a WAV file, or a WAV on stdin.",
+)
+@click.option(
+    "--output",
+    default="speaker",
+    show_default=True,
+    metavar="speaker|FILE.wav|none",
+    help="Where replies go: the speaker, a WAV file (all replies in order), or nowhere.",
+)
+@click.option(
+    "--realtime",
+    is_flag=True,
+    help="Feed a file at the speed of a microphone, so latencies are what a user would hear.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per pipeline event.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: the user's config.toml, if any).",
+)
+def run(input_: str, output: str, realtime: bool, as_json: bool, config_path: Path | None) -> None:
+    """Run the assistant: wake word, listen, transcribe, answer, speak.
+
+    \b
+    Examples:
+      hearthvox run                                   # microphone and speaker
+      hearthvox run --input request.wav --json        # events as JSON lines
+      hearthvox run --input request.wav --output reply.wav --realtime
+      arecord -f S16_LE -r 16000 -c 1 | hearthvox run --input -
+    """
+    cfg = config_mod.load(config_path)
+    source = open_source(input_, cfg, realtime)
+    sink = open_sink(output, cfg)
+    _say("loading models ...")
+    runtime = load_runtime(cfg)
+    wake_words = ", ".join(runtime.engines.wake.model_names)
+    _say(
+        f"ready in {runtime.ready_ms / 1000:.1f} s (bundle {runtime.engines.bundle_id}); "
+        f"listening on {source.label} for {wake_words}"
+    )
+
+    def on_event(event: Event) -> None:
+        if as_json:
+            record = event_record(event)
+            if record is not None:
+                click.echo(json.dumps(record))
+        else:
+            line = render(event)
+            if line is not None:
+                click.echo(line)
+
+    try:
+        run_loop(runtime, source, sink, on_event)
+    except KeyboardInterrupt:
+        _say("stopped")
+    if isinstance(sink, WavFileSink):
+        _say(f"replies written to {output}")
+
+
+DEMO_REQUEST = "Hey Jarvis. What time is it?"
+
+
+def demo_request(runtime: Runtime) -> Path:
+    """The spoken request, synthesised with the TTS at first use and cached."""
+    path = runtime.paths.cache_dir / "demo" / "hey-jarvis-what-time-is-it.wav"
+    if path.exists():
+        return path
+    rate = runtime.cfg.audio.rate_hz
+    speech = np.concatenate(list(runtime.engines.tts.sentences(DEMO_REQUEST)))
+    speech16 = resample_int16(speech, runtime.engines.tts.rate_hz, rate)
+    silence = np.zeros(rate, dtype=np.int16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(path, np.concatenate([silence, speech16, silence, silence]), rate)
+    return path
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the spoken reply (default: in the cache directory).",
+)
+@click.option("--play/--no-play", default=True, help="Also play the reply if a speaker exists.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def demo(out: Path | None, play: bool, config_path: Path | None) -> None:
+    """The whole loop on a built-in spoken request; no microphone needed.
+
+    Synthesises "Hey Jarvis. What time is it?" (cached after the first run),
+    runs it through wake word, endpointing, speech recognition, the skills and
+    speech synthesis, prints the turn and writes the spoken reply to a WAV file.
+    """
+    cfg = config_mod.load(config_path)
+    click.echo("hearthvox demo: the whole voice loop on a built-in spoken request")
+    runtime = load_runtime(cfg)
+    click.echo(
+        f"  models ready in {runtime.ready_ms / 1000:.2f} s (bundle {runtime.engines.bundle_id})"
+    )
+    request = demo_request(runtime)
+    click.echo(f"  request:      {DEMO_REQUEST!r} ({request})")
+    reply_path = out or runtime.paths.cache_dir / "demo" / "reply.wav"
+    reply_path.parent.mkdir(parents=True, exist_ok=True)
+    sink = WavFileSink(reply_path)
+    source = open_source(str(request), cfg, realtime=False)
+    events: list[Event] = []
+    run_loop(runtime, source, sink, events.append)
+    for event in events:
+        match event:
+            case WakeDetected():
+                click.echo(
+                    f"  wake word:    {event.model} at {event.t_audio_ms / 1000:.2f} s "
+                    f"(score {event.score:.2f})"
+                )
+            case Transcript():
+                click.echo(f"  heard:        {event.text!r}")
+            case Reply(announcement=False):
+                click.echo(f"  answered:     {event.text!r} (skill: {event.skill})")
+            case TtsFirstAudio():
+                pass
+            case TurnDone():
+                click.echo(f"  stage times:  {stage_summary(event.stages_ms)}")
+    if not any(isinstance(e, TurnDone) and e.outcome == "answered" for e in events):
+        raise click.ClickException("the demo turn was not answered; run with -v for details")
+    reply = load_wav(reply_path, cfg.audio.rate_hz)
+    click.echo(f"  reply written to {reply_path} ({reply.duration_s:.1f} s of speech)")
+    if play and have_speaker():
+        speaker = SpeakerSink(cfg.audio.output_device)
+        speaker.write(reply.samples, reply.rate_hz)
+        speaker.close()
+    elif play:
+        click.echo("  (no speaker found, so the reply was not played)")

@@ -1,0 +1,45 @@
+"""Assembles a ready assistant: config, model paths, engines, skills, timers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hearthvox.bundles.default import ModelPaths, default_model_paths
+from hearthvox.config import Config
+from hearthvox.engines import Engines, load_engines
+from hearthvox.paths import Paths, user_paths
+from hearthvox.pipeline.runner import Pipeline
+from hearthvox.skills.base import SkillContext, SystemClock
+from hearthvox.skills.registry import SkillRouter, load_skills
+
+
+@dataclass
+class Runtime:
+    cfg: Config
+    paths: Paths
+    models: ModelPaths
+    engines: Engines
+    skills: SkillContext
+    router: SkillRouter
+    ready_ms: float
+
+    def announcements(self) -> list[str]:
+        """Texts of the timers that fell due (each returned once)."""
+        timers = self.skills.timers
+        return [timers.announcement(t) for t in timers.due()]
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.engines, self.router, self.cfg, self.announcements)
+
+
+def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
+    """Resolve the default bundle and load every engine once."""
+    t0 = time.perf_counter()
+    paths = paths or user_paths()
+    models = default_model_paths()
+    engines = load_engines(models, cfg)
+    ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
+    router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
+    ready_ms = (time.perf_counter() - t0) * 1000.0
+    return Runtime(cfg, paths, models, engines, ctx, router, ready_ms)
