@@ -1,0 +1,204 @@
+"""Where spoken replies go: nowhere, a WAV file, or the speaker.
+
+A sink is anything with the four methods of :class:`Sink`. ``write`` may block
+(the speaker plays the samples before it returns), so call it off the event loop;
+``stop`` may be called from another thread while a ``write`` is blocked and makes
+it return early.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from hearthvox.audio.devices import find_device, have_output_device
+from hearthvox.audio.resample import resample_int16
+from hearthvox.audio.wavio import WavWriter
+from hearthvox.errors import AudioDeviceError
+from hearthvox.events import Int16Array
+
+__all__ = ["NullSink", "Sink", "SpeakerSink", "WavFileSink", "have_output_device"]
+
+
+class Sink(Protocol):
+    def write(self, samples: Int16Array, rate_hz: int) -> None:
+        """Output mono int16 samples at ``rate_hz``."""
+
+    def stop(self) -> None:
+        """Drop whatever is queued or playing now (an interrupt); the sink stays usable."""
+
+    def close(self) -> None:
+        """Finish: play out / commit the file, release the device."""
+
+    def abort(self) -> None:
+        """Give up after an error: release everything, leave nothing half-written."""
+
+
+class NullSink:
+    """Discards audio; counts how much it was given."""
+
+    def __init__(self) -> None:
+        self.duration_s = 0.0
+
+    def write(self, samples: Int16Array, rate_hz: int) -> None:
+        self.duration_s += len(samples) / rate_hz
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+class WavFileSink:
+    """Writes every reply into one WAV file, atomically on :meth:`close`.
+
+    The rate is fixed by the first write; later writes at another rate are
+    resampled to it. Closed without any write, it leaves an empty WAV at
+    ``empty_rate_hz``. ``stop`` keeps what was written so far.
+    """
+
+    def __init__(self, path: Path, *, empty_rate_hz: int = 16000) -> None:
+        self.path = Path(path)
+        self.empty_rate_hz = empty_rate_hz
+        self._writer: WavWriter | None = None
+        self._done = False
+
+    @property
+    def rate_hz(self) -> int | None:
+        return self._writer.rate_hz if self._writer is not None else None
+
+    def write(self, samples: Int16Array, rate_hz: int) -> None:
+        if self._done:
+            raise RuntimeError(f"{self.path}: the sink is already closed")
+        if self._writer is None:
+            self._writer = WavWriter(self.path, rate_hz)
+        self._writer.write(resample_int16(samples, rate_hz, self._writer.rate_hz))
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        writer = self._writer or WavWriter(self.path, self.empty_rate_hz)
+        writer.commit()
+
+    def abort(self) -> None:
+        self._done = True
+        if self._writer is not None:
+            self._writer.abort()
+
+
+class SpeakerSink:
+    """Plays through PortAudio; ``write`` returns once the samples have been played.
+
+    The output stream opens at the first write, at that write's rate when the device
+    takes it, else at the device's default rate with resampling. PortAudio's callback
+    pulls from a queue that ``stop`` empties, so an interrupt silences it at once.
+    """
+
+    def __init__(self, device: str = "", *, stall_s: float = 2.0) -> None:
+        self.device = device
+        self.stall_s = stall_s
+        self.rate_hz = 0
+        self.device_name = ""
+        self._stream: Any = None
+        self._lock = threading.Lock()
+        self._queue: deque[Int16Array] = deque()
+        self._offset = 0
+        self._drained = threading.Event()
+        self._drained.set()
+        self._generation = 0
+
+    def _open(self, rate_hz: int) -> None:
+        sd, dev = find_device(self.device, "output")
+        error: Exception | None = None
+        for rate in dict.fromkeys([rate_hz, int(dev["default_samplerate"])]):
+            try:
+                stream = sd.OutputStream(
+                    device=dev["index"],
+                    samplerate=rate,
+                    channels=1,
+                    dtype="int16",
+                    latency="low",
+                    callback=self._callback,
+                )
+                stream.start()
+            except sd.PortAudioError as exc:
+                error = exc
+                continue
+            self._stream, self.rate_hz, self.device_name = stream, rate, str(dev["name"])
+            return
+        raise AudioDeviceError(f"cannot open speaker {dev['name']!r}: {error}")
+
+    def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        out = outdata[:, 0]
+        filled = 0
+        with self._lock:
+            while filled < frames and self._queue:
+                head = self._queue[0]
+                take = min(frames - filled, len(head) - self._offset)
+                out[filled : filled + take] = head[self._offset : self._offset + take]
+                filled += take
+                self._offset += take
+                if self._offset == len(head):
+                    self._queue.popleft()
+                    self._offset = 0
+            if not self._queue:
+                self._drained.set()
+        out[filled:] = 0
+
+    def write(self, samples: Int16Array, rate_hz: int) -> None:
+        if self._stream is None:
+            self._open(rate_hz)
+        x = resample_int16(np.asarray(samples, dtype=np.int16), rate_hz, self.rate_hz)
+        if not len(x):
+            return
+        with self._lock:
+            self._queue.append(x)
+            self._drained.clear()
+            generation = self._generation
+        timeout = len(x) / self.rate_hz + self.stall_s
+        if not self._drained.wait(timeout):
+            raise AudioDeviceError(
+                f"the speaker {self.device_name!r} stopped playing (nothing played for "
+                f"{self.stall_s:.1f} s): it was unplugged or the sound server stopped"
+            )
+        if generation == self._generation:
+            # the last block is in PortAudio's buffer: wait until it has left the speaker
+            latency = float(self._stream.latency) if self._stream is not None else 0.0
+            time.sleep(latency)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._offset = 0
+            self._generation += 1
+            self._drained.set()
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+            finally:
+                stream.close()
+
+    def abort(self) -> None:
+        self.stop()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+            finally:
+                stream.close()

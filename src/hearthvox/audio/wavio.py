@@ -1,0 +1,310 @@
+"""Reading and writing WAV files: whole files, pipes (stdin) and atomic writers.
+
+Every input becomes mono int16 at the pipeline rate: 8/16/24/32-bit PCM and
+32/64-bit float, plain or WAVE_FORMAT_EXTENSIBLE, any channel count (averaged),
+any rate (resampled with soxr). Writers never leave a half-written file: they write
+a hidden temp file next to the target, fsync it and rename it into place.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, BinaryIO
+
+import numpy as np
+
+from hearthvox.audio.buffers import Rechunker
+from hearthvox.audio.resample import StreamResampler, resample_int16
+from hearthvox.audio.wavformat import (
+    WavHeader,
+    convert_hint,
+    decode,
+    format_notes,
+    read_exact,
+    read_header,
+)
+from hearthvox.errors import AudioError, AudioFormatError
+from hearthvox.events import Int16Array
+
+__all__ = [
+    "LoadedAudio",
+    "WavStream",
+    "WavWriter",
+    "load_wav",
+    "open_wav_stream",
+    "write_wav",
+]
+
+_MAX_DATA_BYTES = 0xFFFFFFFF - 36
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedAudio:
+    samples: Int16Array
+    """Mono, at ``rate_hz``."""
+    rate_hz: int
+    source_rate_hz: int
+    source_channels: int
+    source_format: str
+    """pcm_u8 | pcm_s16 | pcm_s24 | pcm_s32 | float32 | float64"""
+    duration_s: float
+    """Duration of the audio in the file (source frames / source rate)."""
+    conversions: tuple[str, ...]
+    """Human notes on what was done to the audio, e.g. "resampled 44100 Hz to 16000 Hz"."""
+
+
+def _check_rate(rate_hz: int) -> None:
+    if rate_hz <= 0:
+        raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+
+
+def load_wav(path: Path, rate_hz: int = 16000) -> LoadedAudio:
+    """Read a whole WAV file as mono int16 at ``rate_hz``."""
+    _check_rate(rate_hz)
+    path = Path(path)
+    name = str(path)
+    try:
+        with path.open("rb") as fh:
+            header = read_header(fh.read, name)
+            if header.data_size is None:
+                raw = fh.read()
+            else:
+                raw = read_exact(fh.read, header.data_size)
+    except FileNotFoundError:
+        raise AudioFormatError(f"{name}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise AudioFormatError(
+            f"{name}: is a directory, not a WAV file; give the path of a .wav file"
+        ) from None
+    except PermissionError:
+        raise AudioFormatError(
+            f"{name}: permission denied; make the file readable or copy it somewhere readable"
+        ) from None
+    except OSError as exc:
+        raise AudioFormatError(f"{name}: cannot read it ({exc.strerror or exc})") from exc
+    notes: list[str] = []
+    if header.data_size is not None and len(raw) < header.data_size:
+        raise AudioFormatError(
+            f"{name}: header promises {header.data_size} bytes of audio but the file holds "
+            f"only {len(raw)}: the file is truncated; copy it again, or "
+            + convert_hint(name, "salvage what is there")
+        )
+    if header.data_size is None:
+        notes.append("the header leaves the data size open: read audio to the end of the file")
+    n_frames = len(raw) // header.frame_bytes
+    if n_frames == 0:
+        raise AudioFormatError(
+            f"{name}: the WAV file holds no samples (its data chunk is empty); "
+            "record or export the audio again"
+        )
+    extra = len(raw) - n_frames * header.frame_bytes
+    if extra:
+        notes.append(f"ignored {extra} trailing bytes (an incomplete sample frame)")
+    samples = resample_int16(decode(raw, header), header.rate_hz, rate_hz)
+    return LoadedAudio(
+        samples=samples,
+        rate_hz=rate_hz,
+        source_rate_hz=header.rate_hz,
+        source_channels=header.channels,
+        source_format=header.source_format,
+        duration_s=n_frames / header.rate_hz,
+        conversions=tuple(format_notes(header, rate_hz) + notes),
+    )
+
+
+class WavStream:
+    """A WAV arriving on a non-seekable binary stream, decoded block by block.
+
+    Running out of data before the declared size is a normal end (live recorders
+    write a header before they know how long they will record).
+    """
+
+    def __init__(self, stream: IO[bytes], header: WavHeader, rate_hz: int) -> None:
+        self._stream = stream
+        self._header = header
+        self._consumed = False
+        self.name = header.name
+        self.rate_hz = rate_hz
+        self.source_rate_hz = header.rate_hz
+        self.source_channels = header.channels
+        self.source_format = header.source_format
+        self.declared_bytes = header.data_size
+        """Audio bytes the header promises; None when it leaves the size open."""
+        self.conversions = tuple(format_notes(header, rate_hz))
+        self.source_frames = 0
+        """Source frames read so far."""
+
+    def chunks(self, n_samples: int) -> Iterator[Int16Array]:
+        """Mono int16 blocks of ``n_samples`` at ``rate_hz``; the last may be shorter.
+
+        Blocks on the stream; iterate it off the event loop. Can be iterated once.
+        """
+        if n_samples <= 0:
+            raise ValueError(f"n_samples must be positive, got {n_samples}")
+        if self._consumed:
+            raise RuntimeError(f"{self.name}: the stream has already been read")
+        self._consumed = True
+        header = self._header
+        fb = header.frame_bytes
+        frames = -(-n_samples * self.source_rate_hz // self.rate_hz)
+        block = max(1, frames) * fb
+        remaining = header.data_size
+        resampler = StreamResampler(self.source_rate_hz, self.rate_hz)
+        rechunker = Rechunker(n_samples)
+        leftover = b""
+        while remaining is None or remaining > 0:
+            want = block if remaining is None else min(block, remaining)
+            data = read_exact(self._stream.read, want)
+            if remaining is not None:
+                remaining -= len(data)
+            buf = leftover + data
+            whole = len(buf) // fb * fb
+            leftover = buf[whole:]
+            if whole:
+                self.source_frames += whole // fb
+                yield from rechunker.push(resampler.process(decode(buf[:whole], header)))
+            if len(data) < want:
+                break
+        yield from rechunker.push(resampler.flush())
+        rest = rechunker.rest()
+        if len(rest):
+            yield rest
+
+
+def open_wav_stream(stream: IO[bytes], rate_hz: int = 16000) -> WavStream:
+    """Read the WAV header from ``stream`` (e.g. ``sys.stdin.buffer``)."""
+    _check_rate(rate_hz)
+    label = getattr(stream, "name", None)
+    name = label if isinstance(label, str) else "<stream>"
+    header = read_header(stream.read, name)
+    if header.data_size == 0:
+        raise AudioFormatError(
+            f"{name}: the WAV stream holds no samples (its data chunk is empty); "
+            "record or export the audio again"
+        )
+    return WavStream(stream, header, rate_hz)
+
+
+def _header(rate_hz: int, data_bytes: int) -> bytes:
+    return b"RIFF" + struct.pack(
+        "<I4s4sIHHIIHH4sI",
+        36 + data_bytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        rate_hz,
+        rate_hz * 2,
+        2,
+        16,
+        b"data",
+        data_bytes,
+    )
+
+
+class WavWriter:
+    """Incremental atomic writer of a mono 16-bit PCM WAV at a fixed rate.
+
+    Writes go to a hidden ``.NAME.XXXX.part`` file in the target's folder;
+    :meth:`commit` fixes the header, fsyncs and renames it into place, :meth:`abort`
+    removes it. As a context manager it commits on success and aborts on an exception.
+    """
+
+    def __init__(self, path: Path, rate_hz: int) -> None:
+        _check_rate(rate_hz)
+        self.path = Path(path)
+        self.rate_hz = rate_hz
+        self.temp_path = self.path.parent / f".{self.path.name}.{secrets.token_hex(4)}.part"
+        self._data_bytes = 0
+        try:
+            fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise AudioError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        self._fh: BinaryIO | None = os.fdopen(fd, "wb")
+        self._guard(lambda fh: fh.write(_header(rate_hz, 0)))
+
+    @property
+    def samples_written(self) -> int:
+        return self._data_bytes // 2
+
+    def _guard(self, action: Callable[[BinaryIO], object]) -> None:
+        """Run ``action(fh)``; on OSError remove the temp file and raise AudioError."""
+        if self._fh is None:
+            raise RuntimeError(f"{self.path}: the writer is already committed or aborted")
+        try:
+            action(self._fh)
+        except OSError as exc:
+            self.abort()
+            raise AudioError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+
+    def write(self, samples: Int16Array) -> None:
+        arr = np.asarray(samples)
+        if arr.dtype != np.int16 or arr.ndim != 1:
+            raise TypeError(f"WavWriter takes 1-D int16 samples, got {arr.dtype} {arr.shape}")
+        if self._data_bytes + arr.nbytes > _MAX_DATA_BYTES:
+            self.abort()
+            raise AudioError(f"cannot write {self.path}: a WAV file holds at most 4 GiB")
+        self._guard(lambda fh: fh.write(arr.astype("<i2", copy=False).tobytes()))
+        self._data_bytes += arr.nbytes
+
+    def commit(self) -> None:
+        """Fix the header sizes, fsync and rename the file into place."""
+
+        def finish(fh: BinaryIO) -> None:
+            fh.seek(0)
+            fh.write(_header(self.rate_hz, self._data_bytes))
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            os.replace(self.temp_path, self.path)
+
+        self._guard(finish)
+        self._fh = None
+        try:
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        except OSError:
+            return  # the rename is done; a folder we cannot open just is not fsynced
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass  # some file systems refuse fsync on a folder; the rename still stands
+        finally:
+            os.close(dir_fd)
+
+    def abort(self) -> None:
+        """Drop everything written; leaves no file behind. Safe to call twice."""
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            fh.close()
+        except OSError:
+            pass  # closing a file we are about to delete: its errors do not matter
+        self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> WavWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_wav(path: Path, samples: Int16Array, rate_hz: int) -> None:
+    """Write mono int16 samples as a 16-bit PCM WAV, atomically."""
+    with WavWriter(path, rate_hz) as writer:
+        writer.write(samples)
