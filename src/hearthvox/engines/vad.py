@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,13 @@ class SileroVad:
     def __init__(self, model: Path, *, threads: int = 1) -> None:
         self._session = cpu_session(model, threads)
         self.reset()
+
+    def new_stream(self) -> SileroVad:
+        """An independent VAD for another audio stream sharing the loaded ONNX session
+        (safe to run from several threads at once); :meth:`reset` gives it its own state."""
+        other = copy.copy(self)
+        other.reset()
+        return other
 
     def reset(self) -> None:
         self._h = np.zeros((1, 1, 128), dtype=np.float32)

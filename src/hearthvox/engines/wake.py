@@ -9,6 +9,7 @@ SciPy) at run time.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,17 @@ class WakeEngine:
     @property
     def model_names(self) -> list[str]:
         return list(self._models)
+
+    def new_stream(self) -> WakeEngine:
+        """An independent detector for another audio stream on the same loaded models.
+
+        The ONNX sessions are shared (safe to run from several threads at once);
+        the stream state (buffers, warm-up, refractory clock) is the new
+        detector's own, because :meth:`reset` allocates it afresh.
+        """
+        other = copy.copy(self)
+        other.reset()
+        return other
 
     def reset(self) -> None:
         """Forget the stream (after a gap in the audio fed to the detector)."""
