@@ -82,6 +82,58 @@ class SkillsConfig:
     apology: str = "Sorry, something went wrong."
 
 
+KEEP_TRANSCRIPTS_MAX_DAYS = 30
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """Local telemetry (docs/telemetry.md): timings and outcomes, never what was said."""
+
+    enabled: bool = True
+    retention_days: float = 30.0
+    retention_turns: int = 100_000
+    keep_transcripts: bool = False
+    """Also keep transcript and reply text (a separate table that ``purge`` empties) ..."""
+    keep_transcripts_until: str = ""
+    """... until this date (YYYY-MM-DD, required, at most 30 days ahead); then it stops and expires."""
+    alert_first_audio_p95_ms: float = 1500.0
+    """``telemetry check`` thresholds; 0 switches a rule off."""
+    alert_error_rate: float = 0.2
+    alert_false_wake_rate: float = 0.5
+    alert_rss_mb: float = 1500.0
+    alert_min_turns: int = 5
+    """Rates and percentiles are only judged over at least this many turns."""
+    check_window_h: float = 24.0
+
+    def __post_init__(self) -> None:
+        import datetime as dt
+
+        def bad(key: str, why: str) -> ConfigError:
+            return ConfigError(f"[telemetry] {key} {why}, got {getattr(self, key)!r}")
+
+        for key in ("retention_days", "retention_turns", "check_window_h"):
+            if getattr(self, key) <= 0:
+                raise bad(key, "must be greater than 0")
+        for key in ("alert_first_audio_p95_ms", "alert_rss_mb", "alert_min_turns"):
+            if getattr(self, key) < 0:
+                raise bad(key, "must be 0 or more")
+        for key in ("alert_error_rate", "alert_false_wake_rate"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise bad(key, "must be between 0 and 1")
+        if not self.keep_transcripts:
+            return
+        try:
+            until = dt.date.fromisoformat(self.keep_transcripts_until)
+        except ValueError:
+            raise bad(
+                "keep_transcripts_until", "must be a date (YYYY-MM-DD) with keep_transcripts"
+            ) from None
+        if until > dt.date.today() + dt.timedelta(days=KEEP_TRANSCRIPTS_MAX_DAYS):
+            raise bad(
+                "keep_transcripts_until", f"must be at most {KEEP_TRANSCRIPTS_MAX_DAYS} days ahead"
+            )
+
+
 @dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -91,6 +143,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
 
 _POSITIVE = {
