@@ -5,11 +5,14 @@ Every event is a small frozen dataclass. Units live in field names
 never through JSON.
 
 ``t_audio_ms`` is the position in the input stream where the event happened;
-``t_wall_ms`` is the wall clock since the stream started.
+``t_wall_ms`` is the wall clock since the stream started. ``t_created_s`` (a
+``time.perf_counter()`` stamp taken when the event is made) and ``queue_ms`` let
+telemetry split a stage's time into waiting before it started and its own work.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +21,11 @@ import numpy.typing as npt
 
 Int16Array = npt.NDArray[np.int16]
 Float32Array = npt.NDArray[np.float32]
+
+
+def _created() -> float:
+    """A field stamped with ``time.perf_counter()`` when the event is made."""
+    return field(default_factory=time.perf_counter, compare=False, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +43,7 @@ class WakeDetected:
     t_wall_ms: int
     model: str
     score: float
+    t_created_s: float = _created()
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class SpeechEnded:
     speech_start_ms: int
     reason: Literal["silence", "max_length"]
     endpoint_wait_ms: float
+    t_created_s: float = _created()
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class Transcript:
     final: bool
     asr_ms: float
     audio_duration_s: float
+    queue_ms: float = 0.0
+    """From the end of speech being found to the recogniser starting."""
+    t_created_s: float = _created()
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,9 @@ class Reply:
     skill_ms: float
     interrupt: bool = False
     announcement: bool = False
+    queue_ms: float = 0.0
+    """From the transcript to the skill starting."""
+    t_created_s: float = _created()
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +117,8 @@ class TtsFirstAudio:
     t_audio_ms: int
     t_wall_ms: int
     tts_first_ms: float
+    queue_ms: float = 0.0
+    """From the reply to synthesis starting."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,8 @@ class ReplyDone:
     playback_ms: float
     interrupted: bool
     announcement: bool
+    playback_queue_ms: float = 0.0
+    """Synthesised audio waiting for the sink, summed over the reply's chunks."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +163,8 @@ class TurnDone:
     outcome: Literal["answered", "no_speech", "error", "interrupted"]
     skill: str | None
     stages_ms: dict[str, float] = field(default_factory=dict)
+    queue_ms: dict[str, float] = field(default_factory=dict)
+    """Per stage, the time waited before it started (``stages_ms`` is its own work)."""
 
 
 Event = (
