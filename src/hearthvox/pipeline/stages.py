@@ -55,6 +55,11 @@ def _ms_since(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000.0, 1)
 
 
+def _waited_ms(created_s: float, started_s: float) -> float:
+    """Queue time: from an event being made to the stage starting work on it."""
+    return round(max(0.0, started_s - created_s) * 1000.0, 1)
+
+
 async def transcribe_stage(
     events: AsyncIterator[Event], asr: WhisperAsr, clock: StreamClock
 ) -> AsyncIterator[Event]:
@@ -75,6 +80,7 @@ async def transcribe_stage(
             final=True,
             asr_ms=_ms_since(t0),
             audio_duration_s=round(result.audio_duration_s, 3),
+            queue_ms=_waited_ms(event.t_created_s, t0),
         )
 
 
@@ -108,6 +114,7 @@ async def answer_stage(
                     skill=skill,
                     skill_ms=_ms_since(t0),
                     interrupt=result.interrupt,
+                    queue_ms=_waited_ms(event.t_created_s, t0),
                 )
 
 
@@ -121,7 +128,7 @@ async def speak_stage(
         if event.interrupt:
             sink.stop()
         t0 = time.perf_counter()
-        playback_ms = 0.0
+        playback_ms = waited_ms = 0.0
         sentences = tts.sentences(event.text) if event.text.strip() else iter(())
         first = True
         while True:
@@ -133,16 +140,23 @@ async def speak_stage(
                 break
             if samples is None:
                 break
+            ready = time.perf_counter()
             if first:
                 first = False
-                yield TtsFirstAudio(*clock.stamp(), tts_first_ms=_ms_since(t0))
+                yield TtsFirstAudio(
+                    *clock.stamp(),
+                    tts_first_ms=_ms_since(t0),
+                    queue_ms=_waited_ms(event.t_created_s, t0),
+                )
             tp = time.perf_counter()
+            waited_ms += (tp - ready) * 1000.0
             await asyncio.to_thread(sink.write, samples, tts.rate_hz)
             playback_ms += (time.perf_counter() - tp) * 1000.0
         yield ReplyDone(
             *clock.stamp(),
-            tts_total_ms=round(_ms_since(t0) - playback_ms, 1),
+            tts_total_ms=round(_ms_since(t0) - playback_ms - waited_ms, 1),
             playback_ms=round(playback_ms, 1),
+            playback_queue_ms=round(waited_ms, 1),
             interrupted=False,
             announcement=event.announcement,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Literal
 
 from hearthvox.events import (
@@ -24,10 +25,21 @@ from hearthvox.pipeline.listener import Listener
 Outcome = Literal["answered", "no_speech", "error", "interrupted"]
 
 
+@dataclass
+class FeedTiming:
+    """The chunk the listener is working on: when it took it and how late it was."""
+
+    taken_s: float = 0.0
+    """``time.perf_counter()`` when the listener took the chunk."""
+    backlog_ms: float = 0.0
+    """How far the wall clock was behind the chunk's audio then (queue time of live input)."""
+
+
 class _Turn:
     def __init__(self, turn_id: int) -> None:
         self.turn_id = turn_id
         self.stages_ms: dict[str, float] = {}
+        self.queue_ms: dict[str, float] = {}
         self.skill: str | None = None
         self.error = False
         self.speech_end_wall_ms: float | None = None
@@ -35,7 +47,10 @@ class _Turn:
 
 
 async def track_turns(
-    events: AsyncIterator[Event], listener: Listener, clock: StreamClock
+    events: AsyncIterator[Event],
+    listener: Listener,
+    clock: StreamClock,
+    feed: FeedTiming | None = None,
 ) -> AsyncIterator[Event]:
     turn_id = 0
     turn: _Turn | None = None
@@ -48,6 +63,7 @@ async def track_turns(
             outcome=outcome,
             skill=turn.skill,
             stages_ms=dict(turn.stages_ms),
+            queue_ms=dict(turn.queue_ms),
         )
 
     async for event in events:
@@ -56,19 +72,27 @@ async def track_turns(
             case WakeDetected() | SpeechStarted(follow_up=True):
                 turn_id += 1
                 turn = _Turn(turn_id)
+                if isinstance(event, WakeDetected) and feed is not None:
+                    turn.stages_ms["wake"] = round((event.t_created_s - feed.taken_s) * 1000, 1)
+                    turn.queue_ms["wake"] = feed.backlog_ms
             case SpeechEnded() if turn is not None:
                 turn.stages_ms["endpoint"] = round(event.endpoint_wait_ms, 1)
+                if feed is not None:
+                    turn.queue_ms["endpoint"] = feed.backlog_ms
                 turn.speech_end_wall_ms = event.t_wall_ms - event.endpoint_wait_ms
             case Transcript() if turn is not None:
                 turn.stages_ms["asr"] = event.asr_ms
+                turn.queue_ms["asr"] = event.queue_ms
             case StageError() if turn is not None:
                 turn.error = True
             case Reply(announcement=False) if turn is not None:
                 turn.skill = event.skill
                 turn.stages_ms["skill"] = event.skill_ms
+                turn.queue_ms["skill"] = event.queue_ms
                 turn.follow_up = not event.interrupt and event.skill != "error"
             case TtsFirstAudio() if turn is not None and "tts_first_audio" not in turn.stages_ms:
                 turn.stages_ms["tts_first_audio"] = event.tts_first_ms
+                turn.queue_ms["tts_first_audio"] = event.queue_ms
                 if turn.speech_end_wall_ms is not None:
                     turn.stages_ms["end_of_speech_to_first_audio"] = round(
                         event.t_wall_ms - turn.speech_end_wall_ms, 1
@@ -76,6 +100,7 @@ async def track_turns(
             case ReplyDone(announcement=False) if turn is not None:
                 turn.stages_ms["tts_total"] = event.tts_total_ms
                 turn.stages_ms["playback"] = event.playback_ms
+                turn.queue_ms["playback"] = event.playback_queue_ms
                 outcome: Outcome = (
                     "interrupted" if event.interrupted else "error" if turn.error else "answered"
                 )
