@@ -35,6 +35,8 @@ class WakeConfig:
     refractory_s: float = 2.0
     """After a detection, ignore further ones for this long (one utterance fires once)."""
     threads: int = 1
+    idle_gate: bool = True
+    """While idle, run the wake model only when an energy gate and the VAD hear something."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ class EndpointConfig:
     follow_up: bool = True
     """After a reply, listen for a follow-up without the wake word."""
     follow_up_s: float = 4.0
+    adaptive: bool = True
+    """Decode at the first pause and pick the hangover from what was said."""
+    pause_ms: int = 128
+    """Trailing silence after which the speculative decode starts."""
+    short_hangover_ms: int = 256
+    """Hangover once the speculative transcript is a complete command."""
+    long_hangover_ms: int = 1000
+    """Hangover after a filler or a trailing "and" (the speaker is not done)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ class AsrConfig:
     threads: int = 2
     beam_size: int = 1
     language: str = "en"
+    decode: Literal["lean", "full"] = "lean"
+    """``lean``: encode only the audio, guarded greedy decode; ``full``: the 30 s window."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class TtsConfig:
     voice: str = "en_US-joe-medium"
     length_scale: float = 1.0
     threads: int = 1
+    first_clause: bool = True
+    """Synthesise the first clause on its own so the first audio comes sooner."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,9 @@ _POSITIVE = {
     ("tts", "threads"),
     ("tts", "length_scale"),
     ("endpoint", "hangover_ms"),
+    ("endpoint", "pause_ms"),
+    ("endpoint", "short_hangover_ms"),
+    ("endpoint", "long_hangover_ms"),
     ("endpoint", "max_utterance_s"),
     ("endpoint", "no_speech_timeout_s"),
 }

@@ -61,6 +61,7 @@ def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
         threads=cfg.asr.threads,
         beam_size=cfg.asr.beam_size,
         language=cfg.asr.language,
+        decode=cfg.asr.decode,
     )
 
 
