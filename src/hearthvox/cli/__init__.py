@@ -42,9 +42,11 @@ def main(verbose: int) -> None:
 def _register() -> None:
     from hearthvox.cli.hw import hw
     from hearthvox.cli.run import demo, run
-    from hearthvox.cli.speech import say, transcribe
+    from hearthvox.cli.serve import serve
+    from hearthvox.cli.speech import say
+    from hearthvox.cli.transcribe import transcribe
 
-    for command in (run, demo, say, transcribe, hw):
+    for command in (run, demo, say, transcribe, hw, serve):
         main.add_command(command)
 
 

@@ -1,18 +1,16 @@
-"""``hearthvox say`` and ``hearthvox transcribe``: one engine each, no wake word."""
+"""``hearthvox say``: speak with the bundle's voice (``transcribe`` is in cli/transcribe.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from hearthvox import config as config_mod
 from hearthvox.audio.sinks import SpeakerSink, WavFileSink
-from hearthvox.audio.wavio import load_wav
 from hearthvox.bundles.default import default_model_paths
-from hearthvox.engines import load_asr, load_tts
-from hearthvox.errors import AudioDeviceError, HearthvoxError
+from hearthvox.engines import load_tts
+from hearthvox.errors import AudioDeviceError
 
 
 @click.command()
@@ -48,39 +46,3 @@ def say(text: str, output: Path | None, config_path: Path | None) -> None:
     sink.close()
     if output is not None:
         click.echo(f"wrote {output}", err=True)
-
-
-@click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input file.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
-def transcribe(paths: tuple[Path, ...], as_json: bool, config_path: Path | None) -> None:
-    """Transcribe WAV files, one line per file: PATH<TAB>text.
-
-    A file that cannot be read is reported on stderr and the others still run;
-    the exit status is then non-zero.
-    """
-    cfg = config_mod.load(config_path)
-    models = default_model_paths()
-    asr = load_asr(models, cfg)
-    failed = 0
-    for path in paths:
-        try:
-            audio = load_wav(path, cfg.audio.rate_hz)
-            result = asr.transcribe(audio.samples)
-        except HearthvoxError as exc:
-            failed += 1
-            click.echo(f"hearthvox: error: {exc}", err=True)
-            continue
-        if as_json:
-            record = {
-                "path": str(path),
-                "text": result.text,
-                "duration_s": round(audio.duration_s, 3),
-                "bundle": models.bundle_id,
-            }
-            click.echo(json.dumps(record))
-        else:
-            click.echo(f"{path}\t{result.text}")
-    if failed:
-        raise click.exceptions.Exit(4)

@@ -1,0 +1,212 @@
+"""``hearthvox transcribe``: recordings to text, one file or a whole folder tree at a time."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import cast
+
+import click
+
+from hearthvox import config as config_mod
+from hearthvox.batch import (
+    FORMATS,
+    BatchEngine,
+    BatchRun,
+    FileResult,
+    Overrides,
+    Progress,
+    RunOptions,
+    discover,
+    resolve,
+)
+from hearthvox.batch.guard import WhenBusy
+from hearthvox.bundles.default import ModelPaths, default_model_paths
+
+_FAILED_EXIT = 4
+
+
+def model_paths() -> ModelPaths:
+    """The bundle the assistant itself runs (the same resolution as hearthvox.runtime)."""
+    return default_model_paths()
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown or not wanted:
+        raise click.BadParameter(
+            f"unknown format {unknown[0] if unknown else value!r}; choose from "
+            + ", ".join(FORMATS)
+            + " (comma-separated)",
+            param_hint="--format",
+        )
+    return ("json",) + tuple(f for f in wanted if f != "json")
+
+
+def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | None) -> None:
+    if result.status == "failed":
+        click.echo(f"hearthvox: error: {result.error}", err=True)
+    if out is None:
+        if result.status != "failed":
+            if as_json:
+                record = {
+                    "path": str(result.path),
+                    "text": result.text,
+                    "duration_s": round(result.duration_s, 3),
+                    "bundle": bundle,
+                }
+                click.echo(json.dumps(record))
+            else:
+                click.echo(f"{result.path}\t{result.text}")
+        return
+    if as_json:
+        row = {
+            "path": str(result.path),
+            "status": result.status,
+            "duration_s": round(result.duration_s, 3),
+            "bundle": bundle,
+            "outputs": [str(out / o) for o in result.outputs],
+        }
+        if result.error:
+            row["error"] = result.error
+        click.echo(json.dumps(row))
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write one NAME.json (+ --format files) per input here, with a manifest; "
+    "rerunning skips what is done.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,txt",
+    show_default=True,
+    help="Output files with --out, comma-separated from json, txt, srt, vtt (json always).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Batches decoded in parallel [1].")
+@click.option(
+    "--threads", type=click.IntRange(1, 256), help="ASR threads [the hardware profile's]."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 256), help="Chunks per batch [8 on CPU, 16 on CUDA]."
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where the ASR runs [the config's asr.device]; auto: the hardware profile's.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=2,
+    show_default=True,
+    help="Tries again a file that fails this many times, then records it as failed.",
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="Try again inputs an earlier run recorded as failed."
+)
+@click.option("--force", is_flag=True, help="Transcribe every input again, even if done.")
+@click.option(
+    "--when-busy",
+    type=click.Choice(["yield", "wait", "ignore"]),
+    default="yield",
+    show_default=True,
+    help="While the assistant runs on this device: yield (lowest CPU priority, fewer "
+    "threads), wait until it stops, or ignore it.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr [on when stderr is a terminal].",
+)
+@click.option(
+    "--bench", is_flag=True, help="Measure throughput against a plain faster-whisper loop."
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def transcribe(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    formats: str,
+    as_json: bool,
+    jobs: int | None,
+    threads: int | None,
+    batch_size: int | None,
+    device: str | None,
+    retries: int,
+    retry_failed: bool,
+    force: bool,
+    when_busy: str,
+    progress: bool | None,
+    bench: bool,
+    config_path: Path | None,
+) -> None:
+    """Transcribe recordings: files or folders of WAV, FLAC, MP3, OGG, M4A.
+
+    \b
+    Without --out, one line per file on stdout: PATH<TAB>text (--json: one object
+    per input with path, text, duration_s, bundle).
+    With --out DIR, one NAME.json (segments, bundle, model sha256s, settings) and
+    NAME.txt/.srt/.vtt per input, written atomically, and a manifest: stop it any
+    time (Ctrl-C, kill) and run the same command again to go on where it stopped.
+
+    \b
+      hearthvox transcribe talk.mp3
+      hearthvox transcribe ~/recordings --out transcripts --format txt,srt
+      hearthvox transcribe ~/recordings --out transcripts --bench
+
+    A file that cannot be read is reported on stderr and the others still run;
+    the exit status is then 4.
+    """
+    cfg = config_mod.load(config_path)
+    wanted = _formats(formats)
+    inputs, missing = discover(list(paths), out)
+    for m in missing:
+        click.echo(f"hearthvox: error: {m.path}: {m.reason}", err=True)
+    over = Overrides(device=device, threads=threads, jobs=jobs, batch_size=batch_size)
+    models = model_paths()
+    settings = resolve(models, cfg, over)
+    if bench:
+        from hearthvox.batch.bench import run_bench
+
+        run_bench(models, settings, [i.path for i in inputs], as_json=as_json)
+        return
+    if not inputs:
+        raise click.exceptions.Exit(_FAILED_EXIT)
+    busy = cast(WhenBusy, when_busy)  # click.Choice keeps to the Literal's values
+    engine = BatchEngine(models, settings, busy)
+    if engine.priority:
+        click.echo(
+            f"hearthvox: the assistant is running here: batch work yields ({engine.priority}, "
+            f"{engine.settings.model.threads} thread(s))",
+            err=True,
+        )
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = Progress(show)
+    opts = RunOptions(
+        out_dir=out,
+        formats=wanted,
+        retries=retries,
+        retry_failed=retry_failed,
+        force=force,
+        when_busy=busy,
+    )
+    failed = len(missing)
+    try:
+        for result in BatchRun(engine, opts, bar).run(inputs):
+            failed += result.status == "failed"
+            _echo_result(result, settings.bundle_id, as_json, out)
+    except KeyboardInterrupt:
+        click.echo("hearthvox: stopped; run the same command again to go on", err=True)
+        raise click.exceptions.Exit(130) from None
+    if out is not None or show:
+        click.echo(f"hearthvox: {bar.tally.summary()}", err=True)
+    if failed:
+        raise click.exceptions.Exit(_FAILED_EXIT)
