@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hearthvox.bundles.default import ModelPaths, default_model_paths
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
 from hearthvox.paths import Paths, user_paths
-from hearthvox.pipeline.runner import Pipeline
+from hearthvox.pipeline.runner import Observer, Pipeline
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
 
@@ -23,6 +23,8 @@ class Runtime:
     skills: SkillContext
     router: SkillRouter
     ready_ms: float
+    observers: list[Observer] = field(default_factory=list)
+    """Called with every pipeline event (telemetry subscribes here)."""
 
     def announcements(self) -> list[str]:
         """Texts of the timers that fell due (each returned once)."""
@@ -30,7 +32,9 @@ class Runtime:
         return [timers.announcement(t) for t in timers.due()]
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.engines, self.router, self.cfg, self.announcements)
+        return Pipeline(
+            self.engines, self.router, self.cfg, self.announcements, observers=self.observers
+        )
 
 
 def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
