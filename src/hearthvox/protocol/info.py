@@ -1,0 +1,154 @@
+"""The ``info`` answer to ``describe``: hearthvox's asr, tts and wake programs with the
+active bundle's models, their versions, languages, licences and attribution.
+
+Attribution comes from the metadata of the PyPI package each model artifact is
+installed from (author, home page); the licence from ``models.lock``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from wyoming.info import (
+    AsrModel,
+    AsrProgram,
+    Attribution,
+    Info,
+    TtsProgram,
+    TtsVoice,
+    WakeModel,
+    WakeProgram,
+)
+
+from hearthvox import __version__
+from hearthvox.bundles.lock import Artifact, parse_pypi_source
+
+PROGRAM = "hearthvox"
+"""The one program name of each service type (``select-program`` accepts it)."""
+_SELF = Attribution(name="hearthvox", url="")  # no public home page yet
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """What the server runs, as ``describe`` reports it."""
+
+    bundle_id: str
+    asr: Artifact
+    asr_language: str
+    tts: Artifact
+    tts_voice: str
+    tts_config: Path
+    wake: dict[str, Artifact]  # served wake model name -> artifact
+
+
+def _field(meta: importlib.metadata.PackageMetadata, key: str) -> str:
+    values = meta.get_all(key) or []
+    return str(values[0]) if values else ""
+
+
+def attribution(artifact: Artifact) -> Attribution:
+    """Who made an artifact and where it is from, from its source package's metadata."""
+    for source in artifact.sources:
+        if not source.startswith("pypi:"):
+            continue
+        pkg = parse_pypi_source(source)
+        url = f"https://pypi.org/project/{pkg.package}/{pkg.version}/"
+        try:
+            meta = importlib.metadata.metadata(pkg.package)
+        except importlib.metadata.PackageNotFoundError:
+            return Attribution(name=pkg.package, url=url)
+        author = _field(meta, "Author") or _field(meta, "Author-email").split("<")[0].strip()
+        for entry in meta.get_all("Project-URL") or []:
+            label, _, link = entry.partition(",")
+            if label.strip().lower() in ("homepage", "home", "source", "repository"):
+                url = link.strip()
+                break
+        else:
+            url = _field(meta, "Home-page") or url
+        return Attribution(name=author or pkg.package, url=url)
+    return Attribution(name=artifact.id, url="")
+
+
+def _description(artifact: Artifact) -> str:
+    return f"{artifact.id} {artifact.version} (licence {artifact.license})"
+
+
+def voice_language(config: Path, voice: str) -> str:
+    """The Piper voice's language code (``en_US``) from its config, else from its name."""
+    try:
+        code = json.loads(config.read_text(encoding="utf-8"))["language"]["code"]
+        if isinstance(code, str) and code:
+            return code
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return voice.split("-", 1)[0]
+
+
+def build_info(models: ServedModels, *, transcript_streaming: bool = True) -> Info:
+    asr_model = AsrModel(
+        name=models.asr.id.rsplit("/", 1)[-1],
+        attribution=attribution(models.asr),
+        installed=True,
+        description=_description(models.asr),
+        version=models.asr.version,
+        languages=[models.asr_language],
+    )
+    voice = TtsVoice(
+        name=models.tts_voice,
+        attribution=attribution(models.tts),
+        installed=True,
+        description=_description(models.tts),
+        version=models.tts.version,
+        languages=[voice_language(models.tts_config, models.tts_voice)],
+    )
+    wake_models = [
+        WakeModel(
+            name=name,
+            attribution=attribution(artifact),
+            installed=True,
+            description=_description(artifact),
+            version=artifact.version,
+            languages=["en"],
+            phrase=name.replace("_", " "),
+        )
+        for name, artifact in models.wake.items()
+    ]
+    bundle = f"bundle {models.bundle_id}"
+    return Info(
+        asr=[
+            AsrProgram(
+                name=PROGRAM,
+                attribution=_SELF,
+                installed=True,
+                version=__version__,
+                description=f"hearthvox speech recognition ({bundle})",
+                models=[asr_model],
+                supports_transcript_streaming=transcript_streaming,
+                requires_external_vad=True,
+            )
+        ],
+        tts=[
+            TtsProgram(
+                name=PROGRAM,
+                attribution=_SELF,
+                installed=True,
+                version=__version__,
+                description=f"hearthvox speech synthesis ({bundle})",
+                voices=[voice],
+                supports_synthesize_streaming=True,
+            )
+        ],
+        wake=[
+            WakeProgram(
+                name=PROGRAM,
+                attribution=_SELF,
+                installed=True,
+                version=__version__,
+                description=f"hearthvox wake word detection ({bundle})",
+                models=wake_models,
+            )
+        ],
+    )

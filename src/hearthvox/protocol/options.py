@@ -1,0 +1,22 @@
+"""Server limits and tunables, one frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hearthvox.protocol.framing import FrameLimits
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    limits: FrameLimits = field(default_factory=FrameLimits)
+    max_connections: int = 32
+    """Connections beyond this get a ``busy`` error and are closed."""
+    max_audio_s: float = 60.0
+    """Longest audio one transcription request may send (after conversion to 16 kHz)."""
+    max_text_chars: int = 20_000
+    """Longest text one synthesis request may send or have waiting."""
+    samples_per_chunk: int = 1024
+    """Samples per ``audio-chunk`` the server sends."""
+    segment_silence_ms: float = 600.0
+    """Streaming transcription cuts a segment after a pause this long."""

@@ -1,0 +1,179 @@
+"""The Wyoming server: binds ``tcp://HOST:PORT`` or ``unix://PATH``, one task per connection.
+
+The protocol has no authentication, so :func:`check_bind` refuses any address
+that is not loopback unless remote access is asked for explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from wyoming.error import Error
+
+from hearthvox.errors import ConfigError
+from hearthvox.protocol.connection import Connection
+from hearthvox.protocol.framing import ClientGone, write_event
+from hearthvox.protocol.options import ServerOptions
+from hearthvox.protocol.services import Services
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URI = "tcp://127.0.0.1:10700"
+
+
+@dataclass(frozen=True)
+class TcpAddress:
+    host: str
+    port: int
+
+    def uri(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"tcp://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class UnixAddress:
+    path: Path
+
+    def uri(self) -> str:
+        return f"unix://{self.path}"
+
+
+Address = TcpAddress | UnixAddress
+
+
+def parse_uri(uri: str) -> Address:
+    """``tcp://HOST:PORT`` (``[::1]`` for IPv6) or ``unix://PATH``."""
+    parts = urlsplit(uri)
+    if parts.scheme == "unix":
+        path = parts.netloc + parts.path
+        if not path:
+            raise ConfigError(f"{uri!r}: give a socket path, e.g. unix:///run/hearthvox.sock")
+        return UnixAddress(Path(path))
+    if parts.scheme != "tcp":
+        raise ConfigError(f"{uri!r}: the address must start with tcp:// or unix://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{uri!r}: the port must be a number from 0 to 65535") from None
+    if not parts.hostname or port is None:
+        raise ConfigError(f"{uri!r}: give a host and a port, e.g. tcp://127.0.0.1:10700")
+    return TcpAddress(parts.hostname, port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_bind(address: Address, allow_remote: bool) -> None:
+    """Refuse a non-loopback TCP address unless ``allow_remote``."""
+    if isinstance(address, TcpAddress) and not allow_remote and not is_loopback(address.host):
+        raise ConfigError(
+            f"{address.uri()} is reachable from other machines, and the Wyoming protocol has "
+            "no authentication: anyone who can reach it can use the models. Bind a loopback "
+            "address (tcp://127.0.0.1:PORT) or a unix:// socket, or pass --allow-remote to "
+            "accept that."
+        )
+
+
+def _clear_stale_socket(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"{path} exists and is not a socket; choose another path")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink(missing_ok=True)  # nobody listens: left over from a previous run
+            return
+    raise ConfigError(f"{path}: another server is listening on this socket")
+
+
+@dataclass
+class WyomingServer:
+    services: Services
+    address: Address
+    options: ServerOptions = field(default_factory=ServerOptions)
+    _server: asyncio.AbstractServer | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    bound: Address | None = None
+    """Where it listens once started (with the real port when port 0 was asked)."""
+
+    async def start(self) -> Address:
+        limit = self.options.limits.max_header_bytes
+        try:
+            if isinstance(self.address, UnixAddress):
+                _clear_stale_socket(self.address.path)
+                self._server = await asyncio.start_unix_server(
+                    self._accept, path=str(self.address.path), limit=limit
+                )
+                self.bound = self.address
+            else:
+                self._server = await asyncio.start_server(
+                    self._accept, self.address.host, self.address.port, limit=limit
+                )
+                port = self._server.sockets[0].getsockname()[1]
+                self.bound = TcpAddress(self.address.host, port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {self.address.uri()}: {exc.strerror}") from exc
+        log.info("serving Wyoming on %s", self.bound.uri())
+        return self.bound
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = str(writer.get_extra_info("peername") or "unix socket")
+        if len(self._tasks) >= self.options.max_connections:
+            log.warning("refusing a connection from %s: %d open", peer, len(self._tasks))
+            with contextlib.suppress(ClientGone):
+                busy = Error("server busy: too many connections, try again", "busy")
+                await write_event(writer, busy.event(), self.options.limits.write_timeout_s)
+            writer.close()
+            return
+        # the connection runs in a task of its own, so that close() can cancel it
+        # without cancelling the task asyncio made for this callback
+        task = asyncio.create_task(self._run(reader, writer, peer), name=f"wyoming {peer}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        try:
+            await Connection(self.services, self.options, reader, writer, peer).run()
+        except Exception:  # a bug in one connection must not take the server down
+            log.exception("connection from %s failed", peer)
+            writer.close()
+
+    @property
+    def connections(self) -> int:
+        return len(self._tasks)
+
+    async def close(self) -> None:
+        """Stop listening, end every connection, remove the unix socket."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if isinstance(self.address, UnixAddress):
+            self.address.path.unlink(missing_ok=True)

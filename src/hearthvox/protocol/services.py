@@ -1,0 +1,119 @@
+"""The engines every connection shares, and how connections may use them.
+
+The engines are blocking and loaded once. Calls run in worker threads
+(``asyncio.to_thread``), never on the event loop. Whisper (CTranslate2) and
+Piper (whose espeak-ng phonemiser keeps global state) run one call at a time,
+behind a lock per engine that is held only for the computation, never while a
+connection writes to its client, and released only after the thread has
+finished even when the waiting connection goes away. Wake word and VAD state is
+per stream (``new_stream()``): their ONNX sessions run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from wyoming.info import Info
+
+from hearthvox.bundles.default import ModelPaths
+from hearthvox.config import Config
+from hearthvox.engines import Engines
+from hearthvox.engines.vad import SileroVad
+from hearthvox.engines.wake import WakeEngine
+from hearthvox.errors import ModelError
+from hearthvox.events import Int16Array
+from hearthvox.protocol.info import ServedModels, build_info
+
+T = TypeVar("T")
+
+
+async def run_exclusive(lock: asyncio.Lock, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a worker thread while holding ``lock``.
+
+    If the caller is cancelled, the lock is still held until the thread is done,
+    so a non-thread-safe engine never runs twice at once.
+    """
+    async with lock:
+        job = asyncio.ensure_future(asyncio.to_thread(fn))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await job
+            raise
+
+
+@dataclass
+class Services:
+    engines: Engines
+    served: ServedModels
+    vad_threshold: float
+    transcript_streaming: bool = True
+    _asr_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @functools.cached_property
+    def info(self) -> Info:
+        return build_info(self.served, transcript_streaming=self.transcript_streaming)
+
+    @property
+    def tts_rate_hz(self) -> int:
+        return self.engines.tts.rate_hz
+
+    @property
+    def wake_names(self) -> list[str]:
+        return self.engines.wake.model_names
+
+    def wake_stream(self) -> WakeEngine:
+        return self.engines.wake.new_stream()
+
+    def vad_stream(self) -> SileroVad:
+        return self.engines.vad.new_stream()
+
+    async def transcribe(self, audio: Int16Array) -> str:
+        """16 kHz mono audio to text (one Whisper call at a time, server-wide)."""
+        result = await run_exclusive(self._asr_lock, lambda: self.engines.asr.transcribe(audio))
+        return result.text
+
+    async def sentences(self, text: str) -> AsyncIterator[Int16Array]:
+        """The audio of each sentence of ``text``; the engine lock is taken per sentence,
+        so several connections speaking at once take turns sentence by sentence."""
+        sentences = iter(self.engines.tts.sentences(text))
+        while True:
+            audio = await run_exclusive(self._tts_lock, lambda: next(sentences, None))
+            if audio is None:
+                return
+            yield audio
+
+
+def served_models(models: ModelPaths, cfg: Config, wake_names: list[str]) -> ServedModels:
+    """Pick the artifacts the loaded engines run out of the bundle's model paths."""
+    try:
+        wake = {name: models.artifacts[f"wake:{name}"] for name in wake_names}
+        return ServedModels(
+            bundle_id=models.bundle_id,
+            asr=models.artifacts["asr"],
+            asr_language=cfg.asr.language,
+            tts=models.artifacts["tts"],
+            tts_voice=cfg.tts.voice,
+            tts_config=models.tts_config,
+            wake=wake,
+        )
+    except KeyError as exc:
+        raise ModelError(f"bundle {models.bundle_id} has no artifact for {exc}") from None
+
+
+def make_services(
+    engines: Engines, models: ModelPaths, cfg: Config, *, transcript_streaming: bool = True
+) -> Services:
+    return Services(
+        engines,
+        served_models(models, cfg, engines.wake.model_names),
+        cfg.vad.threshold,
+        transcript_streaming,
+    )
