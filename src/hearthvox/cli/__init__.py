@@ -43,7 +43,6 @@ def _register() -> None:
     from hearthvox.cli.hw import hw
     from hearthvox.cli.run import demo, run
     from hearthvox.cli.serve import serve
-    from hearthvox.cli.serve import serve
     from hearthvox.cli.speech import say
     from hearthvox.cli.transcribe import transcribe
 
