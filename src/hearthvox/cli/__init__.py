@@ -44,9 +44,10 @@ def _register() -> None:
     from hearthvox.cli.run import demo, run
     from hearthvox.cli.serve import serve
     from hearthvox.cli.speech import say
+    from hearthvox.cli.telemetry import telemetry
     from hearthvox.cli.transcribe import transcribe
 
-    for command in (run, demo, say, transcribe, hw, serve):
+    for command in (run, demo, say, transcribe, hw, serve, telemetry):
         main.add_command(command)
 
 

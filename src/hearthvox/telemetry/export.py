@@ -1,0 +1,118 @@
+"""Exports: JSON lines (one object per turn and per start) and Prometheus text.
+
+The Prometheus exposition is built in a private ``prometheus_client`` registry
+from the stored window and written with its textfile writer (atomic rename), for
+node_exporter's textfile collector. No server is started.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from hearthvox.telemetry.stats import QUANTILES, percentile, stage_values, summarize
+
+BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def jsonl_lines(
+    turns: Sequence[dict[str, Any]],
+    starts: Sequence[dict[str, Any]],
+    content: Sequence[dict[str, Any]] = (),
+) -> Iterator[str]:
+    """Starts and turns in time order; kept text only when ``content`` is given."""
+    text: dict[int, dict[str, str]] = {}
+    for row in content:
+        text.setdefault(row["turn"], {})[row["field"]] = row["text"]
+    records: list[dict[str, Any]] = []
+    for s in starts:
+        records.append({"type": "start", "time": _iso(s["ts"]), **s})
+    for t in turns:
+        stages = {
+            name: {"ms": compute, "queue_ms": queue}
+            for name, (compute, queue) in t["stages"].items()
+        }
+        record = {"type": "turn", "time": _iso(t["ts"]), **t, "stages": stages}
+        record["woke"] = bool(t["woke"]) if t["woke"] is not None else None
+        record |= text.get(t["id"], {})
+        records.append(record)
+    for record in sorted(records, key=lambda r: (r["ts"], r["type"])):
+        yield json.dumps(record, separators=(",", ":"))
+
+
+def prometheus_registry(
+    turns: Sequence[dict[str, Any]], starts: Sequence[dict[str, Any]], dropped: int
+) -> Any:
+    """A ``CollectorRegistry`` with the window's metrics (imported lazily: CLI start-up)."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+    reg = CollectorRegistry()
+    summary = summarize(turns, starts)
+    hist = {
+        part: Histogram(
+            f"hearthvox_stage_{part}_seconds",
+            f"Per-turn {'time waited before' if part == 'queue' else 'own time of'} each stage",
+            ["stage"],
+            buckets=BUCKETS_S,
+            registry=reg,
+        )
+        for part in ("compute", "queue")
+    }
+    quant = Gauge(
+        "hearthvox_stage_quantile_seconds",
+        "Percentiles of stage times over the exported window",
+        ["stage", "part", "quantile"],
+        registry=reg,
+    )
+    for stage, (own, waited) in stage_values(turns).items():
+        for part, values in (("compute", own), ("queue", waited)):
+            for v in values:
+                hist[part].labels(stage).observe(v / 1000.0)
+            for q in QUANTILES if values else ():
+                quant.labels(stage, part, str(q / 100)).set(percentile(values, q) / 1000.0)
+    outcomes = Counter("hearthvox_turns", "Turns by outcome", ["outcome"], registry=reg)
+    for outcome, n in summary["outcomes"].items():
+        outcomes.labels(outcome).inc(n)
+    ratios = {
+        "hearthvox_false_wake_ratio": ("Wakes followed by no speech", summary["false_wake_rate"]),
+        "hearthvox_error_ratio": ("Turns that ended in an error", summary["error_rate"]),
+    }
+    for name, (doc, value) in ratios.items():
+        if value is not None:
+            Gauge(name, doc, registry=reg).set(value)
+    Counter("hearthvox_starts", "Process starts", registry=reg).inc(len(starts))
+    if summary["cold_start"]["n"]:
+        cold = Gauge(
+            "hearthvox_cold_start_seconds", "Last start: process start to ready", registry=reg
+        )
+        cold.set(float(starts[-1]["cold_start_ms"] or 0.0) / 1000.0)
+    if summary["rss_mb"]:
+        rss = Gauge(
+            "hearthvox_rss_bytes", "Resident memory at the end of turns", ["at"], registry=reg
+        )
+        rss.labels("last").set(summary["rss_mb"]["last"] * 2**20)
+        rss.labels("max").set(summary["rss_mb"]["max"] * 2**20)
+    Counter(
+        "hearthvox_telemetry_dropped_records",
+        "Telemetry records dropped because the writer queue was full",
+        registry=reg,
+    ).inc(dropped)
+    return reg
+
+
+def write_prometheus(path: Path | None, registry: Any) -> bytes | None:
+    """Write the textfile to ``path`` (atomically), or return the exposition text."""
+    from prometheus_client import generate_latest, write_to_textfile
+
+    if path is None:
+        return bytes(generate_latest(registry))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
+    return None
