@@ -40,6 +40,8 @@ class DecodeOptions:
     """Silence after each chunk inside its window: the model hears the speech end."""
     tokens_per_s: float = 10.0
     """Token budget per second of audio (speech is 3-5 tokens a second, plus timestamps)."""
+    bucket_s: int = 2
+    """Chunks batched together have windows at most this many seconds apart."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,7 @@ class BatchAsr:
 
     def transcribe(self, pieces: Sequence[Int16Array]) -> list[ChunkText]:
         """Transcribe every piece (mono 16 kHz, at most ``30 - pad_s`` s); results in order."""
-        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
-        size = max(1, self.opts.batch_size)
-        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        batches = self._batches(pieces)
         results: list[ChunkText | None] = [None] * len(pieces)
         jobs = max(1, self.model_settings.jobs)
 
@@ -117,9 +117,30 @@ class BatchAsr:
                 list(pool.map(run, batches))
         return [r if r is not None else ChunkText((), 0.0) for r in results]
 
+    def _window_s(self, n_samples: int) -> int:
+        return min(WINDOW_S, math.ceil(n_samples / RATE_HZ + self.opts.pad_s))
+
+    def _batches(self, pieces: Sequence[Int16Array]) -> list[list[int]]:
+        """Indices by length, in batches of at most ``batch_size`` whose windows differ
+        by at most ``bucket_s`` (the encoder's cost grows faster than the window)."""
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+        batches: list[list[int]] = []
+        for i in order:
+            last = batches[-1] if batches else None
+            if (
+                last is not None
+                and len(last) < max(1, self.opts.batch_size)
+                and self._window_s(len(pieces[i])) - self._window_s(len(pieces[last[0]]))
+                <= self.opts.bucket_s
+            ):
+                last.append(i)
+            else:
+                batches.append([i])
+        return batches
+
     def _batch(self, pieces: list[Int16Array]) -> list[ChunkText]:
         longest_s = max(len(p) for p in pieces) / RATE_HZ
-        window_s = min(WINDOW_S, math.ceil(longest_s + self.opts.pad_s))
+        window_s = self._window_s(max(len(p) for p in pieces))
         n = window_s * RATE_HZ
         try:
             import ctranslate2
@@ -171,11 +192,23 @@ class BatchAsr:
             words = tok.decode(tokens).strip()
             if not words or (a >= duration_s - 0.1 and kept):
                 continue  # said after the speech ended: the model starting over
-            if kept and len(normalize(words)) >= 3 and normalize(words) == normalize(kept[-1].text):
-                continue  # a loop repeating the previous segment
+            if _looped(kept, words, a, b):
+                continue  # a loop repeating the previous segment in no time
             end = duration_s if b is None else min(max(b, a), duration_s)
             kept.append(Segment(round(min(a, duration_s), 3), round(end, 3), words))
         return tuple(kept)
+
+
+def _looped(kept: list[Segment], words: str, start: float, end: float | None) -> bool:
+    """A repeat of the previous segment squeezed into far less time than it took.
+
+    A speaker who says a sentence twice takes about as long the second time; a
+    decoding loop emits the repeat with timestamps bunched up (or none at all).
+    """
+    if not kept or normalize(words) != normalize(kept[-1].text):
+        return False
+    before = kept[-1].end_s - kept[-1].start_s
+    return end is None or (end - start) < 0.5 * before
 
 
 def _padded(piece: Int16Array, n: int) -> Any:

@@ -34,7 +34,8 @@ class ChunkOptions:
     min_silence_ms: float = 300.0
     pad_ms: float = 200.0
     max_gap_s: float = 2.0
-    max_chunk_s: float = 24.0
+    max_chunk_s: float = 12.0
+    """Short windows cost the encoder less per second (its attention grows with the square)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +38,9 @@ def daemon_lock_path() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         return Path(runtime) / APP / LOCK_NAME
-    return Path(platformdirs.user_runtime_dir(APP)) / LOCK_NAME
+    with warnings.catch_warnings():  # platformdirs warns when it falls back to /tmp
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP)) / LOCK_NAME
 
 
 def _held_per_proc_locks(path: Path) -> bool | None:

@@ -81,6 +81,14 @@ def _models(paths: ModelPaths) -> dict[str, dict[str, Any]]:
     return out
 
 
+def default_jobs(device: str, threads: int) -> int:
+    """Parallel batches: on CPU two single-threaded workers beat one with two threads
+    (measured on 2 cores: 1.3-1.8x); beyond that, workers of two threads each."""
+    if device == "cuda":
+        return 1
+    return threads if threads <= 2 else threads // 2
+
+
 def resolve(paths: ModelPaths, cfg: Config, over: Overrides) -> BatchSettings:
     """Settings for this device: config, the matrix's ASR variant, then *over*."""
     from hearthvox.compat import load_matrix, probe, select_profile
@@ -94,7 +102,7 @@ def resolve(paths: ModelPaths, cfg: Config, over: Overrides) -> BatchSettings:
     else:
         compute_type = cfg.asr.compute_type
     threads = over.threads or int(variant.get("threads", cfg.asr.threads))
-    jobs = over.jobs or 1
+    jobs = over.jobs or default_jobs(device, threads)
     batch_size = over.batch_size or (16 if device == "cuda" else 8)
     return BatchSettings(
         bundle_id=paths.bundle_id,
