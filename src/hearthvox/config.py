@@ -158,6 +158,21 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    """``section.key`` of every key the config file set (so a value equal to the default
+    still counts as the user's choice: it wins over the compatibility matrix)."""
+
+
+def user_keys(cfg: Config) -> frozenset[str]:
+    """Keys the user chose: set in the file, or (a Config built in code) unlike the default."""
+    chosen = set(cfg.explicit)
+    for section in _sections():
+        value = getattr(cfg, section)
+        default = type(value)()
+        for f in dataclasses.fields(value):
+            if getattr(value, f.name) != getattr(default, f.name):
+                chosen.add(f"{section}.{f.name}")
+    return frozenset(chosen)
 
 
 _POSITIVE = {
@@ -222,15 +237,21 @@ def _section(name: str, cls: type[Any], raw: Any) -> Any:
     return cls(**values)
 
 
+def _sections() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(Config) if f.name != "explicit")
+
+
 def from_dict(raw: dict[str, Any]) -> Config:
-    sections = {f.name: f for f in dataclasses.fields(Config)}
+    sections = _sections()
     unknown = sorted(set(raw) - set(sections))
     if unknown:
         raise ConfigError(
             f"unknown config section [{unknown[0]}]; known: {', '.join(sorted(sections))}"
         )
     hints = get_type_hints(Config)
-    return Config(**{name: _section(name, hints[name], raw[name]) for name in raw})
+    values = {name: _section(name, hints[name], raw[name]) for name in raw}
+    explicit = frozenset(f"{name}.{key}" for name in raw for key in raw[name])
+    return Config(**values, explicit=explicit)
 
 
 def load(path: Path | None = None) -> Config:

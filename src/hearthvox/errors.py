@@ -8,6 +8,7 @@
     │   ├── AudioFormatError       not a WAV, empty, truncated, unsupported     (4)
     │   └── AudioDeviceError       no microphone / speaker, device failure      (3)
     ├── ModelError                 weights missing, size/hash mismatch, load    (5)
+    │   └── IncompatibleBundleError  this device cannot run the bundle (compat matrix) (5)
     ├── EngineError                an engine failed on one input (becomes a StageError event)
     └── SkillError                 a skill failed on one utterance (becomes a StageError event)
 
@@ -40,6 +41,12 @@ class AudioDeviceError(AudioError):
 
 
 class ModelError(HearthvoxError):
+    exit_code = 5
+
+
+class IncompatibleBundleError(ModelError):
+    """The compatibility matrix says this device cannot run the bundle (the message says why)."""
+
     exit_code = 5
 
 

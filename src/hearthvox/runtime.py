@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from hearthvox.bundles.default import ModelPaths, default_model_paths
+from hearthvox.compat.refusal import check_bundle_supported, parse_ref
+from hearthvox.compat.tuning import DeviceSetup, device_setup
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
 from hearthvox.paths import Paths, user_paths
@@ -25,6 +27,8 @@ class Runtime:
     ready_ms: float
     observers: list[Observer] = field(default_factory=list)
     """Called with every pipeline event (telemetry subscribes here)."""
+    device: DeviceSetup | None = None
+    """This device's profile and the variants the engines run with (``hearthvox hw``)."""
 
     def announcements(self) -> list[str]:
         """Texts of the timers that fell due (each returned once)."""
@@ -41,9 +45,12 @@ def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
     """Resolve the default bundle and load every engine once."""
     t0 = time.perf_counter()
     paths = paths or user_paths()
+    device = device_setup(cfg)  # probed once per process; the matrix's variant for it
     models = default_model_paths()
-    engines = load_engines(models, cfg)
+    check_bundle_supported(["any"], *parse_ref(models.bundle_id))  # known bad here: refuse now
+    engines = load_engines(models, cfg)  # created from the tuned config
     ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
     router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
     ready_ms = (time.perf_counter() - t0) * 1000.0
-    return Runtime(cfg, paths, models, engines, ctx, router, ready_ms)
+    run_cfg = engines.cfg or cfg  # endpoint timing and the rest, as the engines were tuned
+    return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device)

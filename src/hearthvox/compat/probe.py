@@ -1,14 +1,18 @@
 """Hardware probe: what this device is, read from files so tests can feed real devices' files.
 
-Everything is read under ``root`` (``/`` on a live system): ``proc/cpuinfo``,
-``proc/meminfo``, ``proc/device-tree/model`` (or ``sys/firmware/devicetree/base/model``)
-and ``etc/nv_tegra_release``. Only the runtime facts (ONNX Runtime providers,
-CTranslate2's CUDA device count) come from the installed libraries; callers may pass
-them in, as tests do for a Jetson.
+Everything is read under ``root`` (``/`` on a live system): ``proc/cpuinfo`` (not
+py-cpuinfo), ``proc/meminfo`` (psutil on the live system when it is missing),
+``proc/device-tree/model`` (or ``sys/firmware/devicetree/base/model``) and
+``etc/nv_tegra_release``. Only the runtime facts (ONNX Runtime providers on a real
+session, CTranslate2's CUDA devices and compute types) come from the installed libraries,
+asked in a child process (:mod:`hearthvox.compat.accel`); callers may pass them in, as
+tests do for a Jetson. :func:`current_probe` probes this device once per process.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import platform
 import re
@@ -16,11 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearthvox.compat.accel import Accel, runtime_facts
+
 # CPU features that decide model variants (x86 flags / ARM "Features").
 FLAGS_OF_INTEREST: tuple[str, ...] = (
-    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
-    "avx_vnni", "avx512_bf16", "amx_tile",
-    "neon", "asimd", "asimdhp", "asimddp", "fphp", "i8mm", "bf16", "sve", "sve2",
+    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512cd", "avx512vl",
+    "avx512dq", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile",
+    "neon", "asimd", "asimdhp", "asimddp", "atomics", "fphp", "i8mm", "bf16", "sve", "sve2",
 )  # fmt: skip
 
 # ARM "CPU implementer" 0x41 (Arm Ltd) part numbers -> core name, for boards whose
@@ -47,9 +53,13 @@ class Probe:
     mem_available_mb: int | None
     board: str | None  # "Raspberry Pi 4 Model B Rev 1.4", "NVIDIA Jetson Orin Nano ..."
     l4t_release: str | None  # Jetson Linux release from /etc/nv_tegra_release, "R36.3.0"
-    onnx_providers: tuple[str, ...]
-    cuda_devices: int
+    onnx_providers: tuple[str, ...]  # what a real ONNX Runtime session got
+    cuda_devices: int  # CTranslate2's CUDA device count
     cuda_error: str | None = None  # why the CUDA query failed, when it did
+    onnx_listed: tuple[str, ...] = ()  # what ONNX Runtime lists (a listed one may not load)
+    cpu_compute_types: tuple[str, ...] = ()  # CTranslate2's on the CPU; empty when unknown
+    cuda_compute_types: tuple[str, ...] = ()
+    runtime_crash: str | None = None  # a model runtime that dies on this CPU, and how
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
@@ -146,35 +156,20 @@ def _l4t_release(root: Path) -> str | None:
     return f"R{m[1]}.{m[2]}" if m else "unknown"
 
 
-def _onnx_providers() -> tuple[str, ...]:
-    try:
-        import onnxruntime
-    except ImportError:
-        return ()
-    return tuple(str(p) for p in onnxruntime.get_available_providers())
-
-
-def _cuda_devices() -> tuple[int, str | None]:
-    try:
-        import ctranslate2
-
-        return int(ctranslate2.get_cuda_device_count()), None
-    except Exception as exc:  # any failure (no driver, old driver) just means no CUDA
-        return 0, f"{type(exc).__name__}: {exc}"
-
-
 def probe(
     root: Path = Path("/"),
     *,
     machine: str | None = None,
     onnx_providers: Sequence[str] | None = None,
     cuda_devices: int | None = None,
+    accel: Accel | None = None,
 ) -> Probe:
     """Probe the device whose filesystem is at *root*.
 
     On the live system (``root == /``) the architecture is ``platform.machine()`` (the
     userland that runs us: a 32-bit OS on a 64-bit Pi says armv7l); under a fixture root
-    it is read from cpuinfo. Runtime facts come from the libraries unless given.
+    it is read from cpuinfo. Runtime facts come from the libraries (in a child process)
+    unless *accel*, or both *onnx_providers* and *cuda_devices*, are given.
     """
     live = root.resolve() == Path("/")
     cpuinfo = _read(root / "proc/cpuinfo") or ""
@@ -188,13 +183,16 @@ def probe(
     else:
         cores = len(blocks) or ((os.cpu_count() or 1) if live else 1)
 
-    meminfo = _read(root / "proc/meminfo")
-    total, available = _meminfo_mb(meminfo) if meminfo else (None, None)
-    if total is None and live:
+    total: int | None
+    available: int | None
+    if live:
         import psutil
 
         vm = psutil.virtual_memory()
         total, available = vm.total // (1 << 20), vm.available // (1 << 20)
+    else:
+        meminfo = _read(root / "proc/meminfo")
+        total, available = _meminfo_mb(meminfo) if meminfo else (None, None)
 
     cpu_model = _cpu_model(first, extra)
     board = _board(root)
@@ -204,11 +202,15 @@ def probe(
     if board is None and l4t is not None:
         board = f"NVIDIA Jetson (L4T {l4t})"
 
-    if cuda_devices is None:
-        n_cuda, cuda_error = _cuda_devices()
-    else:
-        n_cuda, cuda_error = cuda_devices, None
-    providers = _onnx_providers() if onnx_providers is None else tuple(onnx_providers)
+    if accel is None:
+        if onnx_providers is not None and cuda_devices is not None:
+            accel = Accel(tuple(onnx_providers), tuple(onnx_providers), cuda_devices)
+        else:
+            accel = runtime_facts()
+    if onnx_providers is not None:
+        accel = dataclasses.replace(accel, onnx_providers=tuple(onnx_providers))
+    if cuda_devices is not None:
+        accel = dataclasses.replace(accel, cuda_devices=cuda_devices, cuda_error=None)
     return Probe(
         arch=arch,
         cpu_model=cpu_model,
@@ -218,7 +220,17 @@ def probe(
         mem_available_mb=available,
         board=board,
         l4t_release=l4t,
-        onnx_providers=providers,
-        cuda_devices=n_cuda,
-        cuda_error=cuda_error,
+        onnx_providers=accel.onnx_providers,
+        cuda_devices=accel.cuda_devices,
+        cuda_error=accel.cuda_error,
+        onnx_listed=accel.onnx_listed,
+        cpu_compute_types=accel.cpu_compute_types,
+        cuda_compute_types=accel.cuda_compute_types,
+        runtime_crash=accel.crash,
     )
+
+
+@functools.cache
+def current_probe() -> Probe:
+    """This device, probed once per process (the runtime facts cost a child process)."""
+    return probe()

@@ -1,4 +1,9 @@
-"""One thin class per model runtime, each loaded once: wake, VAD, ASR, TTS."""
+"""One thin class per model runtime, each loaded once: wake, VAD, ASR, TTS.
+
+Every loader creates its engine from the config tuned for this device
+(:func:`hearthvox.compat.effective_config`: the compatibility matrix's variant of the
+device's profile, under the keys the user set), so the matrix drives the runtime.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
 from hearthvox.engines.asr import WhisperAsr
 from hearthvox.engines.tts import PiperTts
@@ -27,6 +33,8 @@ class Engines:
     tts: PiperTts
     bundle_id: str
     load_ms: dict[str, float]
+    cfg: Config | None = None
+    """The config the engines were created with (tuned for this device)."""
 
 
 T = TypeVar("T")
@@ -39,6 +47,7 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 def load_wake(paths: ModelPaths, cfg: Config) -> WakeEngine:
+    cfg = effective_config(cfg)
     missing = [m for m in cfg.wake.models if m not in paths.wake_models]
     if missing:
         known = ", ".join(sorted(paths.wake_models))
@@ -54,6 +63,7 @@ def load_wake(paths: ModelPaths, cfg: Config) -> WakeEngine:
 
 
 def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
+    cfg = effective_config(cfg)
     return WhisperAsr(
         paths.asr_dir,
         device=cfg.asr.device,
@@ -66,6 +76,7 @@ def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
 
 
 def load_tts(paths: ModelPaths, cfg: Config) -> PiperTts:
+    cfg = effective_config(cfg)
     return PiperTts(
         paths.tts_model,
         paths.tts_config,
@@ -76,6 +87,7 @@ def load_tts(paths: ModelPaths, cfg: Config) -> PiperTts:
 
 def load_engines(paths: ModelPaths, cfg: Config) -> Engines:
     """Load all four engines, in parallel threads (the runtimes release the GIL)."""
+    cfg = effective_config(cfg)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hv-load") as pool:
         wake = pool.submit(_timed, lambda: load_wake(paths, cfg))
         vad = pool.submit(_timed, lambda: SileroVad(paths.vad, threads=cfg.vad.threads))
@@ -88,5 +100,5 @@ def load_engines(paths: ModelPaths, cfg: Config) -> Engines:
             tts.result(),
         )
     return Engines(
-        w, v, a, t, paths.bundle_id, {"wake": w_ms, "vad": v_ms, "asr": a_ms, "tts": t_ms}
+        w, v, a, t, paths.bundle_id, {"wake": w_ms, "vad": v_ms, "asr": a_ms, "tts": t_ms}, cfg
     )
