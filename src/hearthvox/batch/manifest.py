@@ -1,11 +1,13 @@
 """The run manifest in the output folder: what was transcribed, from which input, by what.
 
 ``hearthvox-manifest.jsonl`` holds one JSON line per finished input, keyed by the
-sha256 of the input's bytes and the *fingerprint* of the bundle and settings that
-decode it. Lines are appended and fsynced after the input's outputs are in place,
-so a killed run loses at most the inputs in flight; a torn last line is ignored.
-Each run rewrites the file with one line per key (atomically) when it starts and
-ends. The manifest holds no transcript text, only paths, hashes and outcomes.
+output name, the sha256 of the input's bytes and the *fingerprint* of the bundle and
+settings that decode it (``NAME@SHA256:FINGERPRINT``): new bytes or a new bundle mean
+a new key, so the input is transcribed again. Lines are appended and fsynced after
+the input's outputs are in place, so a killed run loses at most the inputs in
+flight; a torn last line is ignored. Each run rewrites the file atomically when it
+starts and ends, keeping the latest line of each output name (the outputs on disk).
+The manifest holds no transcript text, only paths, hashes and outcomes.
 A run holds ``.hearthvox-manifest.lock`` (``flock``) so two runs never share a folder.
 """
 
@@ -105,6 +107,8 @@ class Manifest:
         return entries
 
     def compact(self) -> None:
+        latest = {str(e.data.get("stem", e.key)): e for e in self.entries.values()}
+        self.entries = {e.key: e for e in latest.values()}
         lines = "".join(json.dumps(e.data, sort_keys=True) + "\n" for e in self.entries.values())
         atomic_write(self.path, lines)
 
@@ -118,5 +122,6 @@ class Manifest:
         self._log.write(json.dumps(entry.data, sort_keys=True) + "\n")
         self._log.flush()
         os.fsync(self._log.fileno())
+        self.entries.pop(key, None)  # the latest goes last
         self.entries[key] = entry
         return entry

@@ -162,7 +162,7 @@ class BatchRun:
             sha = file_sha256(item.path)
         except OSError as exc:
             return FileResult(item.path, "failed", error=f"{item.path}: cannot read it ({exc})")
-        key = f"{sha}:{self.fingerprint}"
+        key = f"{item.stem}@{sha}:{self.fingerprint}"
         entry = manifest.get(key)
         if entry is not None and not self.opts.force:
             if entry.status == "done":
