@@ -91,7 +91,11 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
     help="Output files with --out, comma-separated from json, txt, srt, vtt (json always).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
-@click.option("--jobs", type=click.IntRange(1, 64), help="Batches decoded in parallel [1].")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Batches decoded in parallel [2 on a 2-core CPU, threads/2 above, 1 on CUDA].",
+)
 @click.option(
     "--threads", type=click.IntRange(1, 256), help="ASR threads [the hardware profile's]."
 )
