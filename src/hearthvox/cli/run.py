@@ -33,6 +33,9 @@ from hearthvox.events import (
 )
 from hearthvox.pipeline.jsonl import event_record
 from hearthvox.runtime import Runtime, load_runtime
+from hearthvox.telemetry import open_session
+from hearthvox.telemetry.observer import turn_log_line
+from hearthvox.telemetry.privacy import quiet_content_loggers
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +101,30 @@ def run_loop(
     source: Source,
     sink: Sink,
     on_event: Callable[[Event], None],
+    command: str = "run",
 ) -> None:
-    """Run the pipeline to the end of the source; commit the sink only on success."""
+    """Run the pipeline to the end of the source; commit the sink only on success.
+
+    Telemetry (when enabled) records this start and every turn; each turn is also
+    logged at INFO with its stage times, never its text.
+    """
+    quiet_content_loggers()
+    telemetry = open_session(runtime, command)
+
+    def observe(event: Event) -> None:
+        if isinstance(event, TurnDone):
+            log.info("%s", turn_log_line(event))
+        on_event(event)
+
     try:
-        asyncio.run(_drive(runtime, source, sink, on_event))
+        asyncio.run(_drive(runtime, source, sink, observe))
     except BaseException:
         sink.abort()
         raise
     finally:
         source.close()
+        if telemetry is not None:
+            telemetry.close()
     sink.close()
 
 
@@ -222,7 +240,7 @@ def demo(out: Path | None, play: bool, config_path: Path | None) -> None:
     sink = WavFileSink(reply_path)
     source = open_source(str(request), cfg, realtime=False)
     events: list[Event] = []
-    run_loop(runtime, source, sink, events.append)
+    run_loop(runtime, source, sink, events.append, command="demo")
     for event in events:
         match event:
             case WakeDetected():

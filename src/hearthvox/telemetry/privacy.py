@@ -39,7 +39,7 @@ STAGES = (
 )
 """Stage names a record may time (the keys of ``TurnDone.stages_ms``)."""
 
-_LABEL = re.compile(r"[A-Za-z0-9_.:+\-]{0,64}")
+_LABEL = re.compile(r"[A-Za-z0-9_.:+@\-]{0,64}")
 
 
 class PrivacyError(HearthvoxError):

@@ -11,6 +11,7 @@ import psutil
 
 from hearthvox.config import TelemetryConfig
 from hearthvox.telemetry.observer import TurnObserver, rss_mb
+from hearthvox.telemetry.privacy import label_or
 from hearthvox.telemetry.store import Retention, TelemetryStore, default_path
 from hearthvox.telemetry.writer import TelemetryWriter
 
@@ -56,7 +57,11 @@ class TelemetrySession:
         retention = Retention(cfg.retention_days, cfg.retention_turns)
 
         def context() -> dict[str, Any]:
-            return {"bundle": runtime.engines.bundle_id, "profile": current_profile()}
+            profile = current_profile()
+            return {
+                "bundle": label_or(runtime.engines.bundle_id),
+                "profile": label_or(profile) if profile else None,
+            }
 
         self.writer = TelemetryWriter(
             lambda: TelemetryStore(self.path, retention=retention, keep_text_until=until),

@@ -113,7 +113,10 @@ class TelemetryStore:
         self.busy_is_broken = busy_is_broken
         """A daemon moves a database locked past the timeout aside; a CLI verb does not."""
         self.set_aside: list[Path] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TelemetryError(f"cannot create {path.parent}: {exc}") from exc
         self._conn: sqlite3.Connection | None = None
         self._conn = self._guarded(lambda conn: conn)
 

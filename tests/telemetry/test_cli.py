@@ -1,0 +1,229 @@
+"""``hearthvox telemetry`` and the recording ``run`` as a user runs them: real subprocesses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from hearthvox.audio.wavio import write_wav
+from hearthvox.engines import Engines
+from hearthvox.paths import user_paths
+from hearthvox.telemetry.store import TelemetryStore, default_path
+from tests.conftest import REPO, silence, speak16
+from tests.telemetry.helpers import turn
+
+CANARY = "Hey Jarvis, remind me about zanzibar quartz."
+CANARY_WORDS = ("zanzibar", "quartz")
+
+
+def hearthvox(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hearthvox", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+
+
+def events_of(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def all_files(root: Path) -> dict[Path, bytes]:
+    """Every file under ``root`` but the model files pinned in models.lock (a vocabulary
+    holds every word) and links to them."""
+    pinned = (REPO / "models.lock").read_text()
+    found = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            continue
+        data = p.read_bytes()
+        if hashlib.sha256(data).hexdigest() not in pinned:
+            found[p] = data
+    return found
+
+
+def pcm_needles(pattern: npt.NDArray[np.int16], speech: npt.NDArray[np.int16]) -> list[bytes]:
+    """Runs of the input's samples as they could be stored: int16 and float32."""
+    loud = np.argsort(np.abs(speech.astype(np.int32)))[-3:]
+    windows = [pattern[i : i + 24] for i in (0, 1000, 3000)] + [speech[i : i + 24] for i in loud]
+    needles = [w.tobytes() for w in windows]
+    needles += [(w.astype(np.float32) / 32768.0).tobytes() for w in windows]
+    return needles
+
+
+def test_canary_nothing_said_lands_on_disk_in_logs_or_exports(
+    engines: Engines, tmp_path: Path, hearthvox_home: Path
+) -> None:
+    # a distinctive PCM pattern right after the command, inside the utterance's audio
+    pattern = np.random.default_rng(20240611).integers(-6000, 6000, 4000).astype(np.int16)
+    speech = speak16(engines, CANARY)
+    request = tmp_path / "request.wav"
+    write_wav(request, np.concatenate([silence(1.0), speech, pattern, silence(2.5)]), 16000)
+    assert pattern.tobytes()[:48] in request.read_bytes()  # the needle is really in the input
+
+    proc = hearthvox("-vv", "run", "--input", str(request), "--output", "none", "--json")
+    assert proc.returncode == 0, proc.stderr
+    events = events_of(proc.stdout)
+    heard = str(next(e["text"] for e in events if e["event"] == "transcript"))
+    reply = str(next(e["text"] for e in events if e["event"] == "reply"))
+    assert re.search(r"\bremind\b", heard, re.I), heard  # the command was heard and answered
+    # point 5: one INFO line per turn with stage times, no text
+    (turn_line,) = [
+        line for line in proc.stderr.splitlines() if "INFO hearthvox.cli.run: turn" in line
+    ]
+    assert "asr" in turn_line and "queued" in turn_line
+
+    out = tmp_path / "exports"
+    exports = [
+        hearthvox("telemetry", "summary"),
+        hearthvox("telemetry", "summary", "--json"),
+        hearthvox("telemetry", "export", "--with-transcripts", "--out", str(out / "t.jsonl")),
+        hearthvox("telemetry", "export", "--format", "prometheus", "--out", str(out / "hv.prom")),
+    ]
+    for p in exports:
+        assert p.returncode == 0, p.stderr
+    summary = json.loads(exports[1].stdout)
+    assert summary["turns"] == 1 and summary["starts"] == 1
+    assert {"wake", "endpoint", "asr", "skill", "tts_first_audio"} <= set(summary["stages"])
+    assert summary["stages"]["asr"]["queue"]["n"] == 1  # queue time recorded apart from work
+
+    words = {*CANARY_WORDS, heard.lower(), reply.lower()}
+    words |= {w for w in re.findall(r"[a-z']+", heard.lower()) if len(w) >= 6}
+    texts = {"run log (-vv)": proc.stderr.encode()}
+    texts |= {f"export {i}": (p.stdout + p.stderr).encode() for i, p in enumerate(exports)}
+    files = all_files(hearthvox_home) | all_files(out)
+    assert default_path(user_paths().state_dir) in files  # telemetry was written
+    needles = pcm_needles(pattern, speech)
+    for where, data in {**texts, **{str(k): v for k, v in files.items()}}.items():
+        lowered = data.lower()
+        for word in words:
+            assert word.encode() not in lowered, f"{word!r} found in {where}"
+        for needle in needles:
+            assert needle not in data, f"input audio found in {where}"
+
+
+def test_demo_survives_a_corrupt_database_and_keeps_text_only_when_asked(
+    tmp_path: Path, hearthvox_home: Path
+) -> None:
+    db = default_path(user_paths().state_dir)
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"\x00garbage, not SQLite\n" * 500)
+    until = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telemetry]\nkeep_transcripts = true\nkeep_transcripts_until = "{until}"\n')
+    proc = hearthvox("demo", "--no-play", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    # the broken file is set aside with a warning, a fresh database records the turn
+    assert "moved it to telemetry.sqlite3.broken-" in proc.stderr
+    (aside,) = db.parent.glob("telemetry.sqlite3.broken-*")
+    assert aside.read_bytes().startswith(b"\x00garbage")
+    summary = json.loads(hearthvox("telemetry", "summary", "--json").stdout)
+    assert summary["turns"] == 1 and summary["outcomes"] == {"answered": 1}
+    assert summary["starts"] == 1 and summary["cold_start"]["n"] == 1
+    # the text the user asked to keep is in its own table, and only exported on request
+    conn = sqlite3.connect(db)
+    kept = dict(conn.execute("SELECT field, text FROM content").fetchall())
+    conn.close()
+    assert "time" in kept["transcript"].lower() and kept["reply_text"].startswith("It is")
+    exported = tmp_path / "with.jsonl"
+    hearthvox("telemetry", "export", "--with-transcripts", "--out", str(exported))
+    assert kept["transcript"] in exported.read_text()
+
+    purged = hearthvox("telemetry", "purge", "--transcripts-only", "--yes", "--json")
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout)["content"] == 2
+    for path, data in all_files(hearthvox_home).items():
+        if "cache" not in path.parts:  # the demo's own request and reply WAVs live there
+            assert kept["transcript"].lower().encode() not in data.lower(), path
+            assert kept["reply_text"].encode() not in data, path
+    assert hearthvox("telemetry", "purge", "--yes").returncode == 0
+    assert json.loads(hearthvox("telemetry", "summary", "--json").stdout)["turns"] == 0
+    assert not list(db.parent.glob("telemetry.sqlite3.broken-*"))
+
+
+def _seed(first_audio_ms: list[float], outcomes: list[str]) -> None:
+    store = TelemetryStore(default_path(user_paths().state_dir))
+    for ms, outcome in zip(first_audio_ms, outcomes, strict=True):
+        store.add_turn(turn(ms, outcome=outcome, woke=True))
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("threshold", "rc", "status"), [(1500.0, 1, "BREACHED"), (2500.0, 0, "OK")]
+)
+def test_check_exits_non_zero_on_a_breach(
+    tmp_path: Path, threshold: float, rc: int, status: str
+) -> None:
+    _seed([900.0, 1000.0, 1100.0, 1200.0, 2000.0, 2100.0], ["answered"] * 6)
+    config = tmp_path / "config.toml"
+    config.write_text(f"[telemetry]\nalert_first_audio_p95_ms = {threshold}\n")
+    proc = hearthvox("telemetry", "check", "--config", str(config))
+    assert proc.returncode == rc, proc.stdout + proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "first_audio_p95_ms" in x)
+    assert line.startswith(status)
+    assert all(x.startswith(("OK", "SKIPPED")) for x in proc.stdout.splitlines() if x != line)
+
+
+def test_check_json_names_every_breached_rule(tmp_path: Path) -> None:
+    _seed(
+        [500.0] * 3 + [0.0] * 3,
+        ["answered", "error", "error", "no_speech", "no_speech", "answered"],
+    )
+    config = tmp_path / "config.toml"
+    config.write_text("[telemetry]\nalert_error_rate = 0.2\nalert_false_wake_rate = 0.25\n")
+    proc = hearthvox("telemetry", "check", "--json", "--config", str(config))
+    assert proc.returncode == 1
+    results = {r["rule"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert results["error_rate"]["status"] == "breached"
+    assert results["error_rate"]["value"] == pytest.approx(2 / 6, abs=1e-3)
+    assert results["false_wake_rate"]["status"] == "breached"
+    assert results["rss_mb"]["status"] == "ok"
+
+
+def test_check_with_nothing_recorded_passes() -> None:
+    proc = hearthvox("telemetry", "check")
+    assert proc.returncode == 0, proc.stderr
+    assert all(x.startswith(("SKIPPED", "OK")) for x in proc.stdout.splitlines())
+
+
+def test_summary_and_prometheus_export_of_recorded_turns(tmp_path: Path) -> None:
+    _seed([400.0, 600.0, 800.0, 1000.0], ["answered", "answered", "error", "no_speech"])
+    text = hearthvox("telemetry", "summary").stdout
+    assert "speech recognition" in text and "queued" in text
+    assert "end of speech to first audio (ms):" in text  # the histogram
+    assert "false-wake proxy: 1 of 4" in text
+    prom = tmp_path / "hv.prom"
+    proc = hearthvox("telemetry", "export", "--format", "prometheus", "--out", str(prom))
+    assert proc.returncode == 0, proc.stderr
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    turns = {
+        s.labels["outcome"]: s.value
+        for s in families["hearthvox_turns"].samples
+        if s.name.endswith("_total")
+    }
+    assert turns == {"answered": 2.0, "error": 1.0, "no_speech": 1.0}
+    count = next(
+        s.value
+        for s in families["hearthvox_stage_compute_seconds"].samples
+        if s.name.endswith("_count") and s.labels["stage"] == "asr"
+    )
+    assert count == 4
+    quantile = {
+        (s.labels["stage"], s.labels["part"], s.labels["quantile"]): s.value
+        for s in families["hearthvox_stage_quantile_seconds"].samples
+    }
+    assert quantile[("end_of_speech_to_first_audio", "compute", "0.5")] == pytest.approx(0.7)

@@ -1,0 +1,179 @@
+"""The SQLite store: schema version, percentiles, retention, text expiry, recovery, purge."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hearthvox.telemetry.stats import percentile, summarize
+from hearthvox.telemetry.store import SCHEMA_VERSION, Retention, TelemetryError, TelemetryStore
+from tests.telemetry.helpers import DAY_S, DrivenClock, turn
+
+
+def test_new_store_has_a_schema_version(tmp_path: Path) -> None:
+    store = TelemetryStore(tmp_path / "t.sqlite3")
+    assert store.schema_version() == SCHEMA_VERSION == 1
+    conn = sqlite3.connect(tmp_path / "t.sqlite3")
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
+        "turns",
+        "stage_times",
+        "starts",
+        "content",
+        "meta",
+    }
+
+
+def test_percentiles_match_a_direct_computation(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    first = rng.lognormal(6.5, 0.5, 137).round(1)  # long-tailed, like real latencies
+    asr = rng.gamma(3.0, 90.0, 137).round(1)
+    queue = rng.exponential(4.0, 137).round(1)
+    store = TelemetryStore(tmp_path / "t.sqlite3")
+    for f, a, q in zip(first, asr, queue, strict=True):
+        store.add_turn(turn(float(f), asr=(float(a), float(q))))
+    stored = store.turns()
+    assert len(stored) == 137
+    stages = summarize(stored, [])["stages"]
+    for name, values in (("end_of_speech_to_first_audio", first), ("asr", asr)):
+        for q in (50, 95, 99):
+            assert stages[name][f"p{q}_ms"] == pytest.approx(np.percentile(values, q), abs=0.051)
+        assert stages[name]["n"] == 137
+    for q in (50, 95, 99):
+        expected = np.percentile(queue, q)
+        assert stages["asr"]["queue"][f"p{q}_ms"] == pytest.approx(expected, abs=0.051)
+    assert "queue" not in stages["end_of_speech_to_first_audio"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10])
+def test_percentile_on_small_samples(n: int) -> None:
+    values = [float(v) for v in range(n, 0, -1)]
+    for q in (0, 50, 95, 99, 100):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+
+
+def test_retention_by_age_follows_the_clock(tmp_path: Path) -> None:
+    clock = DrivenClock()
+    store = TelemetryStore(tmp_path / "t.sqlite3", retention=Retention(days=30), clock=clock)
+    old = store.add_turn(turn(100.0))
+    store.add_start({"command": "run", "cold_start_ms": 2000.0})
+    clock.advance(29 * DAY_S)
+    store.add_turn(turn(200.0))
+    assert len(store.turns()) == 2
+    clock.advance(2 * DAY_S)  # the first turn is now 31 days old
+    store.add_turn(turn(300.0))
+    rows = store.turns()
+    assert [r["stages"]["end_of_speech_to_first_audio"][0] for r in rows] == [200.0, 300.0]
+    assert store.starts() == []
+    conn = sqlite3.connect(tmp_path / "t.sqlite3")
+    assert conn.execute("SELECT count(*) FROM stage_times WHERE turn = ?", (old,)).fetchone() == (
+        0,
+    )
+
+
+def test_retention_by_row_count_keeps_the_newest(tmp_path: Path) -> None:
+    store = TelemetryStore(tmp_path / "t.sqlite3", retention=Retention(max_rows=5))
+    for i in range(8):
+        store.add_turn(turn(float(i)))
+    kept = [r["stages"]["end_of_speech_to_first_audio"][0] for r in store.turns()]
+    assert kept == [3.0, 4.0, 5.0, 6.0, 7.0]
+
+
+def test_kept_text_lives_apart_and_expires(tmp_path: Path) -> None:
+    clock = DrivenClock()
+    path = tmp_path / "t.sqlite3"
+    store = TelemetryStore(path, keep_text_until=clock.t + DAY_S, clock=clock)
+    store.add_turn(turn(transcript="remind me about zanzibar quartz", reply_text="Sorry."))
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT field, text FROM content ORDER BY field").fetchall() == [
+        ("reply_text", "Sorry."),
+        ("transcript", "remind me about zanzibar quartz"),
+    ]
+    assert "zanzibar" not in repr(store.turns())  # the turns table has no text
+    clock.advance(DAY_S)  # the keeping period is over: the text expires ...
+    assert store.apply_retention() == 0
+    assert conn.execute("SELECT count(*) FROM content").fetchone() == (0,)
+    assert len(store.turns()) == 1  # ... the timings stay
+    store.close()
+    conn.close()
+    assert b"zanzibar" not in _all_bytes(tmp_path)
+
+
+def test_purge_of_text_overwrites_it_on_disk(tmp_path: Path) -> None:
+    clock = DrivenClock()
+    store = TelemetryStore(tmp_path / "t.sqlite3", keep_text_until=clock.t + DAY_S, clock=clock)
+    for _ in range(3):
+        store.add_turn(turn(transcript="zanzibar quartz " * 20))
+    assert b"zanzibar" in _all_bytes(tmp_path)
+    counts = store.purge(content_only=True)
+    assert counts["content"] == 3
+    assert len(store.turns()) == 3
+    assert b"zanzibar" not in _all_bytes(tmp_path)
+    counts = store.purge()
+    assert counts["turns"] == 3 and store.turns() == []
+
+
+def _all_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_a_corrupt_database_is_moved_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "telemetry.sqlite3"
+    path.write_bytes(b"this is not a database, it is a broken file\n" * 200)
+    with caplog.at_level(logging.WARNING, logger="hearthvox.telemetry"):
+        store = TelemetryStore(path)
+    assert any("moved it to" in r.getMessage() for r in caplog.records)
+    (aside,) = store.set_aside
+    assert aside.read_bytes().startswith(b"this is not a database")
+    store.add_turn(turn())
+    assert len(store.turns()) == 1
+
+
+def test_a_database_of_an_unknown_schema_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE turns (x)")
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    store = TelemetryStore(path)
+    assert len(store.set_aside) == 1
+    assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_a_locked_database_is_moved_aside_by_the_daemon(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "telemetry.sqlite3"
+    store = TelemetryStore(path, busy_timeout_s=0.05)
+    store.add_turn(turn())
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock and never lets go
+    with caplog.at_level(logging.WARNING, logger="hearthvox.telemetry"):
+        store.add_turn(turn(999.0))
+    assert any("database is locked" in r.getMessage() for r in caplog.records)
+    assert len(store.set_aside) == 1
+    rows = store.turns()
+    assert [r["stages"]["end_of_speech_to_first_audio"][0] for r in rows] == [999.0]
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_a_reader_never_moves_a_busy_database_aside(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.sqlite3"
+    TelemetryStore(path).add_turn(turn())
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    reader = TelemetryStore(path, busy_timeout_s=0.05, busy_is_broken=False)
+    assert len(reader.turns()) == 1  # WAL: reading is not blocked by the writer
+    with pytest.raises(TelemetryError, match="locked"):
+        reader.apply_retention()
+    assert reader.set_aside == [] and path.exists()
+    other.execute("ROLLBACK")
+    other.close()
