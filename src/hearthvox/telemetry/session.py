@@ -57,7 +57,8 @@ class TelemetrySession:
         retention = Retention(cfg.retention_days, cfg.retention_turns)
 
         def context() -> dict[str, Any]:
-            profile = current_profile()
+            device = runtime.device
+            profile = device.selection.profile if device is not None else current_profile()
             return {
                 "bundle": label_or(runtime.engines.bundle_id),
                 "profile": label_or(profile) if profile else None,
