@@ -139,3 +139,33 @@ def test_batch_work_yields_while_the_daemon_holds_its_lock(
     assert "the assistant is running here: batch work yields" in proc.stderr
     assert "1 thread(s)" in proc.stderr
     assert "one war is enough" in proc.stdout.lower()
+
+
+def test_wait_mode_starts_only_once_the_daemon_stops(corpus_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(daemon_lock_path())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    cmd = [sys.executable, "-m", "hearthvox", "transcribe", str(corpus_dir / "spk2_snt1.wav")]
+    cmd += ["--out", str(out), "--when-busy", "wait", "--no-progress"]
+    proc = None
+    try:
+        assert daemon.stdout is not None and daemon.stdout.readline().strip() == "held"
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        assert proc.stderr is not None
+        seen = []
+        while line := proc.stderr.readline():  # ends when the process closes stderr
+            seen.append(line)
+            if "waiting for it to stop" in line:
+                break
+        assert "waiting for it to stop" in "".join(seen), seen
+        assert not (out / "spk2_snt1.json").exists()
+    finally:
+        daemon.communicate("\n", timeout=30)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "the assistant stopped: going on" in err
+    assert "one war is enough" in (out / "spk2_snt1.txt").read_text().lower()

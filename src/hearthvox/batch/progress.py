@@ -80,6 +80,14 @@ class Progress:
     def note(self, text: str) -> None:
         self._show(text)
 
+    def say(self, text: str) -> None:
+        """A line on stderr, bar or not (above the bar when there is one)."""
+        line = f"hearthvox: {text}"
+        if self._bar is not None:
+            self._bar.write(line, file=self._stream)
+        else:
+            print(line, file=self._stream, flush=True)
+
     def advance(self, status: str, audio_s: float, expected_s: float) -> None:
         t = self.tally
         if status == "done":

@@ -204,18 +204,23 @@ class BatchRun:
         ready: queue.Queue[_Job | None] = queue.Queue(maxsize=4)
         stop = threading.Event()
 
+        def put(item: _Job | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def produce() -> None:
-            for job in todo:
-                self._prepare(job)
-                while not stop.is_set():
-                    try:
-                        ready.put(job, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            ready.put(None)
+            try:
+                for job in todo:
+                    self._prepare(job)
+                    if not put(job):
+                        return
+            finally:
+                put(None)  # the end, also when reading failed in a way nobody foresaw
 
         reader = threading.Thread(target=produce, name="hv-batch-read", daemon=True)
         reader.start()
@@ -251,10 +256,14 @@ class BatchRun:
         if self.opts.when_busy == "yield":
             self.engine.yield_now()
             return
+        self.progress.say(
+            "the assistant is running here: waiting for it to stop (--when-busy wait)"
+        )
+        self.progress.note("waiting for the assistant")
         while daemon_running():
-            self.progress.note("waiting: the assistant is running")
             time.sleep(self.opts.busy_poll_s)  # polling a lock another process holds
         self.progress.note("")
+        self.progress.say("the assistant stopped: going on")
 
     def _transcribe(self, jobs: list[_Job]) -> list[list[Segment] | str]:
         live = [j for j in jobs if not j.error]

@@ -46,32 +46,27 @@ def _formats(value: str) -> tuple[str, ...]:
 
 
 def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | None) -> None:
+    """Without --out: the text (a line or an object); with --out and --json: a status row."""
     if result.status == "failed":
         click.echo(f"hearthvox: error: {result.error}", err=True)
-    if out is None:
-        if result.status != "failed":
-            if as_json:
-                record = {
-                    "path": str(result.path),
-                    "text": result.text,
-                    "duration_s": round(result.duration_s, 3),
-                    "bundle": bundle,
-                }
-                click.echo(json.dumps(record))
-            else:
-                click.echo(f"{result.path}\t{result.text}")
+    if out is None and result.status == "failed":
         return
-    if as_json:
-        row = {
-            "path": str(result.path),
-            "status": result.status,
-            "duration_s": round(result.duration_s, 3),
-            "bundle": bundle,
-            "outputs": [str(out / o) for o in result.outputs],
-        }
+    if out is None and not as_json:
+        click.echo(f"{result.path}\t{result.text}")
+        return
+    if not as_json:
+        return
+    row: dict[str, object] = {"path": str(result.path)}
+    if out is None:
+        row["text"] = result.text
+    else:
+        row["status"] = result.status
+    row.update(duration_s=round(result.duration_s, 3), bundle=bundle)
+    if out is not None:
+        row["outputs"] = [str(out / o) for o in result.outputs]
         if result.error:
             row["error"] = result.error
-        click.echo(json.dumps(row))
+    click.echo(json.dumps(row))
 
 
 @click.command()
