@@ -52,8 +52,9 @@ def test_hw_json_on_this_machine() -> None:
         "'x86-avx2' matches: arch: x86_64 (wants x86_64 or amd64); flags: has AVX2 (wants AVX2); "
         "min_mem_mb: "
     )
-    assert {"arch", "cpu_model", "cores", "flags", "mem_total_mb", "onnx_providers",
-            "cuda_devices", "cpu_compute_types", "runtime_crash"} <= set(report["probe"])  # fmt: skip
+    keys = {"arch", "cpu_model", "cores", "flags", "mem_total_mb", "onnx_providers",
+            "cuda_devices", "cpu_compute_types", "runtime_crash"}  # fmt: skip
+    assert keys <= set(report["probe"])
     assert report["probe"]["onnx_providers"] == ["CPUExecutionProvider"]
     assert set(report["variants"]) == {"wake", "vad", "asr", "tts", "endpoint"}
     cores = report["probe"]["cores"]
@@ -129,9 +130,11 @@ def test_cuda_asked_in_config_without_a_gpu_falls_back() -> None:
 
 
 def test_the_user_copy_of_the_matrix_is_read() -> None:
-    path = _user_matrix("      tts: {threads: 2}\n    cuda:\n      asr: {device: cuda, compute_type: "
-                        "float16, beam_size: 5}\n    verified: []",
-                        "      tts: {threads: 1}\n    verified: []")  # fmt: skip
+    cuda = "    cuda:\n      asr: {device: cuda, compute_type: float16, beam_size: 5}\n"
+    path = _user_matrix(
+        f"      tts: {{threads: 2}}\n{cuda}    verified: []",
+        "      tts: {threads: 1}\n    verified: []",
+    )
     report = _json()
     assert report["matrix"] == str(path)
     assert report["variants"]["tts"]["threads"] == 1

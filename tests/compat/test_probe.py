@@ -151,10 +151,7 @@ def _fake_python(tmp_path: Path, body: str) -> str:
 def test_a_runtime_killed_by_sigill_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    body = (
-        'print("step: import onnxruntime", flush=True)\n'
-        "os.kill(os.getpid(), signal.SIGILL)"
-    )
+    body = 'print("step: import onnxruntime", flush=True)\nos.kill(os.getpid(), signal.SIGILL)'
     monkeypatch.setattr(accel_mod.sys, "executable", _fake_python(tmp_path, body))
     facts = runtime_facts()
     assert facts.crash == (
@@ -164,9 +161,7 @@ def test_a_runtime_killed_by_sigill_is_reported(
     assert facts.cuda_devices == 0 and facts.onnx_providers == ()
 
 
-def test_a_hanging_runtime_check_times_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_hanging_runtime_check_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     body = "signal.pause()"  # waits for a signal that never comes: the timeout kills it
     monkeypatch.setattr(accel_mod.sys, "executable", _fake_python(tmp_path, body))
     facts = runtime_facts(timeout_s=0.5)
