@@ -149,6 +149,22 @@ class TelemetryConfig:
 
 
 @dataclass(frozen=True)
+class ModelsConfig:
+    """The model store (docs/bundles.md): channel, trusted signing keys, trial."""
+
+    channel: Literal["stable", "beta", "canary"] = "stable"
+    """The release channel whose active bundle the daemon loads."""
+    trusted_keys: tuple[str, ...] = ()
+    """Public keys (``ed25519:BASE64``) trusted to sign bundles and bundle indexes."""
+    trust_local_key: bool = True
+    """Also trust this device's own key (it signs the default bundle built at first run)."""
+    trial_tries: int = 3
+    """Starts a newly activated bundle gets to pass its health check before rollback."""
+    index_url: str = ""
+    """Bundle index ``models install`` uses when given no source."""
+
+
+@dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     wake: WakeConfig = field(default_factory=WakeConfig)
@@ -158,6 +174,7 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     """``section.key`` of every key the config file set (so a value equal to the default
     still counts as the user's choice: it wins over the compatibility matrix)."""
@@ -190,6 +207,7 @@ _POSITIVE = {
     ("endpoint", "long_hangover_ms"),
     ("endpoint", "max_utterance_s"),
     ("endpoint", "no_speech_timeout_s"),
+    ("models", "trial_tries"),
 }
 _UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold")}
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from hearthvox.bundles.default import ModelPaths, default_model_paths
+from hearthvox.bundles.active import bundle_config, record_in_use, start_active_bundle
+from hearthvox.bundles.default import ModelPaths
+from hearthvox.bundles.health import health_check
 from hearthvox.compat.refusal import check_bundle_supported, parse_ref
 from hearthvox.compat.tuning import DeviceSetup, device_setup
 from hearthvox.config import Config
@@ -42,13 +44,19 @@ class Runtime:
 
 
 def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
-    """Resolve the default bundle and load every engine once."""
+    """Resolve the active bundle of the configured channel and load every engine once."""
     t0 = time.perf_counter()
     paths = paths or user_paths()
     device = device_setup(cfg)  # probed once per process; the matrix's variant for it
-    models = default_model_paths()
-    check_bundle_supported(["any"], *parse_ref(models.bundle_id))  # known bad here: refuse now
-    engines = load_engines(models, cfg)  # created from the tuned config
+
+    def load(m: ModelPaths) -> Engines:
+        check_bundle_supported(m.hardware, *parse_ref(m.bundle_id))  # known bad: refuse now
+        return load_engines(m, bundle_config(cfg, m))  # created from the tuned config
+
+    models, engines = start_active_bundle(  # the configured channel's bundle; trial check
+        cfg, paths, load, health_check
+    )
+    record_in_use(paths, cfg.models.channel, models.bundle_id)
     ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
     router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
     ready_ms = (time.perf_counter() - t0) * 1000.0

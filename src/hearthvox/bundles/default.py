@@ -7,10 +7,19 @@ a second for the ~150 MB of weights).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from hearthvox.bundles.lock import Artifact, LockFile, check_files, load_lock, resolve_source
+from hearthvox.bundles.lock import (
+    Artifact,
+    BundleSpec,
+    LockFile,
+    check_files,
+    load_lock,
+    resolve_source,
+)
 from hearthvox.errors import ModelError
 
 
@@ -25,6 +34,8 @@ class ModelPaths:
     tts_model: Path
     tts_config: Path
     artifacts: dict[str, Artifact]  # stage name -> artifact (for reports)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> bundle settings
+    hardware: tuple[str, ...] = ("any",)  # the profiles the bundle's manifest supports
 
 
 def _only(artifact: Artifact, suffix: str) -> str:
@@ -42,8 +53,7 @@ def wake_model_name(artifact: Artifact) -> str:
 
 
 def model_paths(lock: LockFile, bundle: str = "default", verify: bool = False) -> ModelPaths:
-    """Resolve and check every artifact of *bundle* in *lock*."""
-    spec = lock.bundle(bundle)
+    """Resolve and check every artifact of *bundle* in *lock* (from the installed packages)."""
     roots: dict[str, Path] = {}
 
     def root(artifact: Artifact) -> Path:
@@ -53,24 +63,36 @@ def model_paths(lock: LockFile, bundle: str = "default", verify: bool = False) -
             roots[artifact.id] = path
         return roots[artifact.id]
 
-    features = lock.artifact(spec.wake_features)
+    return paths_for(lock.bundle(bundle), lock.artifact, root)
+
+
+def paths_for(
+    spec: BundleSpec,
+    artifact: Callable[[str], Artifact],
+    root: Callable[[Artifact], Path],
+    bundle_id: str | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
+    hardware: tuple[str, ...] = ("any",),
+) -> ModelPaths:
+    """The model paths of *spec*: *artifact* looks an id up, *root* gives its directory."""
+    features = artifact(spec.wake_features)
     features_root = root(features)
     artifacts: dict[str, Artifact] = {"wake_features": features}
     wake_models: dict[str, Path] = {}
     for model_id in spec.wake_models:
-        artifact = lock.artifact(model_id)
-        name = wake_model_name(artifact)
-        wake_models[name] = root(artifact) / _only(artifact, ".onnx")
-        artifacts[f"wake:{name}"] = artifact
-    vad = lock.artifact(spec.vad)
-    asr = lock.artifact(spec.asr)
-    tts = lock.artifact(spec.tts)
+        model = artifact(model_id)
+        name = wake_model_name(model)
+        wake_models[name] = root(model) / _only(model, ".onnx")
+        artifacts[f"wake:{name}"] = model
+    vad = artifact(spec.vad)
+    asr = artifact(spec.asr)
+    tts = artifact(spec.tts)
     artifacts.update(vad=vad, asr=asr, tts=tts)
     asr_dir = root(asr)
     asr.file("model.bin")  # the CTranslate2 directory layout
     tts_root = root(tts)
     return ModelPaths(
-        bundle_id=spec.id,
+        bundle_id=bundle_id or spec.id,
         wake_melspectrogram=features_root / features.file("melspectrogram.onnx").name,
         wake_embedding=features_root / features.file("embedding_model.onnx").name,
         wake_models=wake_models,
@@ -79,6 +101,8 @@ def model_paths(lock: LockFile, bundle: str = "default", verify: bool = False) -
         tts_model=tts_root / _only(tts, ".onnx"),
         tts_config=tts_root / _only(tts, ".onnx.json"),
         artifacts=artifacts,
+        settings=settings or {},
+        hardware=hardware,
     )
 
 

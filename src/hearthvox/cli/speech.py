@@ -8,7 +8,7 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.audio.sinks import SpeakerSink, WavFileSink
-from hearthvox.bundles.default import default_model_paths
+from hearthvox.bundles.active import active_model_paths, bundle_config
 from hearthvox.engines import load_tts
 from hearthvox.errors import AudioDeviceError
 
@@ -27,7 +27,8 @@ def say(text: str, output: Path | None, config_path: Path | None) -> None:
     if not text.strip():
         raise click.BadParameter("nothing to say", param_hint="TEXT")
     cfg = config_mod.load(config_path)
-    tts = load_tts(default_model_paths(), cfg)
+    models = active_model_paths(cfg)  # the configured channel's bundle, checked
+    tts = load_tts(models, bundle_config(cfg, models))
     sink: WavFileSink | SpeakerSink
     if output is not None:
         sink = WavFileSink(output)

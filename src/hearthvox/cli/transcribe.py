@@ -22,14 +22,16 @@ from hearthvox.batch import (
     resolve,
 )
 from hearthvox.batch.guard import WhenBusy
-from hearthvox.bundles.default import ModelPaths, default_model_paths
+from hearthvox.bundles.active import active_model_paths
+from hearthvox.bundles.default import ModelPaths
+from hearthvox.config import Config
 
 _FAILED_EXIT = 4
 
 
-def model_paths() -> ModelPaths:
+def model_paths(cfg: Config) -> ModelPaths:
     """The bundle the assistant itself runs (the same resolution as hearthvox.runtime)."""
-    return default_model_paths()
+    return active_model_paths(cfg)
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -170,7 +172,7 @@ def transcribe(
     for m in missing:
         click.echo(f"hearthvox: error: {m.path}: {m.reason}", err=True)
     over = Overrides(device=device, threads=threads, jobs=jobs, batch_size=batch_size)
-    models = model_paths()
+    models = model_paths(cfg)
     settings = resolve(models, cfg, over)
     if bench:
         from hearthvox.batch.bench import run_bench

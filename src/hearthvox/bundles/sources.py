@@ -1,0 +1,245 @@
+"""Where a bundle's objects come from: installed packages and local dirs (the artifacts'
+own ``sources``), an exported bundle (tarball or directory), an HTTP(S) bundle index.
+
+Each source stages the objects it has into the install's staging directory,
+hashing them as they are written. A file whose size or sha256 differs from the
+manifest is refused at once (no other source is tried for it); a source that
+simply lacks a file lets the next one try.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol
+
+from hearthvox.bundles.download import Progress, download
+from hearthvox.bundles.fsutil import DigestMismatch, file_chunks, read_chunks, write_verified
+from hearthvox.bundles.lock import Artifact, ArtifactFile, resolve_local, sha256_file
+from hearthvox.bundles.manifest import Manifest
+from hearthvox.bundles.store import Store, Txn
+from hearthvox.errors import ModelError
+
+_OBJECT = re.compile(r"^objects/([0-9a-f]{64})$")
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class StageContext:
+    manifest: Manifest
+    store: Store
+    txn: Txn
+    others: dict[str, str] = field(default_factory=dict)  # sha256 -> "file X of bundle Y@v"
+    progress: Progress = lambda n: None
+
+    def mixed(self, actual: str) -> str:
+        other = self.others.get(actual)
+        return f"; that file is {other}: files mixed from two manifests" if other else ""
+
+    def refuse(self, exc: DigestMismatch) -> ModelError:
+        return ModelError(f"{exc}{self.mixed(exc.actual)}")
+
+    def stage_chunks(self, chunks: Iterator[bytes], sha: str, what: str) -> None:
+        size = self.manifest.objects()[sha]
+        try:
+            write_verified(self.txn.staged(sha), _counted(chunks, self.progress), sha, size, what)
+        except DigestMismatch as exc:
+            raise self.refuse(exc) from None
+
+
+def _counted(chunks: Iterator[bytes], progress: Progress) -> Iterator[bytes]:
+    for chunk in chunks:
+        progress(len(chunk))
+        yield chunk
+
+
+class ObjectSource(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    def stage(self, needed: dict[str, int], ctx: StageContext) -> set[str]:
+        """Stage what this source has of *needed* (sha256 -> size); return those staged."""
+        ...
+
+
+def _files_with(manifest: Manifest, sha: str) -> list[tuple[Artifact, ArtifactFile]]:
+    return [(a, f) for a in manifest.artifacts() for f in a.files if f.sha256 == sha]
+
+
+@dataclass
+class ArtifactSources:
+    """Each artifact's own sources, in order: ``pypi:``, ``file:``, ``https:``/``http:``."""
+
+    label: str = "the artifacts' sources"
+    problems: list[str] = field(default_factory=list)
+
+    def stage(self, needed: dict[str, int], ctx: StageContext) -> set[str]:
+        staged = set()
+        for sha in needed:
+            if self._one(sha, ctx):
+                staged.add(sha)
+        return staged
+
+    def _one(self, sha: str, ctx: StageContext) -> bool:
+        for artifact, f in _files_with(ctx.manifest, sha):
+            what = f"{artifact.id}/{f.name}"
+            for source in artifact.sources:
+                if source.startswith(("https:", "http:")):
+                    url = source.rstrip("/") + "/" + f.name
+                    try:
+                        _download_staged(url, sha, f.size, what, ctx)
+                        return True
+                    except DigestMismatch as exc:
+                        raise ctx.refuse(exc) from None
+                    except ModelError as exc:
+                        self.problems.append(str(exc))
+                    continue
+                try:
+                    path = resolve_local(source) / f.name
+                except ModelError as exc:
+                    self.problems.append(f"{what}: {exc}")
+                    continue
+                if not path.is_file():
+                    self.problems.append(f"{what}: {path} is missing")
+                    continue
+                _stage_local(path, sha, f.size, f"{what} ({path})", ctx)
+                return True
+        return False
+
+
+def _stage_local(path: Path, sha: str, size: int, what: str, ctx: StageContext) -> None:
+    actual_size = path.stat().st_size
+    if actual_size != size:
+        actual = sha256_file(path)
+        raise ModelError(
+            f"{what} has {actual_size} bytes, the manifest gives {size}: refused{ctx.mixed(actual)}"
+        )
+    ctx.stage_chunks(file_chunks(path), sha, what)
+
+
+def _download_staged(url: str, sha: str, size: int, what: str, ctx: StageContext) -> None:
+    part = ctx.store.downloads / f"{sha}.part"
+    try:
+        download(url, part, sha, size, what, ctx.progress)
+    except DigestMismatch as exc:
+        raise ctx.refuse(exc) from None
+    os.chmod(part, 0o444)
+    os.replace(part, ctx.txn.staged(sha))
+
+
+def check_members(names: list[str], ctx: StageContext, where: str) -> None:
+    """An exported bundle holds one manifest and only objects that manifest names."""
+    wanted = ctx.manifest.objects()
+    for name in names:
+        if name == MANIFEST_NAME:
+            continue
+        if name.endswith(".json") and "manifest" in name:
+            raise ModelError(
+                f"{where} holds a second manifest ({name}): files mixed from two manifests; refused"
+            )
+        m = _OBJECT.match(name)
+        if m is None:
+            raise ModelError(f"{where} holds an unexpected entry {name!r}: refused")
+        if m[1] not in wanted:
+            other = ctx.others.get(m[1])
+            why = f"it is {other}: files mixed from two manifests" if other else "unexpected"
+            raise ModelError(
+                f"{where} holds object {m[1]}, which manifest {ctx.manifest.ref} does not name "
+                f"({why}); refused"
+            )
+    if names.count(MANIFEST_NAME) != 1:
+        raise ModelError(f"{where} must hold exactly one {MANIFEST_NAME}")
+
+
+@dataclass
+class DirSource:
+    """An exported bundle unpacked into a directory: manifest.json + objects/<sha256>."""
+
+    root: Path
+
+    @property
+    def label(self) -> str:
+        return str(self.root)
+
+    def stage(self, needed: dict[str, int], ctx: StageContext) -> set[str]:
+        names = [MANIFEST_NAME] if (self.root / MANIFEST_NAME).exists() else []
+        names += [
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and p.name != MANIFEST_NAME
+        ]
+        check_members(names, ctx, str(self.root))
+        staged = set()
+        for sha, size in needed.items():
+            path = self.root / "objects" / sha
+            if path.is_file():
+                _stage_local(path, sha, size, f"{ctx.manifest.describe(sha)} ({path})", ctx)
+                staged.add(sha)
+        return staged
+
+
+@dataclass
+class TarSource:
+    """An exported bundle: a tarball of manifest.json (first) and objects/<sha256>."""
+
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def manifest_bytes(self) -> bytes:
+        with self._open() as tar:
+            first = tar.next()
+            if first is None or first.name != MANIFEST_NAME or not first.isfile():
+                raise ModelError(f"{self.path}: the first entry must be {MANIFEST_NAME}")
+            return _read_member(tar, first).read()
+
+    def stage(self, needed: dict[str, int], ctx: StageContext) -> set[str]:
+        with self._open() as tar:
+            members = tar.getmembers()
+            check_members([m.name for m in members], ctx, str(self.path))
+            staged = set()
+            for member in members:
+                m = _OBJECT.match(member.name)
+                if m is None or m[1] not in needed:
+                    continue
+                if not member.isfile():
+                    raise ModelError(f"{self.path}: {member.name} is not a regular file: refused")
+                what = f"{ctx.manifest.describe(m[1])} ({self.path}:{member.name})"
+                ctx.stage_chunks(read_chunks(_read_member(tar, member)), m[1], what)
+                staged.add(m[1])
+        return staged
+
+    def _open(self) -> tarfile.TarFile:
+        try:
+            return tarfile.open(self.path, "r:*")
+        except (OSError, tarfile.TarError) as exc:
+            raise ModelError(f"cannot read the bundle tarball {self.path}: {exc}") from exc
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    fh = tar.extractfile(member)
+    if fh is None:
+        raise ModelError(f"{member.name} is not a regular file: refused")
+    return fh
+
+
+@dataclass
+class IndexObjects:
+    """Objects served by a bundle index: ``<objects base URL><sha256>``."""
+
+    base_url: str
+
+    @property
+    def label(self) -> str:
+        return self.base_url
+
+    def stage(self, needed: dict[str, int], ctx: StageContext) -> set[str]:
+        for sha, size in needed.items():
+            _download_staged(self.base_url + sha, sha, size, ctx.manifest.describe(sha), ctx)
+        return set(needed)

@@ -1,0 +1,344 @@
+"""``hearthvox models``: the model store, its channels, installs, rollback, verification."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hearthvox import config as config_mod
+from hearthvox.bundles.active import default_bundle_bytes, ensure_initialised, open_store, policy
+from hearthvox.bundles.download import Progress
+from hearthvox.bundles.install import (
+    InstallResult,
+    activate_bundle,
+    find_installed,
+    install_bundle,
+    rollback_channel,
+)
+from hearthvox.bundles.manifest import CHANNELS, now_utc
+from hearthvox.bundles.signing import local_public, public_text
+from hearthvox.bundles.sources import DirSource, IndexObjects, ObjectSource, TarSource
+from hearthvox.bundles.store import Store
+from hearthvox.config import Config
+from hearthvox.errors import ModelError
+from hearthvox.paths import user_paths
+
+_channel = click.option(
+    "--channel",
+    type=click.Choice(CHANNELS),
+    help="Release channel (default: [models] channel in the config, stable).",
+)
+_config = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file."
+)
+_json = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+
+
+def _setup(config_path: Path | None, channel: str | None) -> tuple[Config, Store, str]:
+    cfg = config_mod.load(config_path)
+    store = open_store()
+    ensure_initialised(store, cfg)
+    return cfg, store, channel or cfg.models.channel
+
+
+def _say(msg: str) -> None:
+    click.echo(f"hearthvox: {msg}", err=True)
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[int], Progress]]:
+    """A byte progress bar on stderr (shown on a terminal only)."""
+    from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
+
+    bars: list[Any] = []
+
+    def start(total: int) -> Progress:
+        bar = tqdm(total=total, unit="B", unit_scale=True, disable=None, file=sys.stderr)
+        bars.append(bar)
+        return bar.update  # type: ignore[no-any-return]  # tqdm is untyped
+
+    try:
+        yield start
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+@click.group()
+def models() -> None:
+    """Model bundles: signed, verified, per channel (stable, beta, canary), with rollback.
+
+    \b
+    hearthvox models status                        # each channel: current, previous, trial
+    hearthvox models install URL/index.json --channel beta --activate
+    hearthvox models rollback --channel beta       # back to the previous bundle
+    hearthvox models verify                        # re-hash every model file in the store
+    """
+
+
+@models.command()
+@_channel
+@_json
+@_config
+def status(channel: str | None, as_json: bool, config_path: Path | None) -> None:
+    """Per channel: the current and previous bundle, the trial state, what the daemon runs."""
+    from hearthvox.bundles.status import channel_records
+
+    cfg, store, _ = _setup(config_path, channel)
+    records = channel_records(store, user_paths(), cfg.models.channel, channel)
+    if as_json:
+        for r in records:
+            click.echo(json.dumps(r))
+        return
+    click.echo(f"{'channel':<10} {'current':<24} {'previous':<24} {'trial':<12} in use")
+    for r in records:
+        name = r["channel"] + ("*" if r["configured"] else "")
+        trial = r["trial"] or "-"
+        if r["tries_left"] is not None:
+            trial += f" ({r['tries_left']} left)"
+        in_use = r["in_use"] or "-"
+        click.echo(
+            f"{name:<10} {r['current'] or '-':<24} {r['previous'] or '-':<24} {trial:<12} {in_use}"
+        )
+        if r["message"]:
+            click.echo(f"{'':<10} {r['message']}")
+    click.echo("* the channel the daemon uses ([models] channel)")
+    local = local_public(store.keys)
+    if local is not None:
+        click.echo(f"this device's signing key: {public_text(local)}")
+
+
+@models.command(name="list")
+@_channel
+@_json
+@_config
+def list_(channel: str | None, as_json: bool, config_path: Path | None) -> None:
+    """The bundles installed in the store (of one channel with --channel)."""
+    from hearthvox.bundles.status import bundle_records
+
+    _, store, _ = _setup(config_path, None)
+    records = bundle_records(store, now_utc(), channel)
+    for r in records:
+        if as_json:
+            click.echo(json.dumps(r))
+            continue
+        flags = ", ".join(x for x in (r["role"], "expired" if r["expired"] else "") if x)
+        click.echo(
+            f"{r['bundle']:<24} {r['channel']:<7} {r['size'] / 1e6:7.1f} MB  "
+            f"hardware: {','.join(r['hardware'])}  expires {r['expires'][:10]}"
+            + (f"  [{flags}]" if flags else "")
+        )
+    if not records and not as_json:
+        click.echo("no bundles installed" + (f" for channel {channel}" if channel else ""))
+
+
+def _report_install(result: InstallResult, channel: str) -> None:
+    m = result.manifest
+    _say(
+        f"installed {m.ref} for channel {channel} ({result.fetched / 1e6:.1f} MB fetched, "
+        f"{result.reused} file(s) already in the store)"
+    )
+    if result.state is not None:
+        _say(f"channel {channel} now runs {m.ref} (on trial until its first start passes)")
+    else:
+        _say(f"switch to it with: hearthvox models activate {m.ref} --channel {channel}")
+
+
+def _local_source(spec: str, store: Store) -> tuple[bytes, ObjectSource | None]:
+    """(manifest bytes, where the objects come from) of a local SOURCE."""
+    if spec == "packages":
+        return default_bundle_bytes(store), None
+    path = Path(spec)
+    if path.is_dir():
+        try:
+            data = (path / "manifest.json").read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{path} holds no manifest.json (an exported bundle): {exc}") from None
+        return data, DirSource(path)
+    if path.is_file():
+        tar = TarSource(path)
+        return tar.manifest_bytes(), tar
+    raise ModelError(f"{spec}: no such file or directory, and not an http(s):// index URL")
+
+
+@models.command()
+@click.argument("source", required=False)
+@_channel
+@click.option("--activate", is_flag=True, help="Also switch the channel to it (on trial).")
+@click.option("--bundle", "bundle_name", help="From an index: this bundle (default: the newest).")
+@click.option("--version", "bundle_version", type=int, help="From an index: this version.")
+@_config
+def install(
+    source: str | None,
+    channel: str | None,
+    activate: bool,
+    bundle_name: str | None,
+    bundle_version: int | None,
+    config_path: Path | None,
+) -> None:
+    """Install a bundle into the store, verified, without switching to it (see --activate).
+
+    \b
+    SOURCE is one of:
+      https://host/path/index.json   a signed bundle index (resumable downloads)
+      BUNDLE.tar | DIR               an exported bundle (hearthvox models export)
+      packages                       the default bundle, from the installed Python packages
+    Without SOURCE, [models] index_url from the config.
+    """
+    cfg, store, channel = _setup(config_path, channel)
+    spec = source or cfg.models.index_url
+    if not spec:
+        raise click.UsageError("give a SOURCE (or set [models] index_url in the config)")
+    pol = policy(cfg, store)
+    if spec.startswith(("http://", "https://")):
+        from hearthvox.bundles.index import fetch_index
+
+        index = fetch_index(spec, pol.trusted, pol.now)
+        entry = index.pick(channel, bundle_name, bundle_version)
+        data: bytes = index.manifest_bytes(entry)
+        objects: ObjectSource | None = IndexObjects(index.objects_url)
+    else:
+        data, objects = _local_source(spec, store)
+    with _progress_bar() as bar:
+        result = install_bundle(store, data, objects, channel, pol, activate=activate, progress=bar)
+    _report_install(result, channel)
+
+
+@models.command(name="import")
+@click.argument("tarball", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@_channel
+@click.option("--activate", is_flag=True, help="Also switch the channel to it (on trial).")
+@_config
+def import_(tarball: Path, channel: str | None, activate: bool, config_path: Path | None) -> None:
+    """Install an exported bundle tarball (no network needed)."""
+    cfg, store, channel = _setup(config_path, channel)
+    tar = TarSource(tarball)
+    with _progress_bar() as bar:
+        result = install_bundle(
+            store,
+            tar.manifest_bytes(),
+            tar,
+            channel,
+            policy(cfg, store),
+            activate=activate,
+            progress=bar,
+        )
+    _report_install(result, channel)
+
+
+@models.command()
+@click.argument("bundle", metavar="BUNDLE[@VERSION]")
+@_channel
+@_config
+def activate(bundle: str, channel: str | None, config_path: Path | None) -> None:
+    """Switch the channel to an installed bundle (it goes on trial until a start passes)."""
+    cfg, store, channel = _setup(config_path, channel)
+    old = store.read_channel(channel).current
+    state = activate_bundle(store, channel, bundle, policy(cfg, store))
+    if state.current == old:
+        _say(f"channel {channel} already runs {old}")
+    else:
+        _say(f"channel {channel}: {old or 'none'} -> {state.current} (on trial)")
+
+
+@models.command()
+@_channel
+@click.option("--to", "to", metavar="BUNDLE[@VERSION]", help="An earlier bundle of the history.")
+@_config
+def rollback(channel: str | None, to: str | None, config_path: Path | None) -> None:
+    """Switch the channel back to its previous bundle; no other channel moves."""
+    cfg, store, channel = _setup(config_path, channel)
+    old, new = rollback_channel(store, channel, to, policy(cfg, store))
+    _say(f"channel {channel}: {old.current} -> {new.current} (rolled back)")
+
+
+@models.command()
+@_channel
+@click.option("--repair", is_flag=True, help="Fetch damaged or missing files again.")
+@_json
+@_config
+def verify(channel: str | None, repair: bool, as_json: bool, config_path: Path | None) -> None:
+    """Re-hash every file of every installed bundle; check signatures and channels."""
+    from hearthvox.bundles.verify import repair_store, verify_store
+
+    cfg, store, _ = _setup(config_path, None)
+    pol = policy(cfg, store)
+    report = verify_store(store, pol, channel)
+    if repair and not report.ok:
+        repaired = repair_store(store)
+        report = verify_store(store, pol, channel)
+        report.repaired = repaired
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, **dataclasses.asdict(report)}))
+    else:
+        for line in report.repaired:
+            click.echo(f"repaired: {line}")
+        for line in report.problems:
+            click.echo(f"problem: {line}")
+        click.echo(
+            f"{'ok' if report.ok else 'FAILED'}: {report.bundles} bundle(s), "
+            f"{report.objects} file(s), {report.bytes / 1e6:.1f} MB checked"
+        )
+    if not report.ok:
+        raise click.exceptions.Exit(ModelError.exit_code)
+
+
+@models.command()
+@click.argument("bundle", metavar="[BUNDLE[@VERSION]]", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The tarball to write.",
+)
+@_channel
+@_config
+def export(bundle: str | None, output: Path, channel: str | None, config_path: Path | None) -> None:
+    """Write a bundle and its files to one tarball (default: the channel's current bundle)."""
+    from hearthvox.bundles.publish import export_bundle
+
+    _, store, channel = _setup(config_path, channel)
+    current = store.read_channel(channel).current
+    selector = bundle or (current.manifest if current else "")
+    if not selector:
+        raise ModelError(f"channel {channel} has no bundle; name one to export")
+    installed = find_installed(store, channel, selector)
+    size = export_bundle(store, installed, output)
+    _say(
+        f"wrote {output} ({installed.manifest.ref}, {size / 1e6:.1f} MB); on another device: "
+        f"hearthvox models import {output.name} --channel {channel}"
+    )
+
+
+@models.command()
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The lock to regenerate (default: the packaged models.lock).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Where to write it (default: over --lock; stdout for the packaged one).",
+)
+def lock(lock_path: Path | None, output: Path | None) -> None:
+    """Regenerate models.lock from the installed packages; fail if a pinned hash differs."""
+    from hearthvox.bundles.relock import relock
+
+    text = relock(lock_path)
+    target = output or lock_path
+    if target is None or str(target) == "-":
+        click.echo(text, nl=False)
+    else:
+        target.write_text(text, encoding="utf-8")
+        _say(f"wrote {target}: every file matches its pin")
