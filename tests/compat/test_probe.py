@@ -166,3 +166,28 @@ def test_a_hanging_runtime_check_times_out(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(accel_mod.sys, "executable", _fake_python(tmp_path, body))
     facts = runtime_facts(timeout_s=0.5)
     assert facts.crash == "the runtime check took over 0.5 s"
+
+
+def test_a_runtime_import_error_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (
+        'print("step: import onnxruntime", flush=True)\n'
+        'raise ImportError("libonnxruntime.so: cannot open shared object file")'
+    )
+    monkeypatch.setattr(accel_mod.sys, "executable", _fake_python(tmp_path, body))
+    assert runtime_facts().crash == (
+        "the runtime check exited with status 1 at 'import onnxruntime': "
+        "ImportError: libonnxruntime.so: cannot open shared object file"
+    )
+
+
+def test_a_child_that_cannot_start_hearthvox_is_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = 'sys.exit("No module named hearthvox")'  # our plumbing, not the runtimes
+    monkeypatch.setattr(accel_mod.sys, "executable", _fake_python(tmp_path, body))
+    facts = runtime_facts()
+    assert facts.crash is None
+    assert facts.onnx_providers == ("CPUExecutionProvider",)  # asked in this process
+    assert "int8" in facts.cpu_compute_types

@@ -16,7 +16,7 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,20 +87,20 @@ def _step(name: str) -> None:
     print(_STEP + name, flush=True)
 
 
-def _facts() -> dict[str, Any]:
+def _facts(step: Callable[[str], None] = _step) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    _step("import onnxruntime")
+    step("import onnxruntime")
     import onnxruntime as ort
 
     listed = [str(p) for p in ort.get_available_providers()]
-    _step("onnxruntime session")
+    step("onnxruntime session")
     wanted = [p for p in listed if p not in ("CPUExecutionProvider", "AzureExecutionProvider")]
     out["onnx_listed"] = listed
     out["onnx_providers"] = session_providers([*wanted, "CPUExecutionProvider"])
-    _step("import ctranslate2")
+    step("import ctranslate2")
     import ctranslate2
 
-    _step("ctranslate2 devices")
+    step("ctranslate2 devices")
     try:
         out["cuda_devices"] = int(ctranslate2.get_cuda_device_count())
     except Exception as exc:  # no driver, an old driver: CUDA is just absent
@@ -147,11 +147,16 @@ def runtime_facts(timeout_s: float = _TIMEOUT_S) -> Accel:
         return Accel((), (), 0, None, crash=f"the runtime check took over {timeout_s:g} s")
     lines = proc.stdout.splitlines()
     steps = [line[len(_STEP) :] for line in lines if line.startswith(_STEP)]
-    if proc.returncode != 0 or not lines or lines[-1].startswith(_STEP):
+    if not steps:  # the child never reached the runtimes (hearthvox itself failed to start
+        return _accel(_facts(lambda _name: None))  # there): ask in this process instead
+    if proc.returncode != 0 or lines[-1].startswith(_STEP):
         last = (proc.stderr.strip().splitlines() or [""])[-1]
-        crash = _died(proc.returncode, steps[-1] if steps else None)
+        crash = _died(proc.returncode, steps[-1])
         return Accel((), (), 0, None, crash=f"{crash}: {last}" if last else crash)
-    data = json.loads(lines[-1])
+    return _accel(json.loads(lines[-1]))
+
+
+def _accel(data: dict[str, Any]) -> Accel:
     return Accel(
         onnx_providers=tuple(data["onnx_providers"]),
         onnx_listed=tuple(data["onnx_listed"]),
