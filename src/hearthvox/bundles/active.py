@@ -101,8 +101,8 @@ def _current_paths(store: Store, cfg: Config) -> ModelPaths:
     problems += store.check_tree(installed)
     if problems:
         raise ModelError(
-            f"{problems[0]}; the bundle is not used. Run: hearthvox models verify, then "
-            f"hearthvox models install packages --channel {channel} (or roll back)"
+            f"{problems[0]}; the bundle is not used. Run: hearthvox models verify --repair "
+            f"(or roll back: hearthvox models rollback --channel {channel})"
         )
     files = store.bundle_files(installed.sha256)
     return paths_for(

@@ -97,7 +97,7 @@ def status(channel: str | None, as_json: bool, config_path: Path | None) -> None
         for r in records:
             click.echo(json.dumps(r))
         return
-    click.echo(f"{'channel':<10} {'current':<24} {'previous':<24} {'trial':<12} in use")
+    click.echo(f"{'channel':<10} {'current':<24} {'previous':<24} {'trial':<17} in use")
     for r in records:
         name = r["channel"] + ("*" if r["configured"] else "")
         trial = r["trial"] or "-"
@@ -105,7 +105,7 @@ def status(channel: str | None, as_json: bool, config_path: Path | None) -> None
             trial += f" ({r['tries_left']} left)"
         in_use = r["in_use"] or "-"
         click.echo(
-            f"{name:<10} {r['current'] or '-':<24} {r['previous'] or '-':<24} {trial:<12} {in_use}"
+            f"{name:<10} {r['current'] or '-':<24} {r['previous'] or '-':<24} {trial:<17} {in_use}"
         )
         if r["message"]:
             click.echo(f"{'':<10} {r['message']}")
