@@ -127,3 +127,26 @@ def test_new_bundle_or_new_bytes_transcribe_again(
     assert "coat" in json.loads((out / "spk1_snt6.json").read_text())["text"].lower()
     keys = [json.loads(x)["key"] for x in (out / MANIFEST).read_text().splitlines()]
     assert len(keys) == 2  # one line per output name: the latest
+
+
+def test_word_timings_follow_the_text_in_order(
+    batch_engine: BatchEngine, model_paths: ModelPaths, corpus_dir: Path, tmp_path: Path
+) -> None:
+    settings = batch_engine.settings
+    timed = dataclasses.replace(
+        settings, decode=dataclasses.replace(settings.decode, word_timestamps=True)
+    )
+    assert timed.fingerprint() != settings.fingerprint()  # words asked for: a new output
+    engine = BatchEngine(model_paths, timed, "ignore")
+    out = tmp_path / "out"
+    (result,) = run(engine, [corpus_dir / "vad_valid.wav"], out)
+    assert result.status == "done"
+    record = json.loads((out / "vad_valid.json").read_text())
+    assert len(record["segments"]) >= 2
+    starts = []
+    for segment in record["segments"]:
+        words = segment["words"]
+        assert "".join(w["word"] for w in words).strip() == segment["text"]
+        assert all(w["start"] <= w["end"] and 0 <= w["probability"] <= 1 for w in words)
+        starts += [w["start"] for w in words]
+    assert starts == sorted(starts) and starts[-1] <= record["input"]["duration_s"]

@@ -13,6 +13,7 @@ before it word for word is dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,9 @@ from hearthvox.events import Int16Array
 RATE_HZ = 16000
 WINDOW_S = 30
 _MAX_LENGTH = 448  # Whisper's decoder positions
+# punctuation joined to the word it follows or leads (faster-whisper's defaults)
+_PREPEND = "\"'“¿([{-"
+_APPEND = "\"'.。,，!！?？:：”)]}、"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,16 @@ class DecodeOptions:
     """Token budget per second of audio (speech is 3-5 tokens a second, plus timestamps)."""
     bucket_s: int = 2
     """Chunks batched together have windows at most this many seconds apart."""
+    word_timestamps: bool = False
+    """Time every word (cross-attention alignment: one more decoder pass per batch)."""
+
+
+@dataclass(frozen=True)
+class Word:
+    start_s: float
+    end_s: float
+    word: str
+    probability: float
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,14 @@ class Segment:
     start_s: float
     end_s: float
     text: str
+    words: tuple[Word, ...] = ()
+
+    def shifted(self, offset_s: float) -> Segment:
+        def at(t: float) -> float:
+            return round(t + offset_s, 3)
+
+        words = tuple(Word(at(w.start_s), at(w.end_s), w.word, w.probability) for w in self.words)
+        return Segment(at(self.start_s), at(self.end_s), self.text, words)
 
 
 @dataclass(frozen=True)
@@ -161,14 +183,53 @@ class BatchAsr:
             )
         except Exception as exc:  # CTranslate2 errors are untyped
             raise EngineError(f"batched transcription failed: {exc}") from exc
-        out: list[ChunkText] = []
-        for piece, result in zip(pieces, results, strict=True):
-            ids = list(result.sequences_ids[0])
-            segments = self._segments(ids, len(piece) / RATE_HZ)
-            out.append(ChunkText(segments, float(result.scores[0])))  # length-normalised
+        found = [
+            self._segments(list(r.sequences_ids[0]), len(p) / RATE_HZ)
+            for p, r in zip(pieces, results, strict=True)
+        ]
+        if self.opts.word_timestamps:
+            found = self._timed(encoded, pieces, found)
+        # scores are length-normalised log probabilities
+        return [
+            ChunkText(tuple(seg for seg, _ in kept), float(r.scores[0]))
+            for kept, r in zip(found, results, strict=True)
+        ]
+
+    def _timed(
+        self, encoded: Any, pieces: list[Int16Array], found: list[list[tuple[Segment, list[int]]]]
+    ) -> list[list[tuple[Segment, list[int]]]]:
+        """Word times by aligning the kept text to the audio; each word goes to its segment."""
+        from faster_whisper.transcribe import merge_punctuations
+
+        tokens = [[t for _, seg_tokens in kept for t in seg_tokens] for kept in found]
+        frames = [max(1, math.ceil(len(p) / 160)) for p in pieces]
+        try:
+            aligned = self._model.find_alignment(self._tok, tokens, encoded, frames)
+        except Exception as exc:  # CTranslate2 errors are untyped
+            raise EngineError(f"word alignment failed: {exc}") from exc
+        out: list[list[tuple[Segment, list[int]]]] = []
+        for kept, words, piece in zip(found, aligned, pieces, strict=True):
+            merge_punctuations(words, _PREPEND, _APPEND)
+            end = len(piece) / RATE_HZ
+            bounds = np.cumsum([len(t) for _, t in kept])  # token index -> segment
+            per: list[list[Word]] = [[] for _ in kept]
+            position = 0
+            for w in words:
+                if w["word"]:
+                    index = min(int(np.searchsorted(bounds, position, side="right")), len(kept) - 1)
+                    start, stop = min(w["start"], end), min(w["end"], end)
+                    probability = round(float(w["probability"]), 3)
+                    per[index].append(Word(round(start, 3), round(stop, 3), w["word"], probability))
+                position += len(w["tokens"])
+            out.append(
+                [
+                    (dataclasses.replace(seg, words=tuple(ws)), t)
+                    for (seg, t), ws in zip(kept, per, strict=True)
+                ]
+            )
         return out
 
-    def _segments(self, ids: list[int], duration_s: float) -> tuple[Segment, ...]:
+    def _segments(self, ids: list[int], duration_s: float) -> list[tuple[Segment, list[int]]]:
         tok = self._tok
         ts_begin: int = tok.timestamp_begin
         raw: list[tuple[float, float | None, list[int]]] = []
@@ -187,16 +248,16 @@ class BatchAsr:
                 start, text = None, []
         if text:
             raw.append((start if start is not None else 0.0, None, text))
-        kept: list[Segment] = []
+        kept: list[tuple[Segment, list[int]]] = []
         for a, b, tokens in raw:
             words = tok.decode(tokens).strip()
             if not words or (a >= duration_s - 0.1 and kept):
                 continue  # said after the speech ended: the model starting over
-            if _looped(kept, words, a, b):
+            if _looped([seg for seg, _ in kept], words, a, b):
                 continue  # a loop repeating the previous segment in no time
             end = duration_s if b is None else min(max(b, a), duration_s)
-            kept.append(Segment(round(min(a, duration_s), 3), round(end, 3), words))
-        return tuple(kept)
+            kept.append((Segment(round(min(a, duration_s), 3), round(end, 3), words), tokens))
+        return kept
 
 
 def _looped(kept: list[Segment], words: str, start: float, end: float | None) -> bool:

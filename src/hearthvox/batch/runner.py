@@ -89,6 +89,7 @@ class BatchEngine:
                 settings.model, threads=yielded_threads(settings.model.threads), jobs=1
             )
             settings = dataclasses.replace(settings, model=model)
+            lower_priority()  # before the runtimes start their threads: they inherit it
         self.settings = settings
         self.asr = BatchAsr(paths.asr_dir, settings.model, settings.decode)
         self.vad = VadScorer(paths.vad)
@@ -110,11 +111,7 @@ class BatchEngine:
         for job in jobs:
             segments: list[Segment] = []
             for chunk in job.chunks:
-                offset = chunk.start / RATE_HZ
-                for s in next(texts).segments:
-                    segments.append(
-                        Segment(round(s.start_s + offset, 3), round(s.end_s + offset, 3), s.text)
-                    )
+                segments.extend(s.shifted(chunk.start / RATE_HZ) for s in next(texts).segments)
             out.append(segments)
         return out
 
@@ -339,7 +336,7 @@ class BatchRun:
                 "duration_s": round(duration, 3),
             },
             "text": text,
-            "segments": [{"start": x.start_s, "end": x.end_s, "text": x.text} for x in segments],
+            "segments": [_segment(x) for x in segments],
             "bundle": {"id": s.bundle_id, "models": s.models},
             "variant": s.variant(),
             "settings": s.settings(),
@@ -347,3 +344,13 @@ class BatchRun:
             "hearthvox": __version__,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+
+
+def _segment(s: Segment) -> dict[str, Any]:
+    out: dict[str, Any] = {"start": s.start_s, "end": s.end_s, "text": s.text}
+    if s.words:
+        out["words"] = [
+            {"start": w.start_s, "end": w.end_s, "word": w.word, "probability": w.probability}
+            for w in s.words
+        ]
+    return out

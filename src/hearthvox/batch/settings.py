@@ -34,6 +34,7 @@ class Overrides:
     threads: int | None = None
     jobs: int | None = None
     batch_size: int | None = None
+    words: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,10 @@ def resolve(paths: ModelPaths, cfg: Config, over: Overrides) -> BatchSettings:
         profile=selection.profile,
         model=ModelSettings(device, compute_type, threads, jobs),
         decode=DecodeOptions(
-            beam_size=cfg.asr.beam_size, language=cfg.asr.language, batch_size=batch_size
+            beam_size=cfg.asr.beam_size,
+            language=cfg.asr.language,
+            batch_size=batch_size,
+            word_timestamps=over.words,
         ),
         chunking=ChunkOptions(threshold=cfg.vad.threshold),
     )

@@ -88,6 +88,7 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
     help="Output files with --out, comma-separated from json, txt, srt, vtt (json always).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
+@click.option("--words", is_flag=True, help="Time every word in NAME.json (a little slower).")
 @click.option(
     "--jobs",
     type=click.IntRange(1, 64),
@@ -137,6 +138,7 @@ def transcribe(
     out: Path | None,
     formats: str,
     as_json: bool,
+    words: bool,
     jobs: int | None,
     threads: int | None,
     batch_size: int | None,
