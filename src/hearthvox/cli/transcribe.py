@@ -173,7 +173,7 @@ def transcribe(
     inputs, missing = discover(list(paths), out)
     for m in missing:
         click.echo(f"hearthvox: error: {m.path}: {m.reason}", err=True)
-    over = Overrides(device=device, threads=threads, jobs=jobs, batch_size=batch_size)
+    over = Overrides(device=device, threads=threads, jobs=jobs, batch_size=batch_size, words=words)
     models = model_paths(cfg)
     settings = resolve(models, cfg, over)
     if bench:
