@@ -53,7 +53,9 @@ def _run(ep: Endpointer, voiced: list[bool], frame_ms: float = 32.0) -> list[tup
 
 
 def test_endpointer_start_hangover_and_timeout() -> None:
-    cfg = EndpointConfig(speech_start_ms=96, hangover_ms=320, no_speech_timeout_s=1.0)
+    cfg = EndpointConfig(
+        speech_start_ms=96, hangover_ms=320, no_speech_timeout_s=1.0, adaptive=False
+    )
     ep = Endpointer(cfg, 0.5, 32.0)
     ep.arm(0.0, cfg.no_speech_timeout_s)
     # 2 voiced frames (64 ms) are not speech; then 20 voiced frames and silence
@@ -64,7 +66,7 @@ def test_endpointer_start_hangover_and_timeout() -> None:
 
 
 def test_endpointer_cuts_at_max_length() -> None:
-    cfg = EndpointConfig(max_utterance_s=1.0)
+    cfg = EndpointConfig(max_utterance_s=1.0, adaptive=False)
     ep = Endpointer(cfg, 0.5, 32.0)
     ep.arm(0.0, 5.0)
     events = _run(ep, [True] * 100)
@@ -73,7 +75,7 @@ def test_endpointer_cuts_at_max_length() -> None:
 
 
 def test_endpointer_ignores_wake_phrase_tail() -> None:
-    cfg = EndpointConfig(speech_start_ms=96, hangover_ms=320)
+    cfg = EndpointConfig(speech_start_ms=96, hangover_ms=320, adaptive=False)
     ep = Endpointer(cfg, 0.5, 32.0)
     ep.arm(0.0, 5.0, settle_ms=400)
     # the tail of the wake phrase (5 frames), a pause, then the command

@@ -40,6 +40,7 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
+    from hearthvox.cli.bench import bench
     from hearthvox.cli.hw import hw
     from hearthvox.cli.models import models
     from hearthvox.cli.run import demo, run
@@ -48,7 +49,7 @@ def _register() -> None:
     from hearthvox.cli.telemetry import telemetry
     from hearthvox.cli.transcribe import transcribe
 
-    for command in (run, demo, say, transcribe, hw, serve, telemetry, models):
+    for command in (run, demo, say, transcribe, hw, serve, telemetry, models, bench):
         main.add_command(command)
 
 

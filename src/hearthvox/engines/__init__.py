@@ -82,6 +82,7 @@ def load_tts(paths: ModelPaths, cfg: Config) -> PiperTts:
         paths.tts_config,
         length_scale=cfg.tts.length_scale,
         threads=cfg.tts.threads,
+        first_clause=cfg.tts.first_clause,
     )
 
 

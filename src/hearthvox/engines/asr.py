@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -38,6 +38,10 @@ class AsrResult:
     """How the text was found: ``lean``, ``lean_cut`` (a loop was cut) or ``full``."""
     fallback: str | None = None
     """Why a lean decode fell back to the full window (None when it did not)."""
+
+
+class Recogniser(Protocol):
+    def transcribe(self, audio: Int16Array) -> AsrResult: ...
 
 
 class WhisperAsr:

@@ -9,10 +9,18 @@ Rules (all in :class:`hearthvox.config.EndpointConfig`):
   ``max_utterance_s``;
 - while waiting for speech (after a wake word, or in a follow-up window) the
   window closes after ``no_speech_timeout_s`` (or the follow-up length).
+
+With ``adaptive`` on, a ``pause`` boundary marks the first ``pause_ms`` of
+silence after speech (the caller decodes what was said so far), and the caller
+may then change the hangover with :meth:`Endpointer.set_hangover`, e.g. to
+:func:`hangover_for` the speculative transcript: short after a complete
+command, long after a filler or a trailing "and". Speech resuming restores the
+configured hangover.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,10 +29,10 @@ from hearthvox.config import EndpointConfig
 
 @dataclass(frozen=True)
 class Boundary:
-    kind: Literal["start", "end", "timeout"]
+    kind: Literal["start", "end", "timeout", "pause"]
     t_ms: float
     """Where the boundary lies in the stream: the speech start, the speech end
-    (last speech frame's end) or the moment the wait timed out."""
+    (last speech frame's end; for a pause, too) or the moment the wait timed out."""
     reason: Literal["speech", "silence", "max_length", "no_speech"]
 
 
@@ -41,6 +49,16 @@ class Endpointer:
         self._voiced_ms = 0.0
         self._last_voiced_end_ms = 0.0
         self.speech_start_ms = 0.0
+        self.hangover_ms: float = float(cfg.hangover_ms)
+        self._paused = False
+
+    @property
+    def last_voiced_end_ms(self) -> float:
+        return self._last_voiced_end_ms
+
+    def set_hangover(self, hangover_ms: float) -> None:
+        """Use this hangover until speech resumes (then the configured one again)."""
+        self.hangover_ms = hangover_ms
 
     def arm(self, now_ms: float, timeout_s: float, settle_ms: float = 0.0) -> None:
         """Start waiting for speech at ``now_ms``; give up after ``timeout_s``.
@@ -54,6 +72,8 @@ class Endpointer:
         self._deadline_ms = now_ms + timeout_s * 1000.0
         self._run_start_ms = None
         self._voiced_ms = 0.0
+        self.hangover_ms = float(self.cfg.hangover_ms)
+        self._paused = False
 
     def disarm(self) -> None:
         self.active = False
@@ -91,10 +111,43 @@ class Endpointer:
             return None
         if voiced:
             self._last_voiced_end_ms = frame_end
+            if self._paused:
+                self._paused = False
+                self.hangover_ms = float(self.cfg.hangover_ms)
         if frame_end - self.speech_start_ms >= self.cfg.max_utterance_s * 1000.0:
             self.disarm()
             return Boundary("end", frame_end, "max_length")
-        if frame_end - self._last_voiced_end_ms >= self.cfg.hangover_ms:
+        silent_ms = frame_end - self._last_voiced_end_ms
+        if silent_ms >= self.hangover_ms:
             self.disarm()
             return Boundary("end", self._last_voiced_end_ms, "silence")
+        if self.cfg.adaptive and not self._paused and silent_ms >= self.cfg.pause_ms:
+            self._paused = True
+            return Boundary("pause", self._last_voiced_end_ms, "silence")
         return None
+
+
+_FILLERS = frozenset("um umm uh uhh er erm hmm mm like".split())
+_TRAILING = frozenset(
+    """and or but so then to for with of the a an in on at my your our is are was from by
+    about because until than that if when into onto plus minus""".split()
+)
+_WORD = re.compile(r"[a-z']+")
+
+
+def hangover_for(text: str, cfg: EndpointConfig) -> float:
+    """The hangover a speculative transcript calls for.
+
+    Long after a filler or a word that needs a continuation ("and", "for", "the"),
+    or an open ending (``...``, ``,``); short after a finished sentence (Whisper ends
+    it with ``.``, ``?`` or ``!``); the configured one otherwise (no text, no ending).
+    """
+    stripped = text.strip()
+    words = _WORD.findall(stripped.lower())
+    if not words:
+        return float(cfg.hangover_ms)
+    if words[-1] in _FILLERS or words[-1] in _TRAILING or stripped.endswith(("...", ",", "-")):
+        return float(cfg.long_hangover_ms)
+    if stripped.endswith((".", "?", "!")):
+        return float(cfg.short_hangover_ms)
+    return float(cfg.hangover_ms)

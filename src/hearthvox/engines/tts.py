@@ -1,4 +1,9 @@
-"""Speech synthesis: a Piper (VITS) voice on ONNX Runtime, one chunk per sentence."""
+"""Speech synthesis: a Piper (VITS) voice on ONNX Runtime.
+
+``sentences`` is Piper's own way (one chunk per sentence); ``stream`` is the
+fast one: the first clause alone first, then the rest, synthesised ahead while
+the caller plays (see :mod:`hearthvox.engines.tts_chunks`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hearthvox.engines._onnx import cpu_session
+from hearthvox.engines.tts_chunks import ChunkOptions, Prefetch, speech_chunks
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Int16Array
 
@@ -16,7 +24,13 @@ class PiperTts:
     """Loaded once; ``sentences`` is blocking: iterate it off the event loop."""
 
     def __init__(
-        self, model: Path, config: Path, *, length_scale: float = 1.0, threads: int = 1
+        self,
+        model: Path,
+        config: Path,
+        *,
+        length_scale: float = 1.0,
+        threads: int = 1,
+        first_clause: bool = True,
     ) -> None:
         from piper import PiperVoice, SynthesisConfig
         from piper.config import PiperConfig
@@ -28,6 +42,7 @@ class PiperTts:
         self._voice: Any = PiperVoice(session=cpu_session(model, threads), config=cfg)
         self._syn = SynthesisConfig(length_scale=length_scale)
         self.rate_hz: int = int(cfg.sample_rate)
+        self.chunking = ChunkOptions(first_clause=first_clause)
 
     def sentences(self, text: str, length_scale: float | None = None) -> Iterator[Int16Array]:
         """Yield the audio of each sentence of ``text`` as soon as it is synthesised."""
@@ -41,3 +56,28 @@ class PiperTts:
                 yield chunk.audio_int16_array
         except Exception as exc:  # phonemiser or onnxruntime failure
             raise EngineError(f"speech synthesis failed: {exc}") from exc
+
+    def stream(self, text: str, length_scale: float | None = None) -> Prefetch[Int16Array]:
+        """Yield ``text`` as audio chunks: the first clause alone, then the rest of the
+        first sentence, then one chunk per sentence; the next chunk is synthesised on a
+        worker thread while the caller plays the current one. ``close()`` stops it."""
+        from piper import SynthesisConfig
+
+        syn = self._syn if length_scale is None else SynthesisConfig(length_scale=length_scale)
+        try:
+            sentences: list[list[str]] = self._voice.phonemize(text)
+        except Exception as exc:  # espeak-ng failure
+            raise EngineError(f"speech synthesis failed: {exc}") from exc
+
+        def synth(phonemes: list[str]) -> Int16Array:
+            try:
+                ids = self._voice.phonemes_to_ids(phonemes)
+                audio = np.asarray(self._voice.phoneme_ids_to_audio(ids, syn), dtype=np.float32)
+            except Exception as exc:  # onnxruntime failure
+                raise EngineError(f"speech synthesis failed: {exc}") from exc
+            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            if peak > 1e-8:  # Piper's normalize_audio, per chunk as Piper does per sentence
+                audio = audio / peak
+            return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+        return Prefetch(synth, speech_chunks(sentences, self.chunking))

@@ -84,6 +84,13 @@ class WakeEngine:
         self._frames_seen = 0
         self._last_fire_ms = -1e18
 
+    def resync(self) -> None:
+        """Start the feature stream afresh (after audio it did not hear), keeping the
+        refractory clock so a replayed wake phrase does not fire twice."""
+        last_fire_ms = self._last_fire_ms
+        self.reset()
+        self._last_fire_ms = last_fire_ms
+
     def _melspec(self, x: Int16Array) -> Any:
         spec = self._mel.run(None, {"input": x.astype(np.float32)[None, :]})[0]
         return np.squeeze(spec) / 10.0 + 2.0

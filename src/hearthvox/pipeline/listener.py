@@ -3,18 +3,28 @@
 States: idle (wake word only) -> listening (after a wake word or while a
 follow-up window is open) -> busy (a turn is being answered; the stage is not
 pulled, so input waits in the source's buffer) -> idle or follow-up.
+
+Idle gating (``[wake] idle_gate``): while idle, an energy gate lets the VAD run
+only on audio louder than the room, and the wake model runs only while the VAD
+hears voice; see :mod:`hearthvox.engines.gate` and
+:mod:`hearthvox.pipeline.hearing`. Adaptive endpointing (``[endpoint]
+adaptive``): at the first pause the utterance so far is decoded in the
+background and the hangover follows what it says; see
+:mod:`hearthvox.pipeline.speculate`.
 """
 
 from __future__ import annotations
 
 import collections
 import enum
+import math
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
 from hearthvox.config import Config
-from hearthvox.engines.endpoint import Endpointer
+from hearthvox.engines.endpoint import Endpointer, hangover_for
+from hearthvox.engines.gate import EnergyGate, GateOptions
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
 from hearthvox.events import (
@@ -28,6 +38,8 @@ from hearthvox.events import (
     WakeDetected,
 )
 from hearthvox.pipeline.clock import StreamClock
+from hearthvox.pipeline.hearing import Hearing
+from hearthvox.pipeline.speculate import SpeculativeAsr
 
 _SETTLE_MS = 400.0  # how long the tail of the wake phrase may run on after detection
 _TAIL_MS = 200.0  # trailing audio kept after the last voiced frame for the recogniser
@@ -47,6 +59,7 @@ class Listener:
         cfg: Config,
         clock: StreamClock,
         announcements: Callable[[], list[str]] = list,
+        speculator: SpeculativeAsr | None = None,
     ) -> None:
         self.wake = wake
         self.vad = vad
@@ -62,7 +75,13 @@ class Listener:
         self._history: collections.deque[AudioChunk] = collections.deque(
             maxlen=int(keep_ms // cfg.audio.chunk_ms) + 1
         )
-        self._vad_pos_ms = 0.0
+        self.speculator = speculator if cfg.endpoint.adaptive else None
+        self.gate = EnergyGate() if cfg.wake.idle_gate else None
+        gate_opts = self.gate.opts if self.gate is not None else GateOptions()
+        self.hearing = Hearing(
+            wake, vad, self._history, cfg.audio.chunk_ms, self.rate_hz, gate_opts
+        )
+        self._wake_until_ms = -math.inf
 
     def turn_finished(self, follow_up: bool) -> None:
         """Called by the turn tracker when a turn is over (reply spoken or no speech)."""
@@ -95,32 +114,28 @@ class Listener:
                 for text in self.announcements():
                     a, w = self.clock.stamp()
                     yield Reply(a, w, text, "timer", 0.0, announcement=True)
-            # The detector hears every frame so its feature stream has no gaps;
-            # only an idle listener acts on a hit.
-            for i in range(0, len(chunk.samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-                frame = chunk.samples[i : i + FRAME_SAMPLES]
-                if self.state is not State.IDLE:
-                    self.wake.scores(frame)
-                    continue
-                hit = self.wake.detect(frame, end_ms)
-                if hit is not None:
-                    a, w = self.clock.stamp()
-                    yield WakeDetected(a, w, hit.model, round(hit.score, 3))
-                    self.state = State.LISTENING
-                    self.follow_up = False
-                    self.endpointer.arm(
-                        end_ms, self.cfg.endpoint.no_speech_timeout_s, settle_ms=_SETTLE_MS
-                    )
-            for prob in self.vad.feed(chunk.samples):
-                frame_start = self._vad_pos_ms
-                self._vad_pos_ms += self.vad.frame_ms
+            if self.gate is None:
+                for event in self._ungated_wake(chunk, end_ms):
+                    yield event
+                frames = self.hearing.vad_probs(chunk)
+            else:
+                frames = []
+                if self.state is not State.IDLE or self.gate.push(chunk.samples, end_ms):
+                    frames = self.hearing.vad_probs(chunk)
+                if self.state is State.IDLE:
+                    for event in self._gated_wake(chunk, end_ms, frames):
+                        yield event
+            for frame_start, prob in frames:
                 if self.state is not State.LISTENING:
                     continue
+                self._adapt_hangover()
                 boundary = self.endpointer.push(prob, frame_start)
                 if boundary is None:
                     continue
                 a, w = self.clock.stamp()
-                if boundary.kind == "start":
+                if boundary.kind == "pause":
+                    self._speculate(boundary.t_ms)
+                elif boundary.kind == "start":
                     yield SpeechStarted(int(boundary.t_ms), w, follow_up=self.follow_up)
                 elif boundary.kind == "timeout":
                     self.state = State.BUSY
@@ -131,6 +146,8 @@ class Listener:
                         start - self.cfg.endpoint.preroll_ms, boundary.t_ms + _TAIL_MS
                     )
                     self.state = State.BUSY
+                    if self.speculator is not None:
+                        self.speculator.confirm(boundary.t_ms, audio)
                     yield SpeechEnded(
                         int(boundary.t_ms),
                         w,
@@ -140,3 +157,57 @@ class Listener:
                         "max_length" if boundary.reason == "max_length" else "silence",
                         endpoint_wait_ms=max(0.0, a - boundary.t_ms),
                     )
+
+    def _ungated_wake(self, chunk: AudioChunk, end_ms: float) -> list[Event]:
+        """Without the idle gate the detector hears every frame (its feature stream has
+        no gaps; only an idle listener acts on a hit) and the VAD every chunk."""
+        events: list[Event] = []
+        for i in range(0, len(chunk.samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+            frame = chunk.samples[i : i + FRAME_SAMPLES]
+            if self.state is not State.IDLE:
+                self.wake.scores(frame)
+                continue
+            hit = self.wake.detect(frame, end_ms)
+            if hit is not None:
+                events.append(self._woken(hit.model, hit.score, end_ms))
+        self.hearing.wake_fed_ms = end_ms
+        return events
+
+    def _gated_wake(
+        self, chunk: AudioChunk, end_ms: float, frames: list[tuple[float, float]]
+    ) -> list[Event]:
+        """Run the wake model while the VAD hears voice (and a hold after it)."""
+        opts = self.hearing.opts
+        if any(prob >= opts.vad_threshold for _, prob in frames):
+            self._wake_until_ms = end_ms + opts.wake_hold_ms
+        if end_ms > self._wake_until_ms:
+            return []
+        for frame, frame_end in self.hearing.wake_frames(chunk):
+            hit = self.wake.detect(frame, frame_end)
+            self.hearing.wake_heard(frame_end)
+            if hit is not None:
+                return [self._woken(hit.model, hit.score, end_ms)]
+        return []
+
+    def _woken(self, model: str, score: float, end_ms: float) -> WakeDetected:
+        a, w = self.clock.stamp()
+        self.state = State.LISTENING
+        self.follow_up = False
+        self.endpointer.arm(end_ms, self.cfg.endpoint.no_speech_timeout_s, settle_ms=_SETTLE_MS)
+        return WakeDetected(a, w, model, round(score, 3))
+
+    def _speculate(self, last_voiced_ms: float) -> None:
+        """The speaker paused: decode what was said so far, in the background."""
+        if self.speculator is None:
+            return
+        start = self.endpointer.speech_start_ms - self.cfg.endpoint.preroll_ms
+        audio = self._audio_between(start, last_voiced_ms + _TAIL_MS)
+        self.speculator.start(last_voiced_ms, audio)
+
+    def _adapt_hangover(self) -> None:
+        """Once the speculative decode of this pause is done, let it set the hangover."""
+        if self.speculator is None or not self.endpointer.in_speech:
+            return
+        text = self.speculator.text_if_ready(self.endpointer.last_voiced_end_ms)
+        if text is not None:
+            self.endpointer.set_hangover(hangover_for(text, self.cfg.endpoint))

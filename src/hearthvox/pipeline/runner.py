@@ -11,6 +11,7 @@ from hearthvox.engines import Engines
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.listener import Listener
+from hearthvox.pipeline.speculate import SpeculativeAsr
 from hearthvox.pipeline.stages import Answerer, Sink, answer_stage, speak_stage, transcribe_stage
 from hearthvox.pipeline.turns import FeedTiming, track_turns
 
@@ -53,10 +54,11 @@ class Pipeline:
         e = self.engines
         e.wake.reset()
         e.vad.reset()
-        listener = Listener(e.wake, e.vad, self.cfg, clock, self.announcements)
+        speculator = SpeculativeAsr(e.asr) if self.cfg.endpoint.adaptive else None
+        listener = Listener(e.wake, e.vad, self.cfg, clock, self.announcements, speculator)
         feed = FeedTiming()
         events = listener.run(_timed_feed(source, clock, feed))
-        events = transcribe_stage(events, e.asr, clock)
+        events = transcribe_stage(events, speculator or e.asr, clock)
         events = answer_stage(events, self.router, self.cfg.skills.apology, clock)
         events = speak_stage(events, e.tts, sink, clock)
         async for event in track_turns(events, listener, clock, feed):

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from hearthvox.engines.asr import WhisperAsr
+from hearthvox.engines.asr import Recogniser
 from hearthvox.engines.tts import PiperTts
 from hearthvox.errors import EngineError, SkillError
 from hearthvox.events import (
@@ -61,7 +61,7 @@ def _waited_ms(created_s: float, started_s: float) -> float:
 
 
 async def transcribe_stage(
-    events: AsyncIterator[Event], asr: WhisperAsr, clock: StreamClock
+    events: AsyncIterator[Event], asr: Recogniser, clock: StreamClock
 ) -> AsyncIterator[Event]:
     async for event in events:
         yield event
@@ -129,7 +129,7 @@ async def speak_stage(
             sink.stop()
         t0 = time.perf_counter()
         playback_ms = waited_ms = 0.0
-        sentences = tts.sentences(event.text) if event.text.strip() else iter(())
+        sentences = tts.stream(event.text) if event.text.strip() else iter(())
         first = True
         while True:
             try:

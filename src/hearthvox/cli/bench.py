@@ -1,0 +1,101 @@
+"""``hearthvox bench``: latency, CPU and memory side by side with baselines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from hearthvox import config as config_mod
+from hearthvox.bench import Metric
+
+_DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
+
+
+def _corpus_default() -> Path:
+    env = os.environ.get("HEARTHVOX_CORPUS")
+    return Path(env) if env else _DEFAULT_CORPUS
+
+
+def _fmt(x: float | None, unit: str) -> str:
+    if x is None:
+        return "-"
+    if unit in ("rate", "wer"):
+        return f"{x:.3f}"
+    if unit == "cpu_s/audio_s":
+        return f"{x:.4f}"
+    return f"{x:.1f}"
+
+
+def _line(m: Metric) -> str:
+    ratio = "-" if m.ratio is None else f"{m.ratio:.2f}"
+    verdict = "" if m.met is None else ("  ok" if m.met else "  MISS")
+    target = f"  [{m.target}]" if m.target else ""
+    return (
+        f"{m.metric:34} {_fmt(m.ours, m.unit):>10} {_fmt(m.baseline, m.unit):>10} "
+        f"{ratio:>6}  {m.unit}{target}{verdict}"
+    )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per metric.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A short run (1 request, 4 s of idle audio, 12 s soak): checks the bench works.",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=_corpus_default,
+    show_default="$HEARTHVOX_CORPUS or ../shared/corpus",
+    help="Directory with corpus.csv and the recordings.",
+)
+@click.option(
+    "--soak-minutes",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Minutes of audio fed through the loop to check memory does not grow.",
+)
+@click.option(
+    "--realtime-all",
+    is_flag=True,
+    help="Pace the whole request stream in real time (default: only around each end of speech).",
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def bench(
+    as_json: bool,
+    quick: bool,
+    corpus: Path,
+    soak_minutes: float,
+    realtime_all: bool,
+    config_path: Path | None,
+) -> None:
+    """Measure the voice loop side by side with the baselines, on this machine.
+
+    \b
+    Per metric: ours, the baseline measured in the same run, and ours/baseline.
+    Baselines: faster-whisper transcribe() on the same audio and model, a 0.7 s
+    silence endpoint, Piper's first chunk (the whole first sentence),
+    openWakeWord's own Model on the same idle audio, and the stock libraries
+    loaded their default way. Absolute times on a shared machine are noisy:
+    the ratios are the figures that count. A full run takes a few minutes.
+    """
+    from hearthvox.bench.run import BenchOptions, run_bench
+
+    cfg = config_mod.load(config_path)
+    opts = BenchOptions(corpus, quick=quick, realtime_all=realtime_all, soak_minutes=soak_minutes)
+
+    def progress(msg: str) -> None:
+        click.echo(f"bench: {msg} ...", err=True)
+
+    if not as_json:
+        click.echo(f"{'metric':34} {'ours':>10} {'baseline':>10} {'ratio':>6}  unit")
+    for metric in run_bench(cfg, opts, progress):
+        if as_json:
+            click.echo(json.dumps(metric.record()))
+        else:
+            click.echo(_line(metric))

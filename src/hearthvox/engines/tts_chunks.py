@@ -1,0 +1,138 @@
+"""First-clause chunking of Piper phonemes, and a synthesise-ahead iterator.
+
+Piper synthesises one chunk per sentence, so the first audio waits for the
+whole first sentence. :func:`speech_chunks` cuts the first sentence after its
+first clause (a comma, semicolon or colon) or, in a long sentence without one,
+at a word gap about a third in; :class:`Prefetch` synthesises the next chunk
+while the caller plays the current one.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hearthvox.errors import EngineError
+
+T = TypeVar("T")
+_CLAUSE_END = frozenset(",;:—–")
+
+
+@dataclass(frozen=True)
+class ChunkOptions:
+    first_clause: bool = True
+    min_split: int = 24
+    """A first sentence shorter than this (in phonemes) is not split."""
+    min_first: int = 4
+    """A first chunk has at least this many phonemes (one short word)."""
+    max_clause_share: float = 0.55
+    """A clause break counts only within this share of the sentence."""
+    word_split_len: int = 30
+    """A sentence this long with no clause break is split at a word gap..."""
+    word_split_share: float = 0.3
+    """... near this share of its length."""
+
+
+def split_first(phonemes: list[str], opts: ChunkOptions) -> list[list[str]]:
+    """One sentence's phonemes as one chunk, or as first clause + rest."""
+    n = len(phonemes)
+    if not opts.first_clause or n < opts.min_split:
+        return [phonemes]
+    cut: int | None = None
+    for i, ph in enumerate(phonemes):
+        if ph in _CLAUSE_END and opts.min_first <= i + 1 <= opts.max_clause_share * n:
+            cut = i + 1
+            break
+    if cut is None and n >= opts.word_split_len:
+        gaps = [i for i, ph in enumerate(phonemes) if ph == " " and i >= opts.min_first]
+        if gaps:
+            target = opts.word_split_share * n
+            cut = min(gaps, key=lambda i: abs(i - target))
+    if cut is None:
+        return [phonemes]
+    head, rest = phonemes[:cut], phonemes[cut:]
+    while rest and rest[0] == " ":
+        rest = rest[1:]
+    return [head, rest] if rest else [head]
+
+
+def speech_chunks(sentences: list[list[str]], opts: ChunkOptions) -> list[list[str]]:
+    """Sentences' phonemes -> the chunks to synthesise, the first sentence split."""
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        return []
+    return [*split_first(sentences[0], opts), *sentences[1:]]
+
+
+_DONE = object()
+
+
+class Prefetch(Generic[T]):
+    """Iterate ``make(item)`` over ``items``: the first on the caller's thread, the
+    rest on one worker thread that stays ``ahead`` results in front of the caller.
+
+    ``close()`` (or dropping the iterator) stops the worker after its current item.
+    """
+
+    def __init__(self, make: Callable[[list[str]], T], items: list[list[str]], ahead: int = 2):
+        self._make = make
+        self._items = items
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._next = 0
+        self._worker: threading.Thread | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def _run(self) -> None:
+        for item in self._items[1:]:
+            if self._stop.is_set():
+                return
+            try:
+                value: object = self._make(item)
+            except Exception as exc:  # handed to the consumer, raised there
+                value = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(value, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(value, Exception):
+                return
+        self._queue.put(_DONE)
+
+    def __next__(self) -> T:
+        if self._next == 0:
+            if not self._items:
+                raise StopIteration
+            first = self._make(self._items[0])
+            self._next = 1
+            if len(self._items) > 1:
+                self._worker = threading.Thread(target=self._run, name="hv-tts", daemon=True)
+                self._worker.start()
+            return first
+        if self._worker is None or self._next >= len(self._items):
+            raise StopIteration
+        value = self._queue.get()
+        if value is _DONE:
+            raise StopIteration
+        if isinstance(value, EngineError):
+            raise value
+        if isinstance(value, Exception):
+            raise EngineError(f"speech synthesis failed: {value}") from value
+        self._next += 1
+        return value  # type: ignore[return-value]  # only results and errors are queued
+
+    def close(self) -> None:
+        """Stop synthesising ahead; waits for the chunk in progress (a fraction of a second)."""
+        self._stop.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join()
+
+    def __del__(self) -> None:
+        self._stop.set()

@@ -1,0 +1,78 @@
+"""Speculative recognition: decode at the first pause, keep it if the endpoint confirms.
+
+The listener calls :meth:`SpeculativeAsr.start` when the speaker first pauses
+(the audio so far), reads :meth:`SpeculativeAsr.text_if_ready` to choose the
+hangover, and calls :meth:`SpeculativeAsr.confirm` when the utterance ends: if
+no speech came after the pause, the running (often finished) decode becomes
+the result for that utterance's audio. The transcribe stage calls
+:meth:`transcribe` like any recogniser; for a confirmed utterance it only waits
+for the speculative decode, otherwise it decodes as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from hearthvox.engines.asr import AsrResult, Recogniser
+from hearthvox.events import Int16Array
+
+
+@dataclass
+class _Guess:
+    key_ms: float
+    future: Future[AsrResult]
+
+
+class SpeculativeAsr:
+    def __init__(self, asr: Recogniser) -> None:
+        self.asr = asr
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hv-speculate")
+        self._lock = threading.Lock()
+        self._pending: _Guess | None = None
+        self._confirmed: tuple[Int16Array, Future[AsrResult]] | None = None
+        self.started = 0
+        self.kept = 0
+
+    def start(self, key_ms: float, audio: Int16Array) -> None:
+        """Decode ``audio`` (the utterance up to a pause after ``key_ms``) in the background."""
+        with self._lock:
+            if self._pending is not None and self._pending.key_ms == key_ms:
+                return
+            self._pending = _Guess(key_ms, self._pool.submit(self.asr.transcribe, audio))
+            self.started += 1
+
+    def text_if_ready(self, key_ms: float) -> str | None:
+        """The speculative transcript for the pause after ``key_ms``, once decoded."""
+        with self._lock:
+            guess = self._pending
+        if guess is None or guess.key_ms != key_ms or not guess.future.done():
+            return None
+        if guess.future.exception() is not None:
+            return None
+        return guess.future.result().text
+
+    def confirm(self, key_ms: float, audio: Int16Array) -> bool:
+        """The utterance ended with its last speech at ``key_ms`` and this ``audio``:
+        keep the speculative decode for it if it was started at that same pause."""
+        with self._lock:
+            guess, self._pending = self._pending, None
+            if guess is None or guess.key_ms != key_ms:
+                self._confirmed = None
+                return False
+            self._confirmed = (audio, guess.future)
+            self.kept += 1
+            return True
+
+    def transcribe(self, audio: Int16Array) -> AsrResult:
+        with self._lock:
+            confirmed = self._confirmed
+            if confirmed is not None and confirmed[0] is audio:
+                self._confirmed = None
+        if confirmed is not None and confirmed[0] is audio:
+            return confirmed[1].result()
+        return self.asr.transcribe(audio)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,61 @@
+"""Adaptive endpointing: the pause boundary, hangover changes, and the transcript rules."""
+
+from __future__ import annotations
+
+from hearthvox.config import EndpointConfig
+from hearthvox.engines.endpoint import Endpointer, hangover_for
+
+CFG = EndpointConfig(
+    speech_start_ms=96, hangover_ms=480, pause_ms=128, short_hangover_ms=256, long_hangover_ms=960
+)
+
+
+def _push(ep: Endpointer, voiced: list[bool], start_frame: int = 0) -> list[tuple[str, float, int]]:
+    out = []
+    for i, v in enumerate(voiced, start=start_frame):
+        b = ep.push(0.9 if v else 0.1, i * 32.0)
+        if b is not None:
+            out.append((b.kind, b.t_ms, i))
+    return out
+
+
+def test_a_pause_is_announced_once_then_the_configured_hangover_ends_it() -> None:
+    ep = Endpointer(CFG, 0.5, 32.0)
+    ep.arm(0.0, 5.0)
+    events = _push(ep, [True] * 10 + [False] * 20)
+    assert [e[0] for e in events] == ["start", "pause", "end"]
+    assert events[1][1] == events[2][1] == 10 * 32.0  # both point at the last voiced frame's end
+    assert events[1][2] == 10 + 3  # 4 silent frames = 128 ms
+    assert events[2][2] == 10 + 14  # 15 silent frames = 480 ms
+
+
+def test_a_short_hangover_ends_sooner_and_resumed_speech_restores_the_default() -> None:
+    ep = Endpointer(CFG, 0.5, 32.0)
+    ep.arm(0.0, 5.0)
+    assert [e[0] for e in _push(ep, [True] * 10 + [False] * 4)] == ["start", "pause"]
+    ep.set_hangover(256)
+    # the speaker goes on: the short hangover is forgotten
+    events = _push(ep, [True] * 5 + [False] * 10, start_frame=14)
+    assert [e[0] for e in events] == ["pause"]
+    assert ep.hangover_ms == CFG.hangover_ms
+    ep.set_hangover(CFG.short_hangover_ms)
+    events = _push(ep, [False] * 10, start_frame=29)
+    assert events and events[0][0] == "end" and events[0][1] == 19 * 32.0
+    assert events[0][2] == 29  # 320 ms of silence already: the short hangover ends it at once
+
+
+def test_fixed_endpointer_never_pauses() -> None:
+    ep = Endpointer(EndpointConfig(hangover_ms=480, adaptive=False), 0.5, 32.0)
+    ep.arm(0.0, 5.0)
+    assert [e[0] for e in _push(ep, [True] * 10 + [False] * 20)] == ["start", "end"]
+
+
+def test_hangover_follows_the_speculative_transcript() -> None:
+    assert hangover_for("What time is it?", CFG) == 256
+    assert hangover_for("Set a timer for five minutes.", CFG) == 256
+    assert hangover_for("Set a timer for", CFG) == 960
+    assert hangover_for("Set a timer for five minutes and", CFG) == 960
+    assert hangover_for("What time is it, um", CFG) == 960
+    assert hangover_for("Turn on the...", CFG) == 960
+    assert hangover_for("Set a timer", CFG) == 480  # no ending either way: the default
+    assert hangover_for("", CFG) == 480

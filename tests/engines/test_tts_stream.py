@@ -1,0 +1,95 @@
+"""First-clause TTS: the chunking rules, and the stream against Piper's sentences."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from hearthvox.engines import Engines
+from hearthvox.engines.tts_chunks import ChunkOptions, Prefetch, speech_chunks, split_first
+from hearthvox.errors import EngineError
+
+OPTS = ChunkOptions()
+
+
+def _ph(text: str) -> list[str]:
+    return list(text)  # characters stand in for phonemes: the rules only look at , ; : and spaces
+
+
+def test_first_clause_is_cut_after_its_comma() -> None:
+    parts = split_first(_ph("sorry, i cant do that yet for you today."), OPTS)
+    assert ["".join(p) for p in parts] == ["sorry,", "i cant do that yet for you today."]
+
+
+def test_a_long_sentence_without_a_comma_is_cut_at_a_word_gap_about_a_third_in() -> None:
+    text = "your pasta timer is set for ten minutes and rings at noon."
+    head, rest = ("".join(p) for p in split_first(_ph(text), OPTS))
+    assert head + " " + rest == text
+    assert 0.2 * len(text) <= len(head) <= 0.45 * len(text), head
+
+
+def test_short_sentences_and_late_commas_stay_whole() -> None:
+    assert len(split_first(_ph("it is noon."), OPTS)) == 1
+    assert len(split_first(_ph("the quick brown fox jumps over it, ok."), OPTS)) == 2  # word gap
+    late = "abcdefghijklmnopqrstu, yes."  # comma too late, too short for a word cut
+    assert len(split_first(_ph(late), OPTS)) == 1
+    assert split_first(_ph("sorry, i cant do that yet for you."), ChunkOptions(first_clause=False))[
+        0
+    ] == _ph("sorry, i cant do that yet for you.")
+
+
+def test_only_the_first_sentence_is_split() -> None:
+    chunks = speech_chunks([_ph("sorry, i cant do that yet for you."), _ph("try later, ok.")], OPTS)
+    assert ["".join(c) for c in chunks] == [
+        "sorry,",
+        "i cant do that yet for you.",
+        "try later, ok.",
+    ]
+    assert speech_chunks([[], []], OPTS) == []
+
+
+def test_stream_says_the_same_as_piper_with_a_shorter_first_chunk(engines: Engines) -> None:
+    tts = engines.tts
+    text = "Sorry, I can't do that yet. Try asking for the time or a timer."
+    whole = list(tts.sentences(text))
+    chunks = list(tts.stream(text))
+    assert len(chunks) == len(whole) + 1
+    assert len(chunks[0]) < 0.5 * len(whole[0])
+    total, expected = sum(map(len, chunks)), sum(map(len, whole))
+    assert abs(total - expected) < 0.15 * expected  # same words; Piper's timing varies a little
+    assert all(c.dtype == np.int16 and np.abs(c).max() > 10000 for c in chunks)
+
+
+def test_prefetch_runs_ahead_and_stops_when_closed() -> None:
+    started = threading.Event()
+    release = threading.Event()
+    made: list[str] = []
+
+    def make(item: list[str]) -> str:
+        if item == ["b"]:
+            started.set()
+            assert release.wait(10)
+        made.append(item[0])
+        return item[0]
+
+    stream = Prefetch(make, [["a"], ["b"], ["c"], ["d"]])
+    assert next(stream) == "a"
+    assert started.wait(10)  # "b" is being made on the worker before anyone asked for it
+    stream._stop.set()  # close() would wait for "b"; stop first, then let "b" finish
+    release.set()
+    stream.close()
+    assert made == ["a", "b"]
+
+
+def test_prefetch_hands_worker_errors_to_the_consumer() -> None:
+    def make(item: list[str]) -> str:
+        if item == ["bad"]:
+            raise EngineError("speech synthesis failed: bad")
+        return item[0]
+
+    stream = Prefetch(make, [["ok"], ["bad"], ["never"]])
+    assert next(stream) == "ok"
+    with pytest.raises(EngineError, match="bad"):
+        next(stream)
