@@ -132,7 +132,12 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
 @click.option(
     "--bench", is_flag=True, help="Measure throughput against a plain faster-whisper loop."
 )
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: the user's config.toml, if any).",
+)
 def transcribe(
     paths: tuple[Path, ...],
     out: Path | None,
