@@ -109,7 +109,7 @@ class TelemetryConfig:
     keep_transcripts: bool = False
     """Also keep transcript and reply text (a separate table that ``purge`` empties) ..."""
     keep_transcripts_until: str = ""
-    """... until this date (YYYY-MM-DD, required, at most 30 days ahead); then it stops and expires."""
+    """... through this date (YYYY-MM-DD, required, at most 30 days ahead); then it expires."""
     alert_first_audio_p95_ms: float = 1500.0
     """``telemetry check`` thresholds; 0 switches a rule off."""
     alert_error_rate: float = 0.2

@@ -61,16 +61,19 @@ def _window(cfg: Config, since: str) -> tuple[dict[str, Any], TelemetryStore | N
     return summary, store
 
 
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: the user's config.toml, if any).",
+)
+
+
 def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Config file (default: the user's config.toml, if any).",
-    )(fn)
+    """``--config`` and ``--json``."""
     return click.option(
         "--json", "as_json", is_flag=True, help="JSON output, one object per line."
-    )(fn)
+    )(_config_option(fn))
 
 
 def _since_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -197,12 +200,7 @@ def _histogram(bins: list[dict[str, Any]]) -> list[str]:
     help="Add kept transcript and reply text (only exists with telemetry.keep_transcripts).",
 )
 @_since_option("all")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file (default: the user's config.toml, if any).",
-)
+@_config_option
 def export(
     fmt: str, out: Path | None, with_transcripts: bool, since: str, config_path: Path | None
 ) -> None:
