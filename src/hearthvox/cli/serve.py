@@ -90,9 +90,7 @@ async def _serve(
     show_default=True,
     help="Send transcript-start/-chunk/-stop around the transcript (per pause in the speech).",
 )
-@click.option(
-    "--max-connections", type=click.IntRange(1, 1024), default=32, show_default=True
-)
+@click.option("--max-connections", type=click.IntRange(1, 1024), default=32, show_default=True)
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
 def serve(
     uri: str,

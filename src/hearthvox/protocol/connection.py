@@ -37,6 +37,8 @@ from hearthvox.protocol.tts_stream import TtsStream
 log = logging.getLogger(__name__)
 
 _PCM16 = PcmFormat(RATE_HZ, 2, 1)
+LINGER_S = 1.0
+LINGER_BYTES = 1 << 20
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Connection:
             log.debug("%s: %s", self._peer, exc.text)
             with contextlib.suppress(ClientGone):
                 await self.send(Error(exc.text, exc.code).event())
+                await self._linger()
         except ClientGone as exc:
             log.debug("client %s gone: %s", self._peer, exc)
         except ConnectionError as exc:
@@ -98,6 +101,21 @@ class Connection:
         finally:
             await self._drop_request()
             self._writer.close()
+
+    async def _linger(self) -> None:
+        """Half-close, then read and drop what the client still sends (bounded), so that
+        closing with unread input does not reset the connection before the error is read."""
+        with contextlib.suppress(OSError, RuntimeError):
+            self._writer.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_S
+        dropped = 0
+        with contextlib.suppress(OSError, TimeoutError):
+            while dropped < LINGER_BYTES and (left := deadline - loop.time()) > 0:
+                data = await asyncio.wait_for(self._reader.read(65536), left)
+                if not data:
+                    return
+                dropped += len(data)
 
     async def _dispatch(self, event: Event) -> None:
         data = event.data

@@ -84,14 +84,11 @@ async def _exactly(reader: asyncio.StreamReader, n: int, key: str) -> bytes:
     except asyncio.IncompleteReadError as exc:
         raise ProtocolError(
             "bad-frame",
-            f"connection ended inside a frame: {key} is {n} but only "
-            f"{len(exc.partial)} bytes came",
+            f"connection ended inside a frame: {key} is {n} but only {len(exc.partial)} bytes came",
         ) from None
 
 
-async def _rest_of_frame(
-    reader: asyncio.StreamReader, first: bytes, limits: FrameLimits
-) -> Event:
+async def _rest_of_frame(reader: asyncio.StreamReader, first: bytes, limits: FrameLimits) -> Event:
     try:
         line = first if first == b"\n" else first + await reader.readline()
     except ValueError:  # the StreamReader's limit: no newline within max_header_bytes
@@ -136,9 +133,7 @@ async def read_event(reader: asyncio.StreamReader, limits: FrameLimits) -> Event
     if not first:
         return None
     try:
-        return await asyncio.wait_for(
-            _rest_of_frame(reader, first, limits), limits.frame_timeout_s
-        )
+        return await asyncio.wait_for(_rest_of_frame(reader, first, limits), limits.frame_timeout_s)
     except TimeoutError:
         raise ProtocolError(
             "timeout",

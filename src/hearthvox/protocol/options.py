@@ -16,6 +16,10 @@ class ServerOptions:
     """Longest audio one transcription request may send (after conversion to 16 kHz)."""
     max_text_chars: int = 20_000
     """Longest text one synthesis request may send or have waiting."""
+    send_buffer_bytes: int = 256 * 1024
+    """Kernel send buffer per TCP connection: a client that stops reading blocks the
+    server's writes after this much (plus what its own receive buffer takes), and is
+    dropped ``write_timeout_s`` later."""
     samples_per_chunk: int = 1024
     """Samples per ``audio-chunk`` the server sends."""
     segment_silence_ms: float = 600.0

@@ -113,6 +113,7 @@ class WyomingServer:
     options: ServerOptions = field(default_factory=ServerOptions)
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
     bound: Address | None = None
     """Where it listens once started (with the real port when port 0 was asked)."""
 
@@ -145,11 +146,18 @@ class WyomingServer:
                 await write_event(writer, busy.event(), self.options.limits.write_timeout_s)
             writer.close()
             return
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_bytes)
         # the connection runs in a task of its own, so that close() can cancel it
         # without cancelling the task asyncio made for this callback
         task = asyncio.create_task(self._run(reader, writer, peer), name=f"wyoming {peer}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._changed.set()
 
     async def _run(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
@@ -162,6 +170,13 @@ class WyomingServer:
 
     @property
     def connections(self) -> int:
+        return len(self._tasks)
+
+    async def wait_connections(self, at_most: int) -> int:
+        """Wait until at most ``at_most`` connections are open (bound it with a timeout)."""
+        while len(self._tasks) > at_most:
+            self._changed.clear()
+            await self._changed.wait()
         return len(self._tasks)
 
     async def close(self) -> None:

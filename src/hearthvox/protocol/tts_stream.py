@@ -18,18 +18,17 @@ from hearthvox.protocol.framing import ProtocolError
 # sentence-final punctuation, closing quotes or brackets, then whitespace; or a blank line
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n\s*\n")
 _LAST_WORD = re.compile(r"(\S+)$")
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st mt prof sr jr vs etc e.g i.e no approx fig dept est".split()
-)
+_ABBREVIATIONS = frozenset("mr mrs ms dr st mt prof sr jr vs etc no approx fig dept est".split())
 
 
 def _is_abbreviation(before: str) -> bool:
-    """``before`` ends just ahead of a full stop: is that a title, an initial, 'e.g'?"""
+    """``before`` ends just ahead of a full stop: does that stop end an abbreviation?"""
     m = _LAST_WORD.search(before)
     if m is None:
         return False
     word = m.group(1).lower().lstrip("(\"'“‘")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    # titles, initials ("J."), dotted abbreviations ("p.m.", "U.S.")
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or "." in word
 
 
 def split_sentences(text: str) -> tuple[list[str], str]:
