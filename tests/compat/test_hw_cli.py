@@ -81,7 +81,7 @@ def test_hw_in_plain_words() -> None:
     assert "  speech recognition  asr/whisper-tiny.en on CPU int8, beam 1 (" in out
     assert "  end of speech       after 500 ms of silence, commands up to 12.0 s" in out
     assert "Why:\n  - 'jetson-orin' does not fit: arch: wants aarch64" in out
-    assert "not yet verified on this profile (hearthvox hw --record measures it here)" in out
+    assert "Bundle default-0.1.0: verified on this profile:\n  - 2026-11-29 on AMD EPYC" in out
     assert "ONNX Runtime: a session gets CPUExecutionProvider" in out
 
 
@@ -132,8 +132,8 @@ def test_cuda_asked_in_config_without_a_gpu_falls_back() -> None:
 def test_the_user_copy_of_the_matrix_is_read() -> None:
     cuda = "    cuda:\n      asr: {device: cuda, compute_type: float16, beam_size: 5}\n"
     path = _user_matrix(
-        f"      tts: {{threads: 2}}\n{cuda}    verified: []",
-        "      tts: {threads: 1}\n    verified: []",
+        f"      tts: {{threads: 2}}\n{cuda}    verified:\n",
+        "      tts: {threads: 1}\n    verified:\n",
     )
     report = _json()
     assert report["matrix"] == str(path)
@@ -142,7 +142,10 @@ def test_the_user_copy_of_the_matrix_is_read() -> None:
 
 
 def test_a_known_bad_bundle_is_shown_refused() -> None:
-    _user_matrix("    verified: []", "    known_bad: [{bundle: default, reason: it loops here}]")
+    _user_matrix(
+        "    verified:\n",
+        "    known_bad: [{bundle: default, reason: it loops here}]\n    verified:\n",
+    )
     report = _json()
     assert "known bad on 'x86-avx2': it loops here" in report["bundle"]["refused"]
     assert "REFUSED here: bundle default-0.1.0" in _hw().stdout

@@ -115,10 +115,11 @@ def test_check_bundle_supported_reads_the_user_copy(hearthvox_home: Path) -> Non
     user.parent.mkdir(parents=True)
     user.write_text(
         packaged_matrix_text().replace(
-            "    verified: []\n",
-            "    verified: []\n"
+            "    verified:\n",
             "    known_bad:\n"
-            "      - {bundle: default, versions: '==0.1.0', reason: too slow here}\n",
+            "      - {bundle: default, versions: '==0.1.0', reason: too slow here}\n"
+            "    verified:\n",
+            1,
         )
     )
     check_bundle_supported(["any"], "default", "0.2.0")

@@ -60,7 +60,7 @@ def device_report(
     matrix = load_matrix(matrix_path)
     setup = tune(cfg, select_profile(found, matrix), found)
     ref = bundle or current_bundle(cfg)
-    bundle_id, version = parse_ref(ref)
+    bundle_id, version = parse_ref(ref) if "@" in ref else (ref, "")  # "": not installed yet
     refused = refusal(setup.selection, found, ["any"], bundle_id, version)
     verified = [
         dataclasses.asdict(v)
