@@ -51,16 +51,14 @@ def _run(tmp_path: Path, case: str) -> dict[str, Any]:
 
 
 @needs_unshare
-def test_not_enough_space_is_refused_before_writing(tmp_path: Path) -> None:
-    result = _run(tmp_path, "precheck")
-    assert "not enough disk space" in result["error"]
-    assert "needs" in result["error"] and "free" in result["error"]
-    assert result["unchanged"] and result["channel_unchanged"]
-
-
-@needs_unshare
-def test_enospc_while_writing_is_reported_and_cleaned_up(tmp_path: Path) -> None:
-    result = _run(tmp_path, "enospc")
-    assert "not enough disk space" in result["error"]
-    assert "while writing" in result["error"] or "while flushing" in result["error"]
+@pytest.mark.parametrize(
+    ("case", "when"),
+    [("precheck", "the install needs"), ("enospc", "while writing")],
+    ids=["refused-before-writing", "enospc-at-write"],
+)
+def test_a_full_disk_is_refused_and_the_store_is_unchanged(
+    tmp_path: Path, case: str, when: str
+) -> None:
+    result = _run(tmp_path, case)
+    assert "not enough disk space" in result["error"] and when in result["error"]
     assert result["unchanged"] and result["channel_unchanged"]

@@ -14,7 +14,7 @@ import pytest
 
 from hearthvox.bundles.index import fetch_index
 from hearthvox.bundles.install import install_bundle
-from hearthvox.bundles.manifest import format_time, now_utc
+from hearthvox.bundles.manifest import Manifest, format_time, now_utc
 from hearthvox.bundles.publish import write_index
 from hearthvox.bundles.sources import IndexObjects
 from hearthvox.bundles.store import Store
@@ -47,13 +47,20 @@ def _install_from(url: str, store: Store, publisher: Publisher, channel: str) ->
     return sum(seen)
 
 
+def _site(
+    tmp_path: Path, files_dir: Path, publisher: Publisher, artifact: str, name: str
+) -> tuple[Manifest, str, str]:
+    """An index of one 1.8 MB bundle; the URL path of one of its files, and that sha256."""
+    m = tiny_manifest(files_dir, "small", 2, "beta", size=200_000)
+    publish(tmp_path / "site", files_dir, publisher, m)
+    sha = m.artifact(artifact).file(name).sha256
+    return m, f"/objects/{sha}", sha
+
+
 def test_an_interrupted_download_resumes_where_it_stopped(
     tmp_path: Path, store: Store, publisher: Publisher, files_dir: Path
 ) -> None:
-    m = tiny_manifest(files_dir, "small", 2, "beta", size=200_000)
-    publish(tmp_path / "site", files_dir, publisher, m)
-    big = m.artifact("asr/test").file("model.bin")
-    path = f"/objects/{big.sha256}"
+    m, path, sha = _site(tmp_path, files_dir, publisher, "asr/test", "model.bin")
     with serve(tmp_path / "site") as server:
         server.cuts[path] = [80_000]  # the first answer stops after 80 kB
         received = _install_from(server.url + "index.json", store, publisher, "beta")
@@ -62,7 +69,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(
     assert (second.range, second.status, second.sent) == ("bytes=80000-", 206, 120_000)
     assert received == m.total_size  # no byte fetched twice
     assert (
-        store.object_path(big.sha256).read_bytes()
+        store.object_path(sha).read_bytes()
         == (files_dir / "small-2" / "asr/test/model.bin").read_bytes()
     )
     assert str(store.read_channel("beta").current) == "small@2"
@@ -72,17 +79,14 @@ def test_an_interrupted_download_resumes_where_it_stopped(
 def test_a_download_cut_every_time_resumes_at_the_next_run(
     tmp_path: Path, store: Store, publisher: Publisher, files_dir: Path
 ) -> None:
-    m = tiny_manifest(files_dir, "small", 2, "beta", size=200_000)
-    publish(tmp_path / "site", files_dir, publisher, m)
-    big = m.artifact("tts/test").file("voice.onnx")
-    path = f"/objects/{big.sha256}"
+    _, path, sha = _site(tmp_path, files_dir, publisher, "tts/test", "voice.onnx")
     with serve(tmp_path / "site") as server:
         server.cuts[path] = [50_000, 10_000, 10_000]  # every try of the first run breaks
         with pytest.raises(ModelError, match="interrupted at 70000 of 200000 bytes") as info:
             _install_from(server.url + "index.json", store, publisher, "beta")
         assert "run the same command again to resume" in str(info.value)
         assert store.read_channel("beta").current is None
-        assert (store.downloads / f"{big.sha256}.part").stat().st_size == 70_000
+        assert (store.downloads / f"{sha}.part").stat().st_size == 70_000
         _install_from(server.url + "index.json", store, publisher, "beta")
     assert [s.range for s in server.requests(path)] == [
         None, "bytes=50000-", "bytes=60000-", "bytes=70000-",

@@ -189,3 +189,17 @@ def test_a_directory_where_one_file_comes_from_another_manifest(
         "files mixed from two manifests", lambda: world.install(m3, data3, source=DirSource(export))
     )
     assert "file asr/test/model.bin of bundle trial@1" in msg
+
+
+def test_a_bundle_signed_for_another_channel(world: World) -> None:
+    m = tiny_manifest(world.files, "home", 3, "beta")
+    data = world.publisher.sign(m)
+    _refused(
+        "signed for channel beta, not stable",
+        lambda: install_bundle(world.store, data, None, "stable", world.publisher.policy()),
+    )
+
+
+def test_the_same_version_with_other_content(world: World) -> None:
+    m = tiny_manifest(world.files, "home", 2, "stable", seed="something else")
+    _refused("already installed with different content", lambda: world.install(m))
