@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,22 @@ def test_rollback_to_an_earlier_bundle_of_the_history(
         activate_bundle(store, "stable", "home@2", pol)  # only an explicit rollback goes down
     activate_bundle(store, "stable", "home@3", pol)
     assert _current(store, "stable") == "home@3"
+
+
+def test_status_shows_which_bundle_a_running_daemon_uses(
+    store: Store, publisher: Publisher, files_dir: Path
+) -> None:
+    from hearthvox.bundles.active import record_in_use
+    from hearthvox.bundles.status import channel_records
+    from hearthvox.paths import user_paths
+
+    _install(store, publisher, tiny_manifest(files_dir, "home", 1, "stable"), activate=True)
+    paths = user_paths()
+    record = record_in_use(paths, "stable", "home@1")  # this process plays the daemon
+    dead = record.with_name("999999999.json")  # a record left by a process that is gone
+    dead.write_text('{"pid": 999999999, "channel": "beta", "bundle": "gone@1"}')
+    rows = {r["channel"]: r for r in channel_records(store, paths, "stable")}
+    assert rows["stable"]["in_use"] == "home@1" and rows["stable"]["in_use_pids"] == [os.getpid()]
+    assert rows["beta"]["in_use"] is None
+    record.unlink()
+    assert channel_records(store, paths, "stable", "stable")[0]["in_use"] is None
