@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from hearthvox.cli import main
@@ -45,6 +46,7 @@ def _user_matrix(old: str, new: str) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_hw_json_on_this_machine() -> None:
     report = _json()
     assert report["profile"] == "x86-avx2"  # this host: x86_64, AVX2, 23 GB
@@ -71,6 +73,7 @@ def test_hw_json_on_this_machine() -> None:
     assert report["matrix"] == "hearthvox/data/compat_matrix.yaml (packaged)"
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_hw_in_plain_words() -> None:
     result = _hw()
     assert result.exit_code == 0, result.output
@@ -102,6 +105,7 @@ def test_fixture_roots_with_injected_cuda() -> None:
     assert "Profile: rpi4" in result.stdout
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_user_overrides_win_and_are_listed() -> None:
     # threads = 1 differs from the profile's 4; beam_size = 1 equals it (not an override);
     # the tts threads key equals the config default but was set, so it is the user's choice
@@ -129,6 +133,7 @@ def test_cuda_asked_in_config_without_a_gpu_falls_back() -> None:
     ) in report["reasons"]
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_the_user_copy_of_the_matrix_is_read() -> None:
     cuda = "    cuda:\n      asr: {device: cuda, compute_type: float16, beam_size: 5}\n"
     path = _user_matrix(
@@ -141,6 +146,7 @@ def test_the_user_copy_of_the_matrix_is_read() -> None:
     assert f"Matrix: {path}" in _hw().stdout
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_a_known_bad_bundle_is_shown_refused() -> None:
     _user_matrix(
         "    verified:\n",

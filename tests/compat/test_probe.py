@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 from pathlib import Path
 
@@ -132,11 +133,11 @@ def test_the_identity_model_is_valid_onnx() -> None:
 def test_this_machine() -> None:
     p = current_probe()
     assert current_probe() is p  # probed once per process
-    assert p.arch == "x86_64" and p.cores >= 1
+    assert p.arch == platform.machine() and p.cores >= 1
     assert p.mem_total_mb is not None and p.mem_total_mb > 0
-    assert p.onnx_providers == ("CPUExecutionProvider",)  # from a real session
-    assert "CPUExecutionProvider" in p.onnx_listed
-    assert p.cuda_devices == 0  # no GPU here
+    assert "CPUExecutionProvider" in p.onnx_providers  # from a real session
+    assert set(p.onnx_providers) <= set(p.onnx_listed)
+    assert p.cuda_devices >= 0  # 0 on the development host
     assert "int8" in p.cpu_compute_types
     assert p.runtime_crash is None
 
@@ -189,5 +190,5 @@ def test_a_child_that_cannot_start_hearthvox_is_not_a_crash(
     monkeypatch.setattr(accel_mod.sys, "executable", _fake_python(tmp_path, body))
     facts = runtime_facts()
     assert facts.crash is None
-    assert facts.onnx_providers == ("CPUExecutionProvider",)  # asked in this process
+    assert "CPUExecutionProvider" in facts.onnx_providers  # asked in this process
     assert "int8" in facts.cpu_compute_types

@@ -52,6 +52,7 @@ def test_a_bad_entry_or_profile_writes_nothing() -> None:
     assert not user_matrix_path().exists()
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_record_measures_this_device_and_hw_shows_it(corpus_dir: Path) -> None:
     wav = corpus_dir / "spk1_snt1.wav"
     runner = CliRunner()

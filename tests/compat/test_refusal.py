@@ -101,6 +101,7 @@ def test_a_runtime_that_dies_on_this_cpu_refuses_every_bundle() -> None:
     assert "SIGILL" in why
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_check_bundle_supported_on_this_machine() -> None:
     check_bundle_supported(["any"], "default", "0.1.0")
     check_bundle_supported(["x86-*"], "default", "0.1.0")
@@ -110,6 +111,7 @@ def test_check_bundle_supported_on_this_machine() -> None:
     assert "it supports rpi4, rpi5; this device is 'x86-" in str(info.value)
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_check_bundle_supported_reads_the_user_copy(hearthvox_home: Path) -> None:
     user = user_matrix_path()
     user.parent.mkdir(parents=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hearthvox import config as config_mod
 from hearthvox.cli.hw import device_report
 from hearthvox.compat import effective_config, user_matrix_path
@@ -35,6 +37,7 @@ def _assert_live(engines: Engines, v: dict[str, dict[str, Any]]) -> None:
     assert list(engines.wake.model_names) == v["wake"]["models"]
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_the_daemon_uses_the_x86_profile_variants() -> None:
     _setup, report = device_report(Config())
     assert report["profile"] == "x86-avx2"
@@ -47,6 +50,7 @@ def test_the_daemon_uses_the_x86_profile_variants() -> None:
     assert runtime.cfg.endpoint.max_utterance_s == v["endpoint"]["max_utterance_s"]
 
 
+@pytest.mark.usefixtures("x86_avx2_host")
 def test_a_changed_matrix_and_a_config_override_reach_the_engines() -> None:
     text = packaged_matrix_text()
     old = "      asr: {threads: 4}\n      tts: {threads: 2}\n    cuda:\n      asr: {device: cuda"
