@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hearthvox.telemetry.stats import QUANTILES, percentile, stage_values, summarize
+from hearthvox.telemetry.stats import QUANTILES, percentile, stage_order, stage_values, summarize
 
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -37,7 +37,9 @@ def jsonl_lines(
     for t in turns:
         stages = {
             name: {"ms": compute, "queue_ms": queue}
-            for name, (compute, queue) in t["stages"].items()
+            for name, (compute, queue) in sorted(
+                t["stages"].items(), key=lambda kv: stage_order(kv[0])
+            )
         }
         record = {"type": "turn", "time": _iso(t["ts"]), **t, "stages": stages}
         record["woke"] = bool(t["woke"]) if t["woke"] is not None else None

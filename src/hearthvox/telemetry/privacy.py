@@ -25,7 +25,7 @@ from typing import Any, Literal
 from hearthvox.errors import HearthvoxError
 
 Category = Literal["technical", "interaction", "content"]
-Kind = Literal["number", "flag", "label", "stages", "text", "audio"]
+Kind = Literal["number", "integer", "flag", "label", "stages", "text", "audio"]
 
 STAGES = (
     "wake",
@@ -63,7 +63,7 @@ def _i(kind: Kind, doc: str) -> FieldSpec:
 
 TURN_FIELDS: dict[str, FieldSpec] = {
     "ts": _t("number", "when the turn ended (Unix seconds)"),
-    "turn_id": _t("number", "turn number within one run"),
+    "turn_id": _t("integer", "turn number within one run"),
     "bundle": _t("label", "model bundle id"),
     "profile": _t("label", "hardware profile"),
     "error": _t("label", "stage:kind of the first error, e.g. asr:engine_error"),
@@ -121,6 +121,10 @@ def _check(name: str, spec: FieldSpec, value: Any) -> Any:
     match spec.kind:
         case "number":
             return _number(name, value)
+        case "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise PrivacyError(f"telemetry field {name!r} must be an integer")
+            return value
         case "flag":
             if not isinstance(value, bool):
                 raise PrivacyError(f"telemetry field {name!r} must be true or false")

@@ -43,10 +43,11 @@ def stage_values(turns: Sequence[dict[str, Any]]) -> dict[str, tuple[list[float]
                 own.append(float(compute))
             if queue is not None:
                 waited.append(float(queue))
-    return {s: found[s] for s in sorted(found, key=_order)}
+    return {s: found[s] for s in sorted(found, key=stage_order)}
 
 
-def _order(stage: str) -> int:
+def stage_order(stage: str) -> int:
+    """Pipeline order; stages not on the allow-list last."""
     return STAGES.index(stage) if stage in STAGES else len(STAGES)
 
 

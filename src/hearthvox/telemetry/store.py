@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hearthvox.errors import HearthvoxError
-from hearthvox.telemetry.privacy import STAGES, START_FIELDS, TURN_FIELDS, FieldSpec, screen
+from hearthvox.telemetry.privacy import START_FIELDS, TURN_FIELDS, FieldSpec, screen
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 DB_NAME = "telemetry.sqlite3"
 
-_SQL_TYPES = {"number": "REAL", "flag": "INTEGER", "label": "TEXT"}
+_SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "flag": "INTEGER", "label": "TEXT"}
 
 
 def _columns(fields: Mapping[str, FieldSpec]) -> str:
@@ -332,10 +332,6 @@ class TelemetryStore:
 
     def schema_version(self) -> int:
         return int(self._guarded(lambda c: c.execute("PRAGMA user_version").fetchone()[0]))
-
-
-def stage_order(name: str) -> int:
-    return STAGES.index(name) if name in STAGES else len(STAGES)
 
 
 @contextmanager
