@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wyoming.info import (
     AsrModel,
@@ -72,10 +73,6 @@ def attribution(artifact: Artifact) -> Attribution:
     return Attribution(name=artifact.id, url="")
 
 
-def _description(artifact: Artifact) -> str:
-    return f"{artifact.id} {artifact.version} (licence {artifact.license})"
-
-
 def voice_language(config: Path, voice: str) -> str:
     """The Piper voice's language code (``en_US``) from its config, else from its name."""
     try:
@@ -87,44 +84,47 @@ def voice_language(config: Path, voice: str) -> str:
     return voice.split("-", 1)[0]
 
 
+def _artifact_fields(name: str, artifact: Artifact) -> dict[str, Any]:
+    """The fields every served model shares: name, attribution, version, licence."""
+    return {
+        "name": name,
+        "attribution": attribution(artifact),
+        "installed": True,
+        "description": f"{artifact.id} {artifact.version} (licence {artifact.license})",
+        "version": artifact.version,
+    }
+
+
+def _program_fields(what: str, bundle_id: str) -> dict[str, Any]:
+    return {
+        "name": PROGRAM,
+        "attribution": _SELF,
+        "installed": True,
+        "version": __version__,
+        "description": f"hearthvox {what} (bundle {bundle_id})",
+    }
+
+
 def build_info(models: ServedModels, *, transcript_streaming: bool = True) -> Info:
     asr_model = AsrModel(
-        name=models.asr.id.rsplit("/", 1)[-1],
-        attribution=attribution(models.asr),
-        installed=True,
-        description=_description(models.asr),
-        version=models.asr.version,
+        **_artifact_fields(models.asr.id.rsplit("/", 1)[-1], models.asr),
         languages=[models.asr_language],
     )
     voice = TtsVoice(
-        name=models.tts_voice,
-        attribution=attribution(models.tts),
-        installed=True,
-        description=_description(models.tts),
-        version=models.tts.version,
+        **_artifact_fields(models.tts_voice, models.tts),
         languages=[voice_language(models.tts_config, models.tts_voice)],
     )
     wake_models = [
         WakeModel(
-            name=name,
-            attribution=attribution(artifact),
-            installed=True,
-            description=_description(artifact),
-            version=artifact.version,
-            languages=["en"],
-            phrase=name.replace("_", " "),
+            **_artifact_fields(name, artifact), languages=["en"], phrase=name.replace("_", " ")
         )
         for name, artifact in models.wake.items()
     ]
-    bundle = f"bundle {models.bundle_id}"
+    bundle = models.bundle_id
     return Info(
         asr=[
             AsrProgram(
-                name=PROGRAM,
-                attribution=_SELF,
-                installed=True,
-                version=__version__,
-                description=f"hearthvox speech recognition ({bundle})",
+                **_program_fields("speech recognition", bundle),
                 models=[asr_model],
                 supports_transcript_streaming=transcript_streaming,
                 requires_external_vad=True,
@@ -132,23 +132,10 @@ def build_info(models: ServedModels, *, transcript_streaming: bool = True) -> In
         ],
         tts=[
             TtsProgram(
-                name=PROGRAM,
-                attribution=_SELF,
-                installed=True,
-                version=__version__,
-                description=f"hearthvox speech synthesis ({bundle})",
+                **_program_fields("speech synthesis", bundle),
                 voices=[voice],
                 supports_synthesize_streaming=True,
             )
         ],
-        wake=[
-            WakeProgram(
-                name=PROGRAM,
-                attribution=_SELF,
-                installed=True,
-                version=__version__,
-                description=f"hearthvox wake word detection ({bundle})",
-                models=wake_models,
-            )
-        ],
+        wake=[WakeProgram(**_program_fields("wake word detection", bundle), models=wake_models)],
     )
