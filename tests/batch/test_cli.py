@@ -14,8 +14,8 @@ import numpy as np
 
 from hearthvox.audio.wavio import load_wav, write_wav
 from hearthvox.batch import MANIFEST, daemon_lock_path
+from hearthvox.batch.guardbench import HOLD
 from tests.batch.conftest import encode, speech_rows
-from tests.batch.test_guard import HOLD
 
 
 def hearthvox(*args: str) -> subprocess.CompletedProcess[str]:

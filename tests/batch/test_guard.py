@@ -10,13 +10,7 @@ from pathlib import Path
 import pytest
 
 from hearthvox.batch.guard import daemon_lock_path, daemon_running
-
-HOLD = (
-    "import fcntl, sys, pathlib\n"
-    "p = pathlib.Path(sys.argv[1]); p.parent.mkdir(parents=True, exist_ok=True)\n"
-    "fh = p.open('a'); fcntl.flock(fh.fileno(), fcntl.LOCK_EX)\n"
-    "print('held', flush=True); sys.stdin.readline()\n"
-)
+from hearthvox.batch.guardbench import HOLD  # a stand-in daemon holding its lock
 
 
 def test_lock_path_follows_hearthvox_home_then_xdg_runtime_dir(
