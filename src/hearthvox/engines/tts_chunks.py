@@ -88,24 +88,6 @@ class Prefetch(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return self
 
-    def _run(self) -> None:
-        for item in self._items[1:]:
-            if self._stop.is_set():
-                return
-            try:
-                value: object = self._make(item)
-            except Exception as exc:  # handed to the consumer, raised there
-                value = exc
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(value, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(value, Exception):
-                return
-        self._queue.put(_DONE)
-
     def __next__(self) -> T:
         if self._next == 0:
             if not self._items:
@@ -113,7 +95,12 @@ class Prefetch(Generic[T]):
             first = self._make(self._items[0])
             self._next = 1
             if len(self._items) > 1:
-                self._worker = threading.Thread(target=self._run, name="hv-tts", daemon=True)
+                # the worker holds no reference to self, so a dropped iterator is collected
+                # and its __del__ stops the worker
+                args = (self._make, self._items[1:], self._queue, self._stop)
+                self._worker = threading.Thread(
+                    target=_ahead, args=args, name="hv-tts", daemon=True
+                )
                 self._worker.start()
             return first
         if self._worker is None or self._next >= len(self._items):
@@ -136,3 +123,28 @@ class Prefetch(Generic[T]):
 
     def __del__(self) -> None:
         self._stop.set()
+
+
+def _ahead(
+    make: Callable[[list[str]], object],
+    items: list[list[str]],
+    out: queue.Queue[object],
+    stop: threading.Event,
+) -> None:
+    """The worker: make each item in turn and queue it (or the error that stopped it)."""
+    for item in items:
+        if stop.is_set():
+            return
+        try:
+            value: object = make(item)
+        except Exception as exc:  # handed to the consumer, raised there
+            value = exc
+        while not stop.is_set():
+            try:
+                out.put(value, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if isinstance(value, Exception):
+            return
+    out.put(_DONE)

@@ -26,6 +26,7 @@ _MEL_WINDOW = 76  # melspectrogram frames per embedding
 _MEL_MAX = 10 * 97
 _FEATURE_MAX = 120
 _WARMUP_FRAMES = 5  # openWakeWord zeroes the first predictions of a fresh stream
+_BLANK_ROWS = 116  # embeddings of openWakeWord's 10 s of initial silence
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ class WakeEngine:
             name: (sess.get_inputs()[0].name, int(sess.get_inputs()[0].shape[1]))
             for name, sess in self._models.items()
         }
-        self._blank_features = self._embed_clip(np.zeros(16000 * 10, dtype=np.int16))
+        # openWakeWord starts a stream from the features of 10 s of silence; every row of
+        # those is the same, so one short clip's first row, tiled, gives the same array
+        # without the ~100 MB a 10 s embedding batch leaves behind
+        row = self._embed_clip(np.zeros(16000 * 2, dtype=np.int16))[0]
+        self._blank_features = np.tile(row, (_BLANK_ROWS, 1))
         self.reset()
 
     @property

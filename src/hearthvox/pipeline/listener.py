@@ -25,6 +25,7 @@ import numpy as np
 from hearthvox.config import Config
 from hearthvox.engines.endpoint import Endpointer, hangover_for
 from hearthvox.engines.gate import EnergyGate, GateOptions
+from hearthvox.engines.memory import release_free_memory
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
 from hearthvox.events import (
@@ -88,6 +89,7 @@ class Listener:
         if self.state is State.BUSY:
             self.state = State.IDLE
             self._next_follow_up = follow_up and self.cfg.endpoint.follow_up
+            release_free_memory()  # the turn's decode and synthesis buffers
 
     def _audio_between(self, start_ms: float, end_ms: float) -> Int16Array:
         parts = [c for c in self._history if c.t_audio_ms + self.cfg.audio.chunk_ms > start_ms]

@@ -38,8 +38,10 @@ class SpeculativeAsr:
     def start(self, key_ms: float, audio: Int16Array) -> None:
         """Decode ``audio`` (the utterance up to a pause after ``key_ms``) in the background."""
         with self._lock:
-            if self._pending is not None and self._pending.key_ms == key_ms:
-                return
+            if self._pending is not None:
+                if self._pending.key_ms == key_ms:
+                    return
+                self._pending.future.cancel()  # a stale guess still queued never runs
             self._pending = _Guess(key_ms, self._pool.submit(self.asr.transcribe, audio))
             self.started += 1
 
