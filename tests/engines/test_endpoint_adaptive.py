@@ -59,3 +59,14 @@ def test_hangover_follows_the_speculative_transcript() -> None:
     assert hangover_for("Turn on the...", CFG) == 960
     assert hangover_for("Set a timer", CFG) == 480  # no ending either way: the default
     assert hangover_for("", CFG) == 480
+
+
+def test_a_short_hangover_never_undercuts_a_pause_the_speaker_already_made() -> None:
+    ep = Endpointer(CFG, 0.5, 32.0)
+    ep.arm(0.0, 5.0)
+    # speech, a 320 ms pause, more speech: this speaker pauses that long mid-command
+    _push(ep, [True] * 10 + [False] * 10 + [True] * 10)
+    ep.set_hangover(CFG.short_hangover_ms)
+    assert ep.hangover_ms == 320 + 64
+    events = _push(ep, [False] * 20, start_frame=30)
+    assert events[-1][0] == "end" and events[-1][2] == 30 + 11  # 12 silent frames = 384 ms

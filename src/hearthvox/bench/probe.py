@@ -2,7 +2,7 @@
 
 ``python -m hearthvox.bench.probe ours CORPUS SOAK_MIN`` loads the runtime, then
 feeds ``SOAK_MIN`` minutes of audio (room tone, one spoken request a minute,
-noise) through the pipeline as fast as it goes, sampling RSS after every turn.
+noise) through the pipeline as fast as it goes, sampling RSS once a minute.
 ``... baseline CORPUS`` loads the stock libraries their own default way
 (openWakeWord ``Model``, faster-whisper ``WhisperModel`` and its Silero VAD,
 ``PiperVoice.load``) and runs three turns' worth of work. Each prints one JSON line.
@@ -15,7 +15,6 @@ import json
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,12 @@ def _peak_mib() -> float:
 def _summary(
     ready_ms: float, rss_ready: float, samples: list[float], audio_s: float
 ) -> dict[str, Any]:
-    settled = samples[min(3, len(samples) - 1) :] if samples else [rss_ready]
-    quarter = max(1, len(settled) // 4)
-    growth = statistics.mean(settled[-quarter:]) - statistics.mean(settled[:quarter])
+    """Steady RSS: the median after the first minutes; growth: the median of the last
+    third of the samples minus that of the first third (a one-off step barely moves it,
+    a steady climb does)."""
+    settled = samples[min(2, len(samples) - 1) :] if samples else [rss_ready]
+    third = max(1, len(settled) // 3)
+    growth = statistics.median(settled[-third:]) - statistics.median(settled[:third])
     return {
         "ready_ms": round(ready_ms, 1),
         "rss_ready_mib": round(rss_ready, 1),
@@ -60,15 +62,14 @@ def _summary(
     }
 
 
-def ours(corpus: Path, soak_min: float) -> dict[str, Any]:
+def ours(corpus: Path, soak_min: float, config_path: Path | None) -> dict[str, Any]:
     from hearthvox.audio.sources import array_source
     from hearthvox.bench.audio import RATE_HZ, corpus_negatives, room_tone, spoken
     from hearthvox.bench.turns import StampSink, bench_config
-    from hearthvox.config import Config
-    from hearthvox.events import TurnDone
+    from hearthvox.config import load
     from hearthvox.runtime import load_runtime
 
-    cfg = bench_config(Config())
+    cfg = bench_config(load(config_path))
     runtime = load_runtime(cfg)
     ready_ms = _since_start_ms()
     rss_ready = _rss_mib()
@@ -85,10 +86,9 @@ def ours(corpus: Path, soak_min: float) -> dict[str, Any]:
     async def drive() -> None:
         for _ in range(minutes):
             source = array_source(one, RATE_HZ, cfg.audio.chunk_ms, realtime=False)
-            async for event in pipeline.run(source, StampSink()):
-                if isinstance(event, TurnDone):
-                    samples.append(_rss_mib())
-            samples.append(_rss_mib())
+            async for _event in pipeline.run(source, StampSink()):
+                pass
+            samples.append(_rss_mib())  # once a minute, after that minute's turn
 
     asyncio.run(drive())
     return _summary(ready_ms, rss_ready, samples, minutes * len(one) / RATE_HZ)
@@ -132,18 +132,13 @@ def baseline(corpus: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] not in ("ours", "baseline"):
-        print(
-            "usage: python -m hearthvox.bench.probe ours|baseline CORPUS [SOAK_MIN]",
-            file=sys.stderr,
-        )
+        usage = "usage: python -m hearthvox.bench.probe ours|baseline CORPUS [SOAK_MIN [CONFIG]]"
+        print(usage, file=sys.stderr)
         return 2
     corpus = Path(argv[1])
-    with tempfile.TemporaryDirectory():
-        result = (
-            ours(corpus, float(argv[2]) if len(argv) > 2 else 1.0)
-            if argv[0] == "ours"
-            else baseline(corpus)
-        )
+    soak_min = float(argv[2]) if len(argv) > 2 else 1.0
+    config_path = Path(argv[3]) if len(argv) > 3 and argv[3] else None
+    result = ours(corpus, soak_min, config_path) if argv[0] == "ours" else baseline(corpus)
     print(json.dumps(result))
     return 0
 

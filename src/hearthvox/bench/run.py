@@ -40,10 +40,12 @@ class BenchOptions:
     soak_minutes: float = 30.0
     reps: int = 3
     idle_s: float = 60.0
+    config_path: Path | None = None
+    """Handed to the memory probe, which loads the runtime in a fresh process."""
 
 
 def quick_options(opts: BenchOptions) -> BenchOptions:
-    return BenchOptions(opts.corpus, True, opts.realtime_all, 0.2, 1, 4.0)
+    return BenchOptions(opts.corpus, True, opts.realtime_all, 0.2, 1, 4.0, opts.config_path)
 
 
 Progress = Callable[[str], None]
@@ -86,8 +88,9 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         {"n": len(truths)},
     )
 
-    ends = [t.endpoint_ms for t in heard if t.endpoint_ms is not None]
-    yield ratio_target("endpoint_delay_ms", ends, fixed, "ms", None, "0.7 s silence endpoint")
+    fixed_heard = [fixed[i] for i, t in enumerate(timings) if t.audio is not None]
+    ends, ends_base = _pairs([t.endpoint_ms for t in heard], fixed_heard)
+    yield ratio_target("endpoint_delay_ms", ends, ends_base, "ms", None, "0.7 s silence endpoint")
     cuts = sum(t.cut_off for t in timings)
     missed = sum(t.audio is None for t in timings)
     yield Metric(
@@ -100,10 +103,12 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         cuts == 0,
         {"n": len(timings), "missed_wake": missed},
     )
-    in_turn = [t.asr_ms for t in heard if t.asr_ms is not None]
-    base_first = a_base[:: opts.reps]
+    tails = [t.vad_tail_ms for t in heard if t.vad_tail_ms is not None]
+    yield Metric("vad_tail_ms", median(tails), None, "ms", "", "", None, {"ours_p95": p95(tails)})
+    base_first: list[float | None] = list(a_base[:: opts.reps])
+    in_turn, in_turn_base = _pairs([t.asr_ms for t in heard], base_first)
     yield ratio_target(
-        "turn_asr_ms", in_turn, base_first, "ms", None, "faster-whisper transcribe()"
+        "turn_asr_ms", in_turn, in_turn_base, "ms", None, "faster-whisper transcribe()"
     )
     turn_wer = (
         word_error_rate([(t.turn.utterance.truth, t.transcript) for t in heard]) if heard else None
@@ -127,16 +132,15 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         "tts_first_audio_ms", t_ours, t_base, "ms", 0.5, "Piper first chunk (whole sentence)"
     )
 
-    first = [t.first_audio_ms for t in heard if t.first_audio_ms is not None]
-    baseline_turn = [
-        fixed[i] + base_first[i] + piper_first_sentence_ms(engines, t.reply or "Sorry.")
-        for i, t in enumerate(heard)
-        if i < len(fixed) and i < len(base_first)
-    ]
+    baseline_turn: list[float | None] = []
+    for t, endpoint, asr in zip(heard, fixed_heard, base_first, strict=True):
+        piper = piper_first_sentence_ms(engines, t.reply or "Sorry.")
+        baseline_turn.append(None if endpoint is None or asr is None else endpoint + asr + piper)
+    first, first_base = _pairs([t.first_audio_ms for t in heard], baseline_turn)
     m = ratio_target(
         "end_of_speech_to_first_audio_ms",
         first,
-        baseline_turn,
+        first_base,
         "ms",
         0.4,
         "0.7 s endpoint + transcribe() + Piper first sentence",
@@ -151,6 +155,7 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         "ratio <= 0.4 (aim: median < 400 ms)",
         bool(m.met) and absolute_ok,
         m.extra,
+        m.paired_ratio,
     )
 
     progress("idle CPU: our listener vs openWakeWord's Model alone")
@@ -163,8 +168,8 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
     del oww, engines
 
     progress(f"cold start and memory in fresh processes ({opts.soak_minutes:g} min of audio)")
-    mine = _probe("ours", opts.corpus, opts.soak_minutes)
-    stock = _probe("baseline", opts.corpus, opts.soak_minutes)
+    mine = _probe("ours", opts)
+    stock = _probe("baseline", opts)
     stock_name = "stock libraries (openWakeWord, faster-whisper, Piper)"
     yield Metric("cold_start_ms", mine["ready_ms"], stock["ready_ms"], "ms", stock_name)
     yield Metric(
@@ -190,10 +195,17 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
     )
 
 
-def _probe(mode: str, corpus: Path, soak_minutes: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "hearthvox.bench.probe", mode, str(corpus), str(soak_minutes)]
+def _probe(mode: str, opts: BenchOptions) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "hearthvox.bench.probe", mode, str(opts.corpus)]
+    cmd += [str(opts.soak_minutes), str(opts.config_path or "")]
     done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=1800)
     if done.returncode != 0:
         raise HearthvoxError(f"the {mode} memory probe failed: {done.stderr.strip()[-500:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _pairs(ours: list[float | None], base: list[float | None]) -> tuple[list[float], list[float]]:
+    """The pairs measured on the same input where both sides have a figure."""
+    kept = [(o, b) for o, b in zip(ours, base, strict=True) if o is not None and b is not None]
+    return [o for o, _ in kept], [b for _, b in kept]

@@ -49,6 +49,8 @@ class TurnTiming:
     reply: str = ""
     audio: Int16Array | None = None
     endpoints: int = 0
+    vad_tail_ms: float | None = None
+    """The VAD's last voiced frame after the true end of speech (negative: before it)."""
     cut_off: bool = False
     _end_wall: float | None = field(default=None, repr=False)
 
@@ -135,6 +137,7 @@ def run_turns(
                     current.endpoints += 1
                     current.audio = event.audio
                     end_ms = current.turn.true_end_s * 1000.0
+                    current.vad_tail_ms = event.t_audio_ms - end_ms
                     if event.t_audio_ms + _TAIL_MS < end_ms - _CUT_TOLERANCE_MS:
                         current.cut_off = True
                     current._end_wall = end_wall(current)
@@ -167,13 +170,13 @@ def run_turns(
 
 def fixed_endpoint_ms(
     engines: Engines, stream: TurnStream, cfg: Config, hangover_ms: int
-) -> tuple[list[float], int]:
+) -> tuple[list[float | None], int]:
     """True end of speech -> endpoint for a fixed-silence endpointer (Home Assistant's
     0.7 s), with the same VAD and the same chunk arrival times as the pipeline; and how
     many requests it cut before their speech ended."""
     chunk_ms = cfg.audio.chunk_ms
     ep_cfg = EndpointConfig(hangover_ms=hangover_ms, adaptive=False)
-    out: list[float] = []
+    out: list[float | None] = []
     cuts = 0
     vad = engines.vad
     for turn in stream.turns:
@@ -183,13 +186,14 @@ def fixed_endpoint_ms(
         endpointer = Endpointer(ep_cfg, cfg.vad.threshold, vad.frame_ms)
         endpointer.arm(turn.start_s * 1000.0, 5.0)
         probs = vad.feed(stream.audio[lo:hi])
+        out.append(None)
         for k, prob in enumerate(probs):
             start_ms = turn.start_s * 1000.0 + k * vad.frame_ms
             boundary = endpointer.push(prob, start_ms)
             if boundary is not None and boundary.kind == "end":
                 frame_end = start_ms + vad.frame_ms
                 arrival = math.ceil(frame_end / chunk_ms) * chunk_ms
-                out.append(arrival - turn.true_end_s * 1000.0)
+                out[-1] = arrival - turn.true_end_s * 1000.0
                 cuts += boundary.t_ms + _TAIL_MS < turn.true_end_s * 1000.0 - _CUT_TOLERANCE_MS
                 break
     return out, cuts

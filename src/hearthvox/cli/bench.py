@@ -87,7 +87,13 @@ def bench(
     from hearthvox.bench.run import BenchOptions, run_bench
 
     cfg = config_mod.load(config_path)
-    opts = BenchOptions(corpus, quick=quick, realtime_all=realtime_all, soak_minutes=soak_minutes)
+    opts = BenchOptions(
+        corpus,
+        quick=quick,
+        realtime_all=realtime_all,
+        soak_minutes=soak_minutes,
+        config_path=config_path,
+    )
 
     def progress(msg: str) -> None:
         click.echo(f"bench: {msg} ...", err=True)

@@ -93,8 +93,12 @@ class WhisperAsr:
         """The faster-whisper ``WhisperModel`` (its ``.model`` is the CTranslate2 Whisper)."""
         return self._model
 
-    def transcribe(self, audio: Int16Array) -> AsrResult:
-        """Transcribe mono 16 kHz audio; returns the text stripped of edge spaces."""
+    def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult:
+        """Transcribe mono 16 kHz audio; returns the text stripped of edge spaces.
+
+        ``fallback=False`` (a speculative decode): when a lean guard trips, give up at
+        once with an empty text and ``fallback`` naming the guard, instead of
+        decoding the full window."""
         duration_s = len(audio) / RATE_HZ
         if len(audio) == 0:
             return AsrResult("", 0.0, "lean" if self.decode == "lean" else "full")
@@ -104,6 +108,8 @@ class WhisperAsr:
                 text, reason, cut = self._lean_decode(x, duration_s)
                 if reason is None:
                     return AsrResult(text, duration_s, "lean_cut" if cut else "lean")
+                if not fallback:
+                    return AsrResult("", duration_s, "lean", fallback=reason)
                 log.debug("lean decode fell back to the full window: %s", reason)
                 return AsrResult(self._full_decode(x), duration_s, "full", fallback=reason)
             return AsrResult(self._full_decode(x), duration_s, "full")

@@ -51,14 +51,16 @@ class Endpointer:
         self.speech_start_ms = 0.0
         self.hangover_ms: float = float(cfg.hangover_ms)
         self._paused = False
+        self._longest_gap_ms = 0.0
 
     @property
     def last_voiced_end_ms(self) -> float:
         return self._last_voiced_end_ms
 
     def set_hangover(self, hangover_ms: float) -> None:
-        """Use this hangover until speech resumes (then the configured one again)."""
-        self.hangover_ms = hangover_ms
+        """Use this hangover until speech resumes (then the configured one again); never
+        shorter than the longest pause this utterance already had, plus a margin."""
+        self.hangover_ms = max(hangover_ms, self._longest_gap_ms + _GAP_MARGIN_MS)
 
     def arm(self, now_ms: float, timeout_s: float, settle_ms: float = 0.0) -> None:
         """Start waiting for speech at ``now_ms``; give up after ``timeout_s``.
@@ -74,6 +76,7 @@ class Endpointer:
         self._voiced_ms = 0.0
         self.hangover_ms = float(self.cfg.hangover_ms)
         self._paused = False
+        self._longest_gap_ms = 0.0
 
     def disarm(self) -> None:
         self.active = False
@@ -110,6 +113,8 @@ class Endpointer:
                 return Boundary("timeout", frame_end, "no_speech")
             return None
         if voiced:
+            gap_ms = frame_start_ms - self._last_voiced_end_ms
+            self._longest_gap_ms = max(self._longest_gap_ms, gap_ms)
             self._last_voiced_end_ms = frame_end
             if self._paused:
                 self._paused = False
@@ -127,6 +132,7 @@ class Endpointer:
         return None
 
 
+_GAP_MARGIN_MS = 64.0  # a pause must outlast the longest one before it by this much
 _FILLERS = frozenset("um umm uh uhh er erm hmm mm like".split())
 _TRAILING = frozenset(
     """and or but so then to for with of the a an in on at my your our is are was from by

@@ -24,13 +24,13 @@ _CLAUSE_END = frozenset(",;:—–")
 @dataclass(frozen=True)
 class ChunkOptions:
     first_clause: bool = True
-    min_split: int = 24
+    min_split: int = 14
     """A first sentence shorter than this (in phonemes) is not split."""
     min_first: int = 4
     """A first chunk has at least this many phonemes (one short word)."""
     max_clause_share: float = 0.55
     """A clause break counts only within this share of the sentence."""
-    word_split_len: int = 30
+    word_split_len: int = 14
     """A sentence this long with no clause break is split at a word gap..."""
     word_split_share: float = 0.3
     """... near this share of its length."""

@@ -1,5 +1,8 @@
 """Speculative recognition: decode at the first pause, keep it if the endpoint confirms.
 
+A guess is a lean decode that never falls back to the full window (a guard that
+trips makes it "no guess": the default hangover, and a normal decode at the end).
+
 The listener calls :meth:`SpeculativeAsr.start` when the speaker first pauses
 (the audio so far), reads :meth:`SpeculativeAsr.text_if_ready` to choose the
 hangover, and calls :meth:`SpeculativeAsr.confirm` when the utterance ends: if
@@ -15,7 +18,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from hearthvox.engines.asr import AsrResult, Recogniser
+from hearthvox.engines.asr import AsrResult, WhisperAsr
 from hearthvox.events import Int16Array
 
 
@@ -26,7 +29,7 @@ class _Guess:
 
 
 class SpeculativeAsr:
-    def __init__(self, asr: Recogniser) -> None:
+    def __init__(self, asr: WhisperAsr) -> None:
         self.asr = asr
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hv-speculate")
         self._lock = threading.Lock()
@@ -42,7 +45,9 @@ class SpeculativeAsr:
                 if self._pending.key_ms == key_ms:
                     return
                 self._pending.future.cancel()  # a stale guess still queued never runs
-            self._pending = _Guess(key_ms, self._pool.submit(self.asr.transcribe, audio))
+            # a guess never falls back to the full window: too slow to be worth it
+            future = self._pool.submit(self.asr.transcribe, audio, fallback=False)
+            self._pending = _Guess(key_ms, future)
             self.started += 1
 
     def text_if_ready(self, key_ms: float) -> str | None:
@@ -51,7 +56,7 @@ class SpeculativeAsr:
             guess = self._pending
         if guess is None or guess.key_ms != key_ms or not guess.future.done():
             return None
-        if guess.future.exception() is not None:
+        if guess.future.exception() is not None or guess.future.result().fallback:
             return None
         return guess.future.result().text
 
@@ -73,7 +78,9 @@ class SpeculativeAsr:
             if confirmed is not None and confirmed[0] is audio:
                 self._confirmed = None
         if confirmed is not None and confirmed[0] is audio:
-            return confirmed[1].result()
+            guess = confirmed[1].result()
+            if not guess.fallback:
+                return guess
         return self.asr.transcribe(audio)
 
     def close(self) -> None:
