@@ -43,6 +43,7 @@ def _register() -> None:
     from hearthvox.cli.bench import bench
     from hearthvox.cli.hw import hw
     from hearthvox.cli.models import models
+    from hearthvox.cli.report import report
     from hearthvox.cli.run import demo, run
     from hearthvox.cli.serve import serve
     from hearthvox.cli.speech import say
@@ -51,6 +52,7 @@ def _register() -> None:
 
     for command in (run, demo, say, transcribe, hw, serve, telemetry, models, bench):
         main.add_command(command)
+    main.add_command(report)
 
 
 _register()

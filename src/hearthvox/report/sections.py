@@ -1,0 +1,306 @@
+"""The report's six sections (and the verdict first) as blocks both renderers share:
+``("h", text)``, ``("p", text)``, ``("list", [items])``, ``("table", headers, rows)``,
+``("plot", name)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Block = tuple[Any, ...]
+
+
+def fmt(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "not measured"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
+
+
+def verdict(d: dict[str, Any]) -> list[Block]:
+    v = d["verdict"]
+    out: list[Block] = [("h", "Verdict"), ("p", f"**{v['summary']}**")]
+    if v["blockers"]:
+        out.append(("p", "Launch blockers:"))
+        out.append(
+            (
+                "table",
+                ["blocker", "measurement"],
+                [[b["what"], b["measured"]] for b in v["blockers"]],
+            )
+        )
+    if v["conditions"]:
+        out.append(("p", "Conditions and gaps:"))
+        out.append(("list", v["conditions"]))
+    return out
+
+
+def contract(d: dict[str, Any]) -> list[Block]:
+    dev = d["device"]
+    out: list[Block] = [
+        ("h", "1. Model contract"),
+        (
+            "p",
+            f"Profile **{dev['profile']}** ({dev.get('description') or ''}). Why: "
+            + "; ".join(dev.get("reasons") or []),
+        ),
+    ]
+    rows = []
+    for s in d["contract"]:
+        for w in s["weights"]:
+            shas = ", ".join(f"{f['name']} {f['sha256'][:16]}…" for f in w["files"])
+            rows.append(
+                [s["stage"], f"{w['id']} {w['version']}", shas, _mib(w["size"]), w["license"]]
+            )
+    out.append(("table", ["stage", "weights", "files (sha256)", "size", "licence"], rows))
+    out.append(
+        (
+            "table",
+            ["stage", "features", "tokenizer", "input", "output", "runtime", "variant"],
+            [
+                [
+                    s["stage"],
+                    ", ".join(f"{k}={v}" for k, v in s["features"].items()),
+                    s["tokenizer"],
+                    s["input"],
+                    s["output"],
+                    s["runtime"],
+                    ", ".join(f"{k}={v}" for k, v in s["variant"].items()),
+                ]
+                for s in d["contract"]
+            ],
+        )
+    )
+    notes = {w["id"]: w["license_note"] for s in d["contract"] for w in s["weights"]}
+    out.append(("list", [f"{k}: {v}" for k, v in notes.items()]))
+    return out
+
+
+def latency(d: dict[str, Any]) -> list[Block]:
+    lat = d["latency"]
+    out: list[Block] = [
+        ("h", "2. Latency"),
+        (
+            "p",
+            f"Cold start (fresh process to engines loaded): {fmt(lat['cold_start_ms'])} ms. "
+            f"Warm figures over {lat['heard']} of {lat['requests']} requests paced in real "
+            f"time ({lat['missed_wake']} missed the wake word, {lat['cut_off']} cut off).",
+        ),
+        (
+            "table",
+            ["stage", "n", "p50 ms", "p95 ms", "p99 ms"],
+            [
+                [s, v["n"], fmt(v.get("p50_ms")), fmt(v.get("p95_ms")), fmt(v.get("p99_ms"))]
+                for s, v in lat["stages"].items()
+            ],
+        ),
+        (
+            "table",
+            ["engine", "load ms", "RSS step MiB"],
+            [[s, fmt(v["load_ms"]), fmt(v["rss_mib"])] for s, v in lat["load_ms"].items()],
+        ),
+        (
+            "p",
+            "Time to first partial transcript equals end_of_speech_to_transcript_ms (only "
+            "final transcripts are emitted); first audio byte is tts_first_audio_ms.",
+        ),
+        (
+            "table",
+            ["bench baseline (same audio, same run)", "ours p50 ms", "baseline p50 ms", "n"],
+            [
+                [k, fmt(v["ours_p50_ms"]), fmt(v["baseline_p50_ms"]), v["n"]]
+                for k, v in lat["baselines"].items()
+            ],
+        ),
+        ("plot", "latency"),
+    ]
+    return out
+
+
+def memory(d: dict[str, Any]) -> list[Block]:
+    m = d["memory"]
+    turns = f"{m['turns']} consecutive turns"
+    if m["turns_requested"] < 50:
+        turns += f" (--quick: {m['turns_requested']} instead of 50)"
+    return [
+        ("h", "3. Memory"),
+        (
+            "table",
+            ["figure", "value"],
+            [
+                ["idle RSS", f"{fmt(m['rss_idle_mib'])} MiB"],
+                ["peak RSS during turns", f"{fmt(m['rss_peak_turn_mib'])} MiB"],
+                [
+                    "RSS after first / last turn",
+                    f"{fmt(m['rss_first_turn_mib'])} / {fmt(m['rss_last_turn_mib'])} MiB",
+                ],
+                [f"growth over {turns}", f"{fmt(m['rss_growth_mib'])} MiB"],
+                ["memory available on the device", f"{fmt(m['mem_available_mib'])} MiB"],
+            ],
+        ),
+        (
+            "table",
+            ["engine", "RSS share MiB"],
+            [["process + libraries", fmt(m["rss_imports_mib"])]]
+            + [[k, fmt(v)] for k, v in m["engines_mib"].items()],
+        ),
+        (
+            "table",
+            ["audio buffer", "bytes"],
+            [[k, f"{v} ({_mib(v)})"] for k, v in m["buffers_bytes"].items()],
+        ),
+        ("plot", "engines"),
+        ("p", f"Memory across {turns}:"),
+        ("plot", "memory_turns"),
+    ]
+
+
+def quality(d: dict[str, Any]) -> list[Block]:
+    q = d["quality"]
+    out: list[Block] = [("h", "4. Quality by slice")]
+    if q["missing"]:
+        return [*out, ("p", f"Not measured: {q['missing']}.")]
+    out.append(
+        (
+            "p",
+            f"Eval of {q['bundle']}{' (quick set)' if q['quick'] else ''}; limits "
+            "from [report]. Slices over budget are marked FAIL.",
+        )
+    )
+    out.append(
+        (
+            "table",
+            ["slice", "n", "WER", "entity err", "wake FRR", "FA/h", "VAD F1", "cut-off", "status"],
+            [
+                [
+                    s["slice"],
+                    s["n"],
+                    fmt(s.get("wer"), 3),
+                    fmt(s.get("entity_error"), 3),
+                    fmt(s.get("wake_frr"), 3),
+                    fmt(s.get("wake_fa_per_h"), 2),
+                    fmt(s.get("vad_f1"), 3),
+                    fmt(s.get("cutoff_rate"), 3),
+                    "FAIL: " + "; ".join(s["fails"]) if s["fails"] else "ok",
+                ]
+                for s in q["slices"]
+            ],
+        )
+    )
+    out.append(("plot", "quality"))
+    return out
+
+
+def capacity(d: dict[str, Any]) -> list[Block]:
+    c = d["capacity"]
+    pct = f"{c['utilisation'] * 100:.0f} %"
+    out: list[Block] = [
+        ("h", "5. Capacity"),
+        (
+            "table",
+            ["workload", "CPU-s per audio-s", f"streams at {pct} of {c['cores']} cores"],
+            [
+                [
+                    "ASR (everyone speaking)",
+                    fmt(c["asr_cpu_per_audio_s"], 4),
+                    fmt(c["streams_asr_only"]),
+                ],
+                [
+                    "idle listening, quiet room",
+                    fmt(c["idle_cpu_quiet_per_audio_s"], 4),
+                    fmt(c["streams_idle_quiet"]),
+                ],
+                [
+                    "idle listening, noisy room",
+                    fmt(c["idle_cpu_noisy_per_audio_s"], 4),
+                    fmt(c["streams_idle_noisy"]),
+                ],
+                [
+                    f"mixed ({c['speech_duty'] * 100:.0f} % speech, noisy room)",
+                    fmt(c["mixed_cpu_per_audio_s"], 4),
+                    fmt(c["streams_mixed"]),
+                ],
+            ],
+        ),
+    ]
+    llm = c["llm"]
+    if llm is None:
+        out.append(("p", "No local LLM configured ([report] llm_layers = 0): KV cache not sized."))
+    else:
+        out.append(
+            (
+                "p",
+                f"KV cache of {llm['name']}: {llm['layers']} layers × "
+                f"{llm['context_tokens']} tokens × 2 × {llm['kv_heads']} KV heads × "
+                f"{llm['head_dim']} head dim × {llm['cache_bytes']:g} bytes = "
+                f"{llm['kv_bytes_per_conversation']} bytes "
+                f"({llm['kv_mib_per_conversation']:.1f} MiB) per conversation; "
+                f"memory left after its weights: {fmt(llm['memory_left_mib'])} MiB, "
+                f"so {fmt(llm['conversations_fit'])} conversations fit.",
+            )
+        )
+    return out
+
+
+def operations(d: dict[str, Any]) -> list[Block]:
+    o = d["operations"]
+    rb, pv, cost = o["rollback"], o["privacy"], o["cost"]
+    back = rb["returns_to"] or "nothing (no previous bundle on this channel)"
+    return [
+        ("h", "6. Operations"),
+        (
+            "table",
+            ["alert rule", "threshold", "value", "n", "status"],
+            [
+                [r["rule"], fmt(r["threshold"], 3), fmt(r["value"], 3), r["n"], r["status"]]
+                for r in o["alert_rules"]
+            ],
+        ),
+        (
+            "p",
+            f"Rollback: `{rb['command']}` returns channel {rb['channel']} from "
+            f"{rb['current']} to {back}.",
+        ),
+        (
+            "p",
+            f"Privacy: {pv['statement']}. Telemetry is "
+            f"{'on' if pv['telemetry_enabled'] else 'off'}; retention {pv['retention']}.",
+        ),
+        ("table", ["telemetry keeps", ""], [[k, v] for k, v in pv["keeps"].items()]),
+        ("table", ["telemetry refuses", ""], [[k, v] for k, v in pv["refuses"].items()]),
+        (
+            "p",
+            f"Cost: idle listening takes {fmt(cost['idle_cpu_share_of_device'], 4)} of the "
+            f"device's CPU ({fmt(cost['idle_core_hours_per_day'], 3)} core-hours per day); "
+            f"one request costs {fmt(cost['cpu_s_per_request'], 2)} CPU-s. Energy proxy: "
+            f"{cost['energy_proxy']}.",
+        ),
+        ("p", "Not measured:"),
+        ("list", o["not_measured"]),
+    ]
+
+
+def blocks(d: dict[str, Any]) -> list[Block]:
+    m = d["meta"]
+    head: list[Block] = [
+        ("title", f"Inference readiness report: {m['bundle']}"),
+        (
+            "p",
+            f"Channel {m['channel']}, hearthvox {m['hearthvox']}, {m['cores']} cores, "
+            f"{m['generated']}{', --quick' if m['quick'] else ''}.",
+        ),
+    ]
+    return [
+        *head,
+        *verdict(d),
+        *contract(d),
+        *latency(d),
+        *memory(d),
+        *quality(d),
+        *capacity(d),
+        *operations(d),
+    ]

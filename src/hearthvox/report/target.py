@@ -1,0 +1,62 @@
+"""Which bundle the report measures: ``--bundle``, ``--channel`` or the configured channel."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import Any, cast
+
+from hearthvox.bundles import active
+from hearthvox.bundles.default import ModelPaths
+from hearthvox.bundles.install import find_installed
+from hearthvox.bundles.manifest import CHANNELS
+from hearthvox.bundles.store import Store
+from hearthvox.compat.tuning import effective_config
+from hearthvox.config import Config
+from hearthvox.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Target:
+    models: ModelPaths
+    cfg: Config
+    """The config the engines run with: the bundle's settings, the device's variant, the
+    user's keys."""
+    channel: str
+
+
+def resolve(cfg: Config, bundle: str | None = None, channel: str | None = None) -> Target:
+    """``bundle`` (NAME[@VERSION], of ``channel`` or of any channel), else the current bundle
+    of ``channel`` (default: ``[models] channel``); signature and files checked."""
+    store = active.open_store()
+    active.ensure_initialised(store, cfg)
+    if bundle:
+        return _installed(cfg, store, bundle, channel)
+    name = channel or cfg.models.channel
+    if name not in CHANNELS:
+        raise ModelError(f"no channel {name!r}; channels: {', '.join(CHANNELS)}")
+    models_cfg = dataclasses.replace(cfg.models, channel=cast(Any, name))  # checked below
+    on_channel = dataclasses.replace(cfg, models=models_cfg)
+    models = active._current_paths(store, on_channel)  # the daemon's own resolution and checks
+    return Target(models, _run_cfg(cfg, models), name)
+
+
+def _installed(cfg: Config, store: Store, bundle: str, channel: str | None) -> Target:
+    # installed_paths (any installed bundle, checked) is newer than some stores' API
+    installed_paths = getattr(importlib.import_module(active.__name__), "installed_paths", None)
+    if installed_paths is None:
+        raise ModelError("--bundle needs a newer hearthvox.bundles; use --channel")
+    for name in [channel] if channel else list(CHANNELS):
+        try:
+            installed = find_installed(store, name, bundle)
+        except ModelError:
+            continue
+        models: ModelPaths = installed_paths(store, cfg, installed, installed.manifest.channel)
+        return Target(models, _run_cfg(cfg, models), installed.manifest.channel)
+    have = ", ".join(sorted({i.manifest.ref for i in store.installed()})) or "none"
+    raise ModelError(f"no bundle {bundle!r} is installed (installed: {have})")
+
+
+def _run_cfg(cfg: Config, models: ModelPaths) -> Config:
+    return effective_config(active.bundle_config(cfg, models))
