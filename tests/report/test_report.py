@@ -1,0 +1,180 @@
+"""``hearthvox report``: built from a clean state, every section, numbers traceable to the
+raw samples, nothing said by the user in it, blockers first."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hearthvox.config import Config, ReportConfig
+from hearthvox.report.build import assemble, write
+from hearthvox.report.capacity import kv_cache_bytes
+from hearthvox.report.quality import Quality, quality_from
+from tests.report.conftest import run_cli
+
+SECTIONS = (
+    "## Verdict",
+    "## 1. Model contract",
+    "## 2. Latency",
+    "## 3. Memory",
+    "## 4. Quality by slice",
+    "## 5. Capacity",
+    "## 6. Operations",
+)
+
+
+def _load(out: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
+    raw = json.loads((out / "samples.json").read_text())
+    figures = json.loads((out / "report.json").read_text())
+    return raw, figures, (out / "report.md").read_text()
+
+
+def test_every_section_present_in_order(built_report: Path) -> None:
+    _, figures, md = _load(built_report)
+    positions = [md.index(s) for s in SECTIONS]
+    assert positions == sorted(positions)
+    html = (built_report / "report.html").read_text()
+    for title in ("Model contract", "Latency", "Memory", "Quality by slice", "Capacity"):
+        assert title in html
+    # self-contained: every plot inline, nothing fetched
+    assert html.count("<svg") >= 4
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
+    assert "--quick: 8 instead of 50" in md
+    for stage in figures["contract"]:
+        assert stage["weights"] and all(
+            len(f["sha256"]) == 64 for w in stage["weights"] for f in w["files"]
+        )
+        assert stage["runtime"] and stage["input"] and stage["output"]
+    assert "hearthvox models rollback --channel stable" in md
+    assert figures["operations"]["not_measured"]
+
+
+def test_numbers_match_the_raw_samples(built_report: Path) -> None:
+    raw, figures, md = _load(built_report)
+    samples = raw["warm"]["latency"]["samples"]
+    assert samples["end_of_speech_to_first_audio_ms"], "no turn reached first audio"
+    for stage, values in samples.items():
+        shown = figures["latency"]["stages"][stage]
+        assert shown["n"] == len(values)
+        if not values:
+            continue
+        row = next(line for line in md.splitlines() if line.startswith(f"| {stage} |"))
+        for q in (50, 95, 99):
+            expected = round(float(np.percentile(values, q)), 1)
+            assert shown[f"p{q}_ms"] == pytest.approx(expected, abs=0.051)
+            assert f"{shown[f'p{q}_ms']:.1f}" in row
+    probe = raw["probe"]
+    assert figures["memory"]["rss_peak_turn_mib"] == probe["rss_peak_turn_mib"]
+    assert f"{probe['rss_peak_turn_mib']:.1f} MiB" in md
+    assert len(probe["rss_turns_mib"]) == figures["memory"]["turns"] > 0
+    cap = figures["capacity"]
+    asr = float(np.median(raw["warm"]["capacity"]["asr_cpu_per_audio_s"]))
+    assert cap["asr_cpu_per_audio_s"] == pytest.approx(asr)
+    assert cap["streams_asr_only"] == pytest.approx(raw["meta"]["cores"] * 0.7 / asr)
+    assert f"{cap['streams_asr_only']:.1f}" in md
+
+
+def test_nothing_the_user_said_is_in_the_report(
+    built_report: Path, corpus_rows: list[dict[str, str]]
+) -> None:
+    said = [r["transcript"].lower() for r in corpus_rows if r["kind"] == "speech"]
+    assert said
+    for path in built_report.iterdir():
+        text = path.read_text().lower()
+        for sentence in said:
+            assert sentence not in text, f"{path.name} holds a transcript"
+    raw, _, _ = _load(built_report)
+    assert "clips" not in json.dumps(raw["quality"])
+
+
+def _non_white_and_coloured(png: Path) -> tuple[int, int]:
+    import matplotlib.image
+
+    img = matplotlib.image.imread(str(png))[..., :3]
+    if img.dtype != np.float32:
+        img = img.astype(np.float32) / 255.0
+    non_white = int(np.sum(np.min(img, axis=2) < 0.9))
+    coloured = int(np.sum(np.max(img, axis=2) - np.min(img, axis=2) > 0.25))
+    return non_white, coloured
+
+
+def test_html_renders_in_headless_chromium(built_report: Path, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: run scripts/setup --dev")
+    png = tmp_path / "shot.png"
+    cmd = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+        "--window-size=1200,3000", (built_report / "report.html").resolve().as_uri(),
+    ]  # fmt: skip
+    subprocess.run(cmd, capture_output=True, timeout=180, check=False)
+    assert png.exists(), "chromium wrote no screenshot"
+    non_white, coloured = _non_white_and_coloured(png)
+    assert non_white > 20_000  # text and tables
+    assert coloured > 2_000  # the plots' coloured lines and bars, not just black text
+
+
+def _failing_slice() -> dict[str, Any]:
+    metrics = pytest.importorskip("hearthvox.evaluation.metrics")
+    clean = metrics.SliceMetrics(slice="clean", n=4, words=40, edits=2)
+    noisy = metrics.SliceMetrics(slice="noise_0db", n=4, words=40, edits=24)
+    return {"bundle": "default-0.1.0@1", "quick": True,
+            "slices": [clean.to_json(), noisy.to_json()]}  # fmt: skip
+
+
+def test_a_failing_eval_slice_is_a_launch_blocker(built_report: Path, tmp_path: Path) -> None:
+    raw, _, _ = _load(built_report)
+    raw["quality"] = dataclasses.asdict(quality_from(_failing_slice()))
+    files = write(raw, Config(), tmp_path)
+    figures = json.loads(files["figures"].read_text())
+    verdict = figures["verdict"]
+    assert not verdict["ready"]
+    blocked = [b for b in verdict["blockers"] if "noise_0db" in b["what"]]
+    assert blocked and "wer 0.600 > 0.25" in blocked[0]["measured"]
+    assert not any("clean" in b["what"] for b in verdict["blockers"])
+    md = files["markdown"].read_text()
+    assert md.index("noise_0db over budget") < md.index("## 1. Model contract")
+    assert "FAIL: wer 0.600" in md
+    html = files["html"].read_text()
+    assert "NOT ready" in html and 'id="plot-quality"' in html
+
+
+def test_quality_not_measured_is_named(built_report: Path) -> None:
+    raw, _, _ = _load(built_report)
+    raw["quality"] = dataclasses.asdict(Quality(missing="the eval is not available"))
+    figures = assemble(raw, Config())
+    assert figures["quality"]["missing"]
+    assert any("quality not measured" in g for g in figures["operations"]["not_measured"])
+
+
+def test_llm_kv_cache_sized_against_memory_left(built_report: Path) -> None:
+    llm = {"llm_name": "qwen2.5-0.5b", "llm_layers": 24, "llm_kv_heads": 2,
+           "llm_head_dim": 64, "llm_cache_bytes": 2.0, "llm_context_tokens": 4096}  # fmt: skip
+    rc = ReportConfig(**llm)  # type: ignore[arg-type]  # keys checked by the dataclass
+    assert kv_cache_bytes(rc) == 24 * 4096 * 2 * 2 * 64 * 2 == 50_331_648
+    raw, _, _ = _load(built_report)
+    fits = assemble(raw, Config(report=rc))
+    assert fits["capacity"]["llm"]["kv_mib_per_conversation"] == pytest.approx(48.0)
+    assert fits["capacity"]["llm"]["conversations_fit"] > 0
+    huge = dataclasses.replace(rc, llm_weights_mb=raw["probe"]["mem_available_mib"] + 1)
+    starved = assemble(raw, Config(report=huge))
+    assert any("KV cache" in b["what"] for b in starved["verdict"]["blockers"])
+
+
+def test_unknown_bundle_is_refused(tmp_path: Path, corpus_dir: Path) -> None:
+    done = run_cli(["report", "--bundle", "nope", "--quick", "--out", str(tmp_path / "o")],
+                   tmp_path / "home", corpus_dir, timeout=300)  # fmt: skip
+    assert done.returncode != 0
+    assert "no bundle 'nope' is installed" in done.stderr
+    assert not (tmp_path / "o").exists()
