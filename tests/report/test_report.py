@@ -178,3 +178,27 @@ def test_unknown_bundle_is_refused(tmp_path: Path, corpus_dir: Path) -> None:
     assert done.returncode != 0
     assert "no bundle 'nope' is installed" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_alert_rules_recorded_in_the_field_are_judged(built_report: Path) -> None:
+    from hearthvox.paths import user_paths
+    from hearthvox.report.operations import recorded_rules
+    from hearthvox.telemetry.store import TelemetryStore, default_path
+    from tests.telemetry.helpers import turn
+
+    assert recorded_rules(Config()) is None  # nothing recorded in this fresh home
+    store = TelemetryStore(default_path(user_paths().state_dir))
+    for _ in range(6):
+        store.add_turn(turn(outcome="error"))
+    store.close()
+    rules = recorded_rules(Config())
+    assert rules is not None
+    assert {r["rule"]: r["status"] for r in rules}["error_rate"] == "breached"
+    raw, _, md = _load(built_report)
+    assert "In the field: no telemetry recorded" in md
+    raw["recorded_rules"] = rules
+    figures = assemble(raw, Config())
+    assert any(
+        b["what"] == "alert rule error_rate breached in the field"
+        for b in figures["verdict"]["blockers"]
+    )

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from hearthvox import config as config_mod
 from hearthvox.bundles.manifest import CHANNELS
+from hearthvox.cli.bench import _corpus_default
 from hearthvox.errors import ConfigError
-
-
-def _corpus_default() -> Path:
-    env = os.environ.get("HEARTHVOX_CORPUS")
-    return Path(env) if env else Path("..") / "shared" / "corpus"
 
 
 @click.command()
@@ -44,7 +39,12 @@ def _corpus_default() -> Path:
     show_default="$HEARTHVOX_CORPUS or ../shared/corpus",
     help="Directory with corpus.csv and the recordings.",
 )
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: the user's config.toml, if any).",
+)
 def report(
     out: Path,
     bundle: str | None,

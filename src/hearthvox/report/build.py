@@ -66,6 +66,7 @@ def measure(cfg: Config, opts: ReportOptions, progress: Progress) -> dict[str, A
         "warm": measured,
         "quality": dataclasses.asdict(quality),
         "rollback": ops.rollback(target.channel, target.models.bundle_id),
+        "recorded_rules": ops.recorded_rules(cfg),
         "buffers": buffers(target.cfg),
     }
 
@@ -150,6 +151,7 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
         "capacity": cap,
         "operations": {
             "alert_rules": rules,
+            "recorded_rules": raw.get("recorded_rules"),
             "rollback": raw["rollback"],
             "privacy": ops.privacy(cfg),
             "cost": ops.cost(cap, lat),
@@ -162,7 +164,9 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
             ),
         },
         "limits": dataclasses.asdict(cfg.report),
-        "verdict": ops.verdict(slices, rules, raw["device"], cap, raw["contract"]),
+        "verdict": ops.verdict(
+            slices, rules, raw["device"], cap, raw["contract"], raw.get("recorded_rules")
+        ),
     }
 
 

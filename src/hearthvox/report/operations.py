@@ -4,13 +4,16 @@ the verdict (launch blockers first, each with the measurement behind it)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hearthvox.bundles.active import open_store
 from hearthvox.config import Config
+from hearthvox.paths import user_paths
 from hearthvox.telemetry.check import check
 from hearthvox.telemetry.privacy import CONTENT_FIELDS, START_FIELDS, TURN_FIELDS
-from hearthvox.telemetry.stats import FIRST_AUDIO, percentile
+from hearthvox.telemetry.stats import FIRST_AUDIO, percentile, summarize
+from hearthvox.telemetry.store import TelemetryStore, default_path
 
 
 def alert_rules(cfg: Config, first_audio_ms: list[float], probe: dict[str, Any]) -> list[Any]:
@@ -28,6 +31,21 @@ def alert_rules(cfg: Config, first_audio_ms: list[float], probe: dict[str, Any])
         "false_wake_rate": outcomes.count("no_speech") / len(outcomes) if outcomes else None,
         "rss_mb": {"max": probe["rss_peak_turn_mib"]},
     }
+    return [r.as_dict() for r in check(summary, cfg.telemetry)]
+
+
+def recorded_rules(cfg: Config) -> list[dict[str, Any]] | None:
+    """The same rules over the turns telemetry recorded on this device in the last
+    ``check_window_h`` (``telemetry check``), or None when nothing was recorded."""
+    path = default_path(user_paths().state_dir)
+    if not path.exists():
+        return None
+    store = TelemetryStore(path, busy_is_broken=False)  # a daemon may be writing
+    try:
+        after = time.time() - cfg.telemetry.check_window_h * 3600.0
+        summary = summarize(store.turns(after), store.starts(after))
+    finally:
+        store.close()
     return [r.as_dict() for r in check(summary, cfg.telemetry)]
 
 
@@ -100,14 +118,17 @@ def verdict(
     device: dict[str, Any],
     capacity: dict[str, Any],
     contract: list[dict[str, Any]],
+    recorded: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     blockers: list[dict[str, str]] = []
     for s in quality:
         for fail in s["fails"]:
             blockers.append({"what": f"quality slice {s['slice']} over budget", "measured": fail})
-    for r in rules:
-        if r["status"] == "breached":
-            blockers.append({"what": f"alert rule {r['rule']} breached", "measured": r["note"]})
+    for where, judged in (("in this run", rules), ("in the field", recorded or [])):
+        for r in judged:
+            if r["status"] == "breached":
+                what = f"alert rule {r['rule']} breached {where}"
+                blockers.append({"what": what, "measured": r["note"]})
     refused = device.get("bundle", {}).get("refused")
     if refused:
         blockers.append(

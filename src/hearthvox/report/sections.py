@@ -252,6 +252,7 @@ def operations(d: dict[str, Any]) -> list[Block]:
     back = rb["returns_to"] or "nothing (no previous bundle on this channel)"
     return [
         ("h", "6. Operations"),
+        ("p", "Alert rules of [telemetry], judged on this run's turns:"),
         (
             "table",
             ["alert rule", "threshold", "value", "n", "status"],
@@ -260,6 +261,7 @@ def operations(d: dict[str, Any]) -> list[Block]:
                 for r in o["alert_rules"]
             ],
         ),
+        _recorded(o["recorded_rules"]),
         (
             "p",
             f"Rollback: `{rb['command']}` returns channel {rb['channel']} from "
@@ -282,6 +284,13 @@ def operations(d: dict[str, Any]) -> list[Block]:
         ("p", "Not measured:"),
         ("list", o["not_measured"]),
     ]
+
+
+def _recorded(rules: list[dict[str, Any]] | None) -> Block:
+    if rules is None:
+        return ("p", "In the field: no telemetry recorded on this device yet (telemetry check).")
+    states = ", ".join(f"{r['rule']} {r['status']}" for r in rules)
+    return ("p", f"In the field (telemetry check over the recorded window): {states}.")
 
 
 def blocks(d: dict[str, Any]) -> list[Block]:
