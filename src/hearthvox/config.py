@@ -165,6 +165,20 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    """``hearthvox run`` as a service (docs/service.md)."""
+
+    drain_s: float = 5.0
+    """On SIGTERM, the turn in progress may finish for this long; then it is cancelled."""
+    stall_s: float = 0.0
+    """A worker silent this long stops the watchdog pings (0: the unit's WatchdogSec)."""
+
+    def __post_init__(self) -> None:
+        if self.stall_s < 0:
+            raise ConfigError(f"[service] stall_s must be 0 or more, got {self.stall_s!r}")
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """``hearthvox report`` (docs/report.md): the launch limits it judges by, and the local
     LLM whose KV cache the capacity section sizes (``llm_layers = 0``: none configured)."""
@@ -212,6 +226,7 @@ class Config:
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     """``section.key`` of every key the config file set (so a value equal to the default
@@ -246,6 +261,7 @@ _POSITIVE = {
     ("endpoint", "max_utterance_s"),
     ("endpoint", "no_speech_timeout_s"),
     ("models", "trial_tries"),
+    ("service", "drain_s"),
 }
 _UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold")}
 

@@ -46,12 +46,14 @@ def _register() -> None:
     from hearthvox.cli.report import report
     from hearthvox.cli.run import demo, run
     from hearthvox.cli.serve import serve
+    from hearthvox.cli.service import service
     from hearthvox.cli.speech import say
     from hearthvox.cli.telemetry import telemetry
     from hearthvox.cli.transcribe import transcribe
 
     for command in (run, demo, say, transcribe, hw, serve, telemetry, models, bench):
         main.add_command(command)
+    main.add_command(service)
     main.add_command(report)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from hearthvox.audio.sources import MicSource, array_source, stream_source
 from hearthvox.audio.wavio import load_wav, open_wav_stream, write_wav
 from hearthvox.cli.render import render, stage_summary
 from hearthvox.config import Config
-from hearthvox.errors import AudioDeviceError
+from hearthvox.errors import AudioDeviceError, HearthvoxError
 from hearthvox.events import (
     AudioChunk,
     Event,
@@ -33,9 +33,18 @@ from hearthvox.events import (
 )
 from hearthvox.pipeline.jsonl import event_record
 from hearthvox.runtime import Runtime, load_runtime
-from hearthvox.telemetry import open_session
-from hearthvox.telemetry.observer import turn_log_line
-from hearthvox.telemetry.privacy import quiet_content_loggers
+from hearthvox.service import (
+    Daemon,
+    DaemonLock,
+    DaemonOptions,
+    Notifier,
+    ServiceEnv,
+    StateLog,
+    health_check,
+    install_debug_hooks,
+    to_journal,
+    use_journal_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +95,6 @@ def open_sink(spec: str, cfg: Config) -> Sink:
     return WavFileSink(Path(spec))
 
 
-async def _drive(
-    runtime: Runtime,
-    source: Source,
-    sink: Sink,
-    on_event: Callable[[Event], None],
-) -> None:
-    async for event in runtime.pipeline().run(source.chunks, sink):
-        on_event(event)
-
-
 def run_loop(
     runtime: Runtime,
     source: Source,
@@ -106,26 +105,15 @@ def run_loop(
     """Run the pipeline to the end of the source; commit the sink only on success.
 
     Telemetry (when enabled) records this start and every turn; each turn is also
-    logged at INFO with its stage times, never its text.
+    logged at INFO with its stage times, never its text. SIGTERM or Ctrl-C lets
+    the turn in progress finish (see :class:`hearthvox.service.Daemon`).
     """
-    quiet_content_loggers()
-    telemetry = open_session(runtime, command)
-
-    def observe(event: Event) -> None:
-        if isinstance(event, TurnDone):
-            log.info("%s", turn_log_line(event))
-        on_event(event)
-
+    state = StateLog(Notifier(None), journal=False, quiet=True)
+    options = DaemonOptions(command=command, reload=False)
     try:
-        asyncio.run(_drive(runtime, source, sink, observe))
-    except BaseException:
-        sink.abort()
-        raise
+        Daemon(runtime, source.chunks, sink, on_event, state=state, options=options).run()
     finally:
         source.close()
-        if telemetry is not None:
-            telemetry.close()
-    sink.close()
 
 
 @click.command()
@@ -165,34 +153,88 @@ def run(input_: str, output: str, realtime: bool, as_json: bool, config_path: Pa
       hearthvox run --input request.wav --json        # events as JSON lines
       hearthvox run --input request.wav --output reply.wav --realtime
       arecord -f S16_LE -r 16000 -c 1 | hearthvox run --input -
+
+    \b
+    As a service (docs/service.md): on the microphone, or under systemd, one
+    daemon at a time (a second one exits with status 1). Under systemd it says
+    READY=1 once the models passed their health check and the input is open,
+    pings the watchdog while every worker lives, logs in the journal's format,
+    re-reads the config on SIGHUP (a bad one is reported and the old one kept),
+    and on SIGTERM lets the turn in progress finish ([service] drain_s), then
+    exits 0.
     """
+    env = ServiceEnv.take()
+    journal = to_journal()
+    if journal:
+        use_journal_format()
+    state = StateLog(Notifier(env.notify_socket), journal)
+    lock = DaemonLock().acquire() if input_ == "mic" or env.notify_socket else None
+    try:
+        left = _serve(env, state, input_, output, realtime, as_json, config_path)
+    except HearthvoxError as exc:
+        state.notifier.status(f"failed: {exc}")
+        raise
+    except KeyboardInterrupt:  # before the models were loaded; later Ctrl-C drains
+        state("stopped")
+        return
+    finally:
+        if lock is not None:
+            lock.release()
+    if left:  # a stuck engine call: its thread would keep the process alive
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _serve(
+    env: ServiceEnv,
+    state: StateLog,
+    input_: str,
+    output: str,
+    realtime: bool,
+    as_json: bool,
+    config_path: Path | None,
+) -> bool:
+    """Load, check, open, then run the daemon; True when stuck calls were left behind."""
+    state.notifier.status("starting")
     cfg = config_mod.load(config_path)
     source = open_source(input_, cfg, realtime)
     sink = open_sink(output, cfg)
-    _say("loading models ...")
+    state("loading models")
     runtime = load_runtime(cfg)
-    wake_words = ", ".join(runtime.engines.wake.model_names)
-    _say(
-        f"ready in {runtime.ready_ms / 1000:.1f} s (bundle {runtime.engines.bundle_id}); "
-        f"listening on {source.label} for {wake_words}"
-    )
+    bundle = runtime.engines.bundle_id
+    state.line(f"models ready in {runtime.ready_ms / 1000:.1f} s (bundle {bundle})")
+    if env.notify_socket:  # the service starts only once a real inference worked
+        state("checking health")
+        report = health_check(runtime.engines)
+        state.line(f"health check passed in {report.took_ms / 1000:.1f} s")
+    install_debug_hooks(runtime)
+    printing = as_json or not to_journal(sys.stdout)
+    if not printing:
+        state.line("stdout is the journal: events (what was said) are not printed there")
 
     def on_event(event: Event) -> None:
         if as_json:
             record = event_record(event)
             if record is not None:
                 click.echo(json.dumps(record))
-        else:
+        elif printing:
             line = render(event)
             if line is not None:
                 click.echo(line)
 
+    wake_words = ", ".join(runtime.engines.wake.model_names)
+    options = DaemonOptions(
+        ready_status=f"listening on {source.label} for {wake_words}", config_path=config_path
+    )
+    daemon = Daemon(runtime, source.chunks, sink, on_event, env=env, state=state, options=options)
     try:
-        run_loop(runtime, source, sink, on_event)
-    except KeyboardInterrupt:
-        _say("stopped")
+        left = daemon.run()
+    finally:
+        source.close()
     if isinstance(sink, WavFileSink):
         _say(f"replies written to {output}")
+    return left
 
 
 DEMO_REQUEST = "Hey Jarvis. What time is it?"

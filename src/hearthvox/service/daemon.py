@@ -1,0 +1,239 @@
+"""``hearthvox run`` as a long-running service: ready, watchdog, reload, drain.
+
+:class:`Daemon` runs the pipeline over a :class:`~hearthvox.service.feed.Feed`:
+
+* ``READY=1`` once the loop runs (the caller has loaded the models, passed the
+  health check and opened the input before it builds the daemon);
+* the watchdog pings every half ``WATCHDOG_USEC`` while the audio, pipeline and
+  engine workers live (:mod:`.heartbeat`, :mod:`.watchdog`);
+* SIGHUP re-reads the config: ``RELOADING=1`` with ``MONOTONIC_USEC``, then
+  ``READY=1``; a bad config is reported and the old one kept; a good one is
+  applied between turns (:mod:`.reload`);
+* SIGTERM (or Ctrl-C) drains: ``STOPPING=1``, the current turn may finish for
+  ``[service] drain_s``, then it is cancelled; telemetry is flushed and
+  :meth:`Daemon.run` returns normally (exit status 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hearthvox import config as config_mod
+from hearthvox.audio.sinks import Sink
+from hearthvox.errors import HearthvoxError
+from hearthvox.events import AudioChunk, Event, TurnDone
+from hearthvox.runtime import Runtime
+from hearthvox.service.feed import Feed
+from hearthvox.service.heartbeat import PIPELINE, Heartbeats, WatchedExecutor, stalled
+from hearthvox.service.logs import StateLog
+from hearthvox.service.notify import Notifier, ServiceEnv
+from hearthvox.service.reload import reload_runtime
+from hearthvox.service.watchdog import Watchdog
+from hearthvox.telemetry import TelemetrySession, open_session
+from hearthvox.telemetry.observer import turn_log_line
+from hearthvox.telemetry.privacy import quiet_content_loggers
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.2
+"""How often the event loop shows it is alive (well under any watchdog period)."""
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    command: str = "run"
+    """The telemetry label of this run."""
+    ready_status: str = "listening"
+    """The status once ready (``listening on the microphone for hey_jarvis``)."""
+    config_path: Path | None = None
+    """The file SIGHUP re-reads (None: the user's config.toml)."""
+    reload: bool = True
+    """Whether SIGHUP reloads the config (else it is left to its default action)."""
+
+
+class Daemon:
+    def __init__(
+        self,
+        runtime: Runtime,
+        source: AsyncIterator[AudioChunk],
+        sink: Sink,
+        on_event: Callable[[Event], None],
+        *,
+        env: ServiceEnv | None = None,
+        state: StateLog | None = None,
+        options: DaemonOptions | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.sink = sink
+        self.on_event = on_event
+        self.env = env or ServiceEnv()
+        self.notifier = state.notifier if state is not None else Notifier(self.env.notify_socket)
+        self.state = state or StateLog(self.notifier, journal=False)
+        self.options = options or DaemonOptions()
+        self.beats = Heartbeats()
+        self.executor = WatchedExecutor()
+        self.feed = Feed(source, self.beats)
+        self.turns = 0
+        self.cancelled = False
+        """The drain bound passed and the turn in progress was cancelled."""
+        self._stopping = False
+        self._pending: config_mod.Config | None = None
+        self._drive: asyncio.Task[None] | None = None
+        self._telemetry: TelemetrySession | None = None
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> bool:
+        """Run to the end of the input or a stop signal. True when calls were left running
+        (a stuck engine): the caller should then end the process without waiting for them."""
+        quiet_content_loggers()
+        self._telemetry = open_session(self.runtime, self.options.command)
+        watchdog = self._watchdog()
+        try:
+            asyncio.run(self._main(watchdog))
+        except BaseException:
+            self.sink.abort()
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+            if self._telemetry is not None:
+                self._telemetry.close()  # flushes every record
+        if self.cancelled:
+            self.sink.stop()  # a playback still running returns now
+        self.sink.close()
+        left = self.executor.running() > 0
+        self.state("stopped", detail="calls still running are abandoned" if left else "")
+        return left
+
+    def _watchdog(self) -> Watchdog | None:
+        period_s = self.env.watchdog_s
+        if period_s is None or not self.notifier.enabled:
+            return None
+
+        def problems() -> list[str]:
+            limit_s = self.runtime.cfg.service.stall_s or period_s
+            return stalled(self.beats, self.executor, limit_s)
+
+        return Watchdog(self.notifier, period_s / 2.0, problems, self.state)
+
+    async def _main(self, watchdog: Watchdog | None) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(self.executor)
+        signals = [signal.SIGTERM, signal.SIGINT]
+        for sig in signals:
+            loop.add_signal_handler(sig, self._on_stop, sig)
+        if self.options.reload:
+            loop.add_signal_handler(signal.SIGHUP, self._on_reload)
+            signals.append(signal.SIGHUP)
+        reader = asyncio.create_task(self.feed.read(), name="hv-input")
+        ticker = asyncio.create_task(self._tick(), name="hv-ticker")
+        self._drive = asyncio.create_task(self._turns(), name="hv-pipeline")
+        self.beats.beat(PIPELINE)
+        self.notifier.ready(self.options.ready_status)
+        self.state.line(f"ready: {self.options.ready_status}")
+        self.state.status = self.options.ready_status
+        if watchdog is not None:
+            watchdog.start()
+        try:
+            await asyncio.wait({self._drive})
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            for task in (ticker, reader):
+                task.cancel()
+            await asyncio.gather(ticker, reader, return_exceptions=True)
+        if self._drive.cancelled():
+            self.cancelled = True
+            self.executor.abandon = True
+        else:
+            self._drive.result()  # the pipeline's error, if any, is the run's
+
+    async def _turns(self) -> None:
+        while True:
+            async for event in self.runtime.pipeline().run(self.feed.chunks(), self.sink):
+                self.feed.observe(event)
+                if isinstance(event, TurnDone):
+                    self.turns += 1
+                    log.info("%s", turn_log_line(event))
+                    self.notifier.status(f"{self.state.status} ({self.turns} turns)")
+                self.on_event(event)
+            if self.feed.ended or self._stopping:
+                return
+            if self._pending is not None:
+                await self._apply_reload()
+            self.feed.resume()
+
+    async def _tick(self) -> None:
+        """The loop is alive: the pipeline is fine while it has nothing to take or waits
+        on an engine (whose calls are judged on their own); a reader waiting for the
+        pipeline is not silent either."""
+        while True:
+            if self.feed.pending() == 0 or self.executor.busy():
+                self.beats.beat(PIPELINE)
+            if self.feed.waiting:
+                self.beats.beat("audio")
+            await asyncio.sleep(TICK_S)
+
+    # -- signals ---------------------------------------------------------------------
+
+    def _on_stop(self, sig: signal.Signals) -> None:
+        if self._stopping:  # asked twice: do not wait for the turn
+            self._cancel()
+            return
+        self._stopping = True
+        self._pending = None
+        drain_s = self.runtime.cfg.service.drain_s
+        turn = f"; the current turn may finish for {drain_s:g} s" if self.feed.in_turn else ""
+        self.notifier.stopping("stopping")
+        self.state.line(f"stopping ({sig.name}){turn}")
+        self.state.status = "stopping"
+        self.feed.stop_when_idle()
+        asyncio.get_running_loop().call_later(drain_s, self._cancel)
+
+    def _cancel(self) -> None:
+        if self._drive is not None and not self._drive.done():
+            self.state.line("the turn did not finish in time: cancelled", logging.WARNING)
+            self._drive.cancel()
+
+    def _on_reload(self) -> None:
+        if self._stopping:
+            return
+        self.notifier.reloading("reloading the config")
+        self.state.line("reloading the config (SIGHUP)")
+        try:
+            cfg = config_mod.load(self.options.config_path)
+        except HearthvoxError as exc:
+            self._reload_failed(str(exc))
+            return
+        self._pending = cfg
+        self.feed.stop_when_idle()  # applied between turns, in _turns
+
+    def _reload_failed(self, why: str) -> None:
+        self.state.line(f"reload failed: {why}; keeping the previous config", logging.ERROR)
+        self.notifier.ready(f"{self.state.status} (last reload failed)")
+
+    async def _apply_reload(self) -> None:
+        cfg, self._pending = self._pending, None
+        assert cfg is not None
+        old = self.runtime
+        try:
+            done = await asyncio.to_thread(reload_runtime, old, cfg)
+        except HearthvoxError as exc:
+            self._reload_failed(str(exc))
+            return
+        self.runtime = done.runtime
+        if self._telemetry is not None and (
+            done.engines_changed or done.runtime.cfg.telemetry != old.cfg.telemetry
+        ):
+            self._telemetry.close()
+            self._telemetry = None
+        if self._telemetry is None:
+            self._telemetry = open_session(self.runtime, "reload")
+        self.notifier.ready(self.state.status)
+        self.state.line(f"config reloaded: {done.summary()}")

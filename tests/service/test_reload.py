@@ -1,0 +1,56 @@
+"""SIGHUP's config applied to a running assistant: engines kept unless their settings changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from hearthvox.bundles.default import default_model_paths
+from hearthvox.config import Config, from_dict
+from hearthvox.engines import Engines
+from hearthvox.errors import ModelError
+from hearthvox.paths import user_paths
+from hearthvox.runtime import Runtime
+from hearthvox.service.reload import reload_runtime
+from hearthvox.skills.base import SkillContext, SystemClock
+from hearthvox.skills.registry import SkillRouter
+
+
+def _runtime(engines: Engines, state: Path) -> Runtime:
+    cfg = engines.cfg or Config()
+    ctx = SkillContext(clock=SystemClock(), state_dir=state)
+    router = SkillRouter.from_config(cfg.skills, ctx)
+    return Runtime(cfg, user_paths(), default_model_paths(), engines, ctx, router, 0.0)
+
+
+def test_skills_and_replies_apply_without_touching_the_models(
+    engines: Engines, tmp_path: Path
+) -> None:
+    old = _runtime(engines, tmp_path)
+    cfg = from_dict({"skills": {"disabled": ["time"], "fallback_reply": "Not now."}})
+    done = reload_runtime(old, cfg)
+    assert done.engines_changed == () and done.runtime.engines is engines
+    assert done.runtime.skills is old.skills  # timers and their state carry over
+    skill, result = done.runtime.router.answer("what time is it")
+    assert result.text == "Not now."
+    assert done.summary() == "models kept"
+
+
+def test_audio_changes_wait_for_a_restart(engines: Engines, tmp_path: Path) -> None:
+    old = _runtime(engines, tmp_path)
+    cfg = from_dict({"audio": {"input_device": "USB"}})
+    done = reload_runtime(old, cfg)
+    assert done.runtime.cfg.audio == old.cfg.audio
+    assert "[audio] changes take effect at the next start" in done.summary()
+
+
+def test_engine_settings_reload_the_models_and_a_failure_changes_nothing(
+    engines: Engines, tmp_path: Path
+) -> None:
+    old = _runtime(engines, tmp_path)
+    before = dataclasses.replace(old)
+    with pytest.raises(ModelError, match="unknown wake word model 'nope'"):
+        reload_runtime(old, from_dict({"wake": {"models": ["nope"]}}))
+    assert old == before and old.engines is engines
