@@ -30,7 +30,9 @@ def latency_cdf(samples: dict[str, list[float]]) -> str:
         if values:
             xs = sorted(values)
             ys = [(i + 1) / len(xs) for i in range(len(xs))]
-            ax.step(xs, ys, where="post", label=f"{stage} (n={len(xs)})", linewidth=2)
+            ax.step(
+                [xs[0], *xs], [0.0, *ys], where="post", label=f"{stage} (n={len(xs)})", linewidth=2
+            )
     ax.set_xlabel("ms")
     ax.set_ylabel("share of turns at or under")
     ax.set_title("Warm latency per stage (CDF)")
