@@ -33,9 +33,11 @@ def _line(m: Metric) -> str:
     ratio = "-" if m.ratio is None else f"{m.ratio:.2f}"
     verdict = "" if m.met is None else ("  ok" if m.met else "  MISS")
     target = f"  [{m.target}]" if m.target else ""
+    p95 = m.extra.get("ours_p95"), m.extra.get("baseline_p95")
+    tail = f"  p95 {_fmt(p95[0], m.unit)} / {_fmt(p95[1], m.unit)}" if p95[0] is not None else ""
     return (
         f"{m.metric:34} {_fmt(m.ours, m.unit):>10} {_fmt(m.baseline, m.unit):>10} "
-        f"{ratio:>6}  {m.unit}{target}{verdict}"
+        f"{ratio:>6}  {m.unit}{target}{verdict}{tail}"
     )
 
 
@@ -99,7 +101,7 @@ def bench(
         click.echo(f"bench: {msg} ...", err=True)
 
     if not as_json:
-        click.echo(f"{'metric':34} {'ours':>10} {'baseline':>10} {'ratio':>6}  unit")
+        click.echo(f"{'metric (medians)':34} {'ours':>10} {'baseline':>10} {'ratio':>6}  unit")
     for metric in run_bench(cfg, opts, progress):
         if as_json:
             click.echo(json.dumps(metric.record()))
