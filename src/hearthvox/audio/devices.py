@@ -89,6 +89,18 @@ def find_device(spec: str, kind: Kind) -> tuple[Any, dict[str, Any]]:
     return sd, pick_device(devices, spec, kind, default)
 
 
+def refresh_portaudio() -> None:
+    """Make PortAudio list the devices present now (a replugged headset, a restarted
+    sound server). Every stream of this process is closed by it: callers reopen theirs."""
+    sd = import_sounddevice("input")
+    try:
+        # sounddevice's only way to re-enumerate devices is its private pair
+        sd._terminate()
+        sd._initialize()
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"PortAudio could not restart: {exc}") from exc
+
+
 def list_devices() -> list[dict[str, Any]]:
     """Every device PortAudio lists: index, name, channels, default rate, defaults.
 

@@ -8,6 +8,7 @@ it return early.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -21,6 +22,8 @@ from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.wavio import WavWriter
 from hearthvox.errors import AudioDeviceError
 from hearthvox.events import Int16Array
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NullSink", "Sink", "SpeakerSink", "WavFileSink", "have_output_device"]
 
@@ -102,6 +105,10 @@ class WavFileSink:
 class SpeakerSink:
     """Plays through PortAudio; ``write`` returns once the samples have been played.
 
+    A speaker lost after the first reply (unplugged, sound server restarted) is
+    logged once and reopened at the next write; what was to be played meanwhile
+    is dropped. Only the very first open raises AudioDeviceError.
+
     The output stream opens at the first write, at that write's rate when the device
     takes it, else at the device's default rate with resampling. PortAudio's callback
     pulls from a queue that ``stop`` empties, so an interrupt silences it at once.
@@ -119,6 +126,9 @@ class SpeakerSink:
         self._drained = threading.Event()
         self._drained.set()
         self._generation = 0
+        self._opened_once = False
+        self._lost_logged = False
+        self.interrupted = False
 
     def _open(self, rate_hz: int) -> None:
         sd, dev = find_device(self.device, "output")
@@ -158,9 +168,64 @@ class SpeakerSink:
                 self._drained.set()
         out[filled:] = 0
 
-    def write(self, samples: Int16Array, rate_hz: int) -> None:
-        if self._stream is None:
+    @property
+    def playing(self) -> bool:
+        """A reply is being played now (what barge-in listens over)."""
+        return not self._drained.is_set()
+
+    def interrupt(self) -> None:
+        """Stop playing now and remember it, for the speak stage (barge-in)."""
+        self.interrupted = True
+        self.stop()
+
+    def take_interrupted(self) -> bool:
+        """Whether :meth:`interrupt` was called since the last call of this."""
+        hit, self.interrupted = self.interrupted, False
+        return hit
+
+    def _lost(self, why: str) -> None:
+        """The device went away: drop the stream; the next write reopens it."""
+        if not self._lost_logged:
+            log.warning(
+                "speaker %r lost (%s): reopening it at the next reply", self.device_name, why
+            )
+            self._lost_logged = True
+        self.stop()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception as exc:  # a dead stream may fail to close; it is gone either way
+                log.debug("closing the lost speaker stream: %s", exc)
+
+    def _ready(self, rate_hz: int) -> bool:
+        """An open, running stream; False (logged once) when the device is not back yet.
+        The first open raises AudioDeviceError: there never was a speaker."""
+        if self._stream is not None:
+            try:
+                if self._stream.active:
+                    return True
+            except Exception:  # torn down by PortAudio (devices re-listed)
+                pass
+            self._lost("the stream stopped")
+        if not self._opened_once:
             self._open(rate_hz)
+            self._opened_once = True
+            return True
+        try:
+            self._open(rate_hz)
+        except AudioDeviceError as exc:
+            self._lost(str(exc))
+            return False
+        if self._lost_logged:
+            log.warning("speaker back: %r at %d Hz", self.device_name, self.rate_hz)
+            self._lost_logged = False
+        return True
+
+    def write(self, samples: Int16Array, rate_hz: int) -> None:
+        if not self._ready(rate_hz):
+            return  # no speaker now: the reply is dropped, the assistant goes on
         x = resample_int16(np.asarray(samples, dtype=np.int16), rate_hz, self.rate_hz)
         if not len(x):
             return
@@ -170,10 +235,8 @@ class SpeakerSink:
             generation = self._generation
         timeout = len(x) / self.rate_hz + self.stall_s
         if not self._drained.wait(timeout):
-            raise AudioDeviceError(
-                f"the speaker {self.device_name!r} stopped playing (nothing played for "
-                f"{self.stall_s:.1f} s): it was unplugged or the sound server stopped"
-            )
+            self._lost(f"nothing played for {self.stall_s:.1f} s")
+            return
         if generation == self._generation:
             # the last block is in PortAudio's buffer: wait until it has left the speaker
             latency = float(self._stream.latency) if self._stream is not None else 0.0

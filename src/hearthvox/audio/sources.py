@@ -12,22 +12,18 @@ source started, measured against ``time.monotonic()`` so that drift does not bui
 from __future__ import annotations
 
 import asyncio
-import queue
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
 
 import numpy as np
-import numpy.typing as npt
 
-from hearthvox.audio.buffers import Rechunker
-from hearthvox.audio.devices import find_device, have_input_device, list_devices
-from hearthvox.audio.resample import StreamResampler, round_to_int16
+from hearthvox.audio.devices import have_input_device, list_devices
+from hearthvox.audio.mic import MicOptions, MicSource
 from hearthvox.audio.wavio import WavStream
-from hearthvox.errors import AudioDeviceError
 from hearthvox.events import AudioChunk, Int16Array
 
 __all__ = [
+    "MicOptions",
     "MicSource",
     "array_source",
     "chunk_samples",
@@ -111,128 +107,3 @@ async def stream_source(wav: WavStream, chunk_ms: int, realtime: bool) -> AsyncI
 
     async for chunk in _paced(blocks(), wav.rate_hz, chunk_ms, realtime):
         yield chunk
-
-
-class MicSource:
-    """The microphone, captured at the device's native rate and resampled to ``rate_hz``.
-
-    PortAudio's callback only copies each block into a bounded queue; when the queue
-    is full the block is dropped and counted in :attr:`overflows` (it never blocks).
-    """
-
-    poll_s = 0.25
-
-    def __init__(
-        self,
-        device: str = "",
-        rate_hz: int = 16000,
-        chunk_ms: int = 80,
-        *,
-        queue_s: float = 2.0,
-        stall_s: float = 2.0,
-    ) -> None:
-        self.device = device
-        self.rate_hz = rate_hz
-        self.chunk_ms = chunk_ms
-        self.chunk_samples = chunk_samples(rate_hz, chunk_ms)
-        self.stall_s = stall_s
-        self.device_name = ""
-        self.native_rate_hz = 0
-        self.overflows = 0
-        """Blocks dropped because the consumer fell more than ``queue_s`` behind."""
-        self.xruns = 0
-        """Blocks PortAudio flagged as input overflow (samples lost in the driver)."""
-        self._queue_s = queue_s
-        self._queue: queue.Queue[npt.NDArray[np.int16]] = queue.Queue()
-        self._stream: Any = None
-        self._channels = 1
-
-    def open(self) -> None:
-        """Find the device and start capturing; AudioDeviceError when there is none."""
-        if self._stream is not None:
-            return
-        sd, dev = find_device(self.device, "input")
-        rate = int(dev["default_samplerate"])
-        block = max(1, rate // 50)  # 20 ms blocks
-        self._queue = queue.Queue(maxsize=max(2, int(self._queue_s * 50)))
-        error: Exception | None = None
-        for channels in dict.fromkeys([1, min(2, int(dev["max_input_channels"]))]):
-            try:
-                stream = sd.InputStream(
-                    device=dev["index"],
-                    samplerate=rate,
-                    channels=channels,
-                    dtype="int16",
-                    blocksize=block,
-                    callback=self._callback,
-                )
-                stream.start()
-            except sd.PortAudioError as exc:
-                error = exc
-                continue
-            self._stream, self._channels = stream, channels
-            self.device_name, self.native_rate_hz = str(dev["name"]), rate
-            return
-        raise AudioDeviceError(f"cannot open microphone {dev['name']!r}: {error}")
-
-    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        if status.input_overflow:
-            self.xruns += 1
-        try:
-            self._queue.put_nowait(indata.copy())
-        except queue.Full:
-            self.overflows += 1
-
-    def _take(self) -> list[npt.NDArray[np.int16]]:
-        """Blocks waiting now (at least one, unless ``poll_s`` passes first)."""
-        try:
-            blocks = [self._queue.get(timeout=self.poll_s)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                blocks.append(self._queue.get_nowait())
-            except queue.Empty:
-                return blocks
-
-    def _blocks(self) -> Iterator[Int16Array]:
-        for block in self._take():
-            yield block[:, 0] if self._channels == 1 else round_to_int16(block.mean(axis=1))
-
-    async def chunks(self) -> AsyncIterator[AudioChunk]:
-        """Chunks until :meth:`close`; AudioDeviceError when the device stalls."""
-        self.open()
-        resampler = StreamResampler(self.native_rate_hz, self.rate_hz)
-        rechunker = Rechunker(self.chunk_samples)
-        pos = 0
-        idle_s = 0.0
-        while self._stream is not None:
-            blocks = await asyncio.to_thread(lambda: list(self._blocks()))
-            if not blocks:
-                idle_s += self.poll_s
-                if idle_s >= self.stall_s and self._stream is not None:
-                    raise AudioDeviceError(
-                        f"the microphone {self.device_name!r} delivered no audio for "
-                        f"{idle_s:.1f} s: it was unplugged or the sound server stopped"
-                    )
-                continue
-            idle_s = 0.0
-            for block in blocks:
-                for chunk in rechunker.push(resampler.process(block)):
-                    yield AudioChunk(chunk, self.rate_hz, pos * 1000 // self.rate_hz)
-                    pos += len(chunk)
-
-    def close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-            finally:
-                stream.close()
-
-    def __enter__(self) -> MicSource:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

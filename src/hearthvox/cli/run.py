@@ -14,10 +14,10 @@ import click
 import numpy as np
 
 from hearthvox import config as config_mod
-from hearthvox.audio.devices import list_devices
+from hearthvox.audio.devices import import_sounddevice, list_devices
 from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.sinks import NullSink, Sink, SpeakerSink, WavFileSink
-from hearthvox.audio.sources import MicSource, array_source, stream_source
+from hearthvox.audio.sources import MicOptions, MicSource, array_source, stream_source
 from hearthvox.audio.wavio import load_wav, open_wav_stream, write_wav
 from hearthvox.cli.render import render, stage_summary
 from hearthvox.config import Config
@@ -71,8 +71,12 @@ def open_source(spec: str, cfg: Config, realtime: bool) -> Source:
     """``mic``, ``-`` (a WAV on stdin) or a WAV file; fails fast with a clear error."""
     rate, chunk_ms = cfg.audio.rate_hz, cfg.audio.chunk_ms
     if spec == "mic":
-        mic = MicSource(cfg.audio.input_device, rate, chunk_ms)
-        mic.open()  # no microphone: AudioDeviceError that says how to run from a file
+        mic = MicSource(cfg.audio.input_device, rate, chunk_ms, MicOptions(wait=True))
+        import_sounddevice("input")  # no PortAudio at all: waiting cannot help
+        try:
+            mic.open()
+        except AudioDeviceError as exc:  # a daemon waits for the device (docs/audio.md)
+            _say(f"{exc}; waiting for a microphone (retrying)")
         return Source(mic.chunks(), "the microphone", mic.close)
     if spec == "-":
         wav = open_wav_stream(sys.stdin.buffer, rate)
