@@ -89,10 +89,20 @@ def find_device(spec: str, kind: Kind) -> tuple[Any, dict[str, Any]]:
     return sd, pick_device(devices, spec, kind, default)
 
 
+_generation = [0]
+
+
+def portaudio_generation() -> int:
+    """Bumped by :func:`refresh_portaudio`: a stream opened in an older generation is
+    gone and must not be touched (PortAudio freed it)."""
+    return _generation[0]
+
+
 def refresh_portaudio() -> None:
     """Make PortAudio list the devices present now (a replugged headset, a restarted
     sound server). Every stream of this process is closed by it: callers reopen theirs."""
     sd = import_sounddevice("input")
+    _generation[0] += 1
     try:
         # sounddevice's only way to re-enumerate devices is its private pair
         sd._terminate()

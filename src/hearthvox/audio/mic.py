@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hearthvox.audio.buffers import Rechunker
-from hearthvox.audio.devices import find_device, refresh_portaudio
+from hearthvox.audio.devices import find_device, portaudio_generation, refresh_portaudio
 from hearthvox.audio.resample import StreamResampler, round_to_int16
 from hearthvox.errors import AudioDeviceError
 from hearthvox.events import AudioChunk, Int16Array
@@ -90,6 +90,7 @@ class MicSource:
         self._stream: Any = None
         self._channels = 1
         self._closed = False
+        self._stream_gen = 0
 
     def open(self) -> None:
         """Find the device and start capturing; AudioDeviceError when there is none."""
@@ -116,6 +117,7 @@ class MicSource:
                 error = exc
                 continue
             self._stream, self._channels = stream, channels
+            self._stream_gen = portaudio_generation()
             self.device_name, self.native_rate_hz = str(dev["name"]), rate
             return
         raise AudioDeviceError(f"cannot open microphone {dev['name']!r}: {error}")
@@ -148,8 +150,10 @@ class MicSource:
 
     def _active(self) -> bool:
         stream = self._stream
+        if stream is None or self._stream_gen != portaudio_generation():
+            return False
         try:
-            return stream is not None and bool(stream.active)
+            return bool(stream.active)
         except Exception:  # a stream PortAudio already tore down
             return False
 
@@ -249,8 +253,8 @@ class MicSource:
 
     def _drop_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is None:
-            return
+        if stream is None or self._stream_gen != portaudio_generation():
+            return  # none, or PortAudio was restarted and already freed it
         try:
             stream.abort()
             stream.close()
@@ -260,7 +264,7 @@ class MicSource:
     def close(self) -> None:
         self._closed = True
         stream, self._stream = self._stream, None
-        if stream is not None:
+        if stream is not None and self._stream_gen == portaudio_generation():
             try:
                 stream.stop()
             finally:

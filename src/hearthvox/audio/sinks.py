@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hearthvox.audio.devices import find_device, have_output_device
+from hearthvox.audio.devices import find_device, have_output_device, portaudio_generation
 from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.wavio import WavWriter
 from hearthvox.errors import AudioDeviceError
@@ -127,6 +127,7 @@ class SpeakerSink:
         self._drained.set()
         self._generation = 0
         self._opened_once = False
+        self._stream_gen = 0
         self._lost_logged = False
         self.interrupted = False
 
@@ -148,6 +149,7 @@ class SpeakerSink:
                 error = exc
                 continue
             self._stream, self.rate_hz, self.device_name = stream, rate, str(dev["name"])
+            self._stream_gen = portaudio_generation()
             return
         raise AudioDeviceError(f"cannot open speaker {dev['name']!r}: {error}")
 
@@ -202,6 +204,8 @@ class SpeakerSink:
     def _ready(self, rate_hz: int) -> bool:
         """An open, running stream; False (logged once) when the device is not back yet.
         The first open raises AudioDeviceError: there never was a speaker."""
+        if self._stream is not None and self._stream_gen != portaudio_generation():
+            self._stream = None  # PortAudio was restarted: the stream is already gone
         if self._stream is not None:
             try:
                 if self._stream.active:
