@@ -215,6 +215,70 @@ class ReportConfig:
                 raise ConfigError(f"[report] {f.name} must be 0 or more, got {value!r}")
 
 
+SliceBudgets = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
+"""``[eval.slices.NAME]`` tables: (slice, ((budget key, value), ...)), sorted."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Quality by slice (docs/evaluation.md): the eval set, and the promotion gate's
+    budgets (how much worse than the target channel's bundle a candidate may be)."""
+
+    corpus: str = ""
+    """The eval corpus (a folder with corpus.csv); empty: $HEARTHVOX_CORPUS."""
+    cache_dir: str = ""
+    """Where synthesised clips and results are kept (empty: the cache directory)."""
+    seed: int = 0
+    """Seed of every random choice in the synthesised slices (a new seed, a new set)."""
+    wer_max_rise: float = 0.02
+    """Word error rate may rise by this much (absolute: 0.02 is 2 points) on any slice."""
+    entity_error_max_rise: float = 0.0
+    wake_frr_max_rise: float = 0.0
+    wake_fa_max_factor: float = 2.0
+    """False accepts may not grow past this factor of the baseline's (0 -> 1 is a rise)."""
+    vad_f1_max_drop: float = 0.02
+    cutoff_max_rise: float = 0.0
+    late_max_rise: float = 0.0
+    slices: SliceBudgets = ()
+    """Per-slice budgets: a table ``[eval.slices.NAME]`` with any of the keys above."""
+
+    def __post_init__(self) -> None:
+        for key in BUDGET_KEYS:
+            if getattr(self, key) < 0:
+                raise ConfigError(f"[eval] {key} must be 0 or more, got {getattr(self, key)!r}")
+
+
+BUDGET_KEYS = (
+    "wer_max_rise",
+    "entity_error_max_rise",
+    "wake_frr_max_rise",
+    "wake_fa_max_factor",
+    "vad_f1_max_drop",
+    "cutoff_max_rise",
+    "late_max_rise",
+)
+
+
+def _slice_budgets(where: str, value: Any) -> SliceBudgets:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be tables [eval.slices.NAME], got {value!r}")
+    out = []
+    for name, table in sorted(value.items()):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}.{name} must be a table of budgets, got {table!r}")
+        budgets = []
+        for key, number in sorted(table.items()):
+            if key not in BUDGET_KEYS:
+                raise ConfigError(
+                    f"unknown key {where}.{name} {key!r}; known: {', '.join(BUDGET_KEYS)}"
+                )
+            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+                raise ConfigError(f"{where}.{name} {key} must be a number >= 0, got {number!r}")
+            budgets.append((key, float(number)))
+        out.append((str(name), tuple(budgets)))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -226,6 +290,7 @@ class Config:
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -267,6 +332,8 @@ _UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold")}
 
 
 def _coerce(where: str, value: Any, hint: Any) -> Any:
+    if hint == SliceBudgets:
+        return _slice_budgets(where, value)
     origin = get_origin(hint)
     if origin is Literal:
         if value not in get_args(hint):

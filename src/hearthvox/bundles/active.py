@@ -32,7 +32,7 @@ from hearthvox.bundles.signing import (
     parse_public,
     sign,
 )
-from hearthvox.bundles.store import Store
+from hearthvox.bundles.store import Installed, Store
 from hearthvox.config import Config
 from hearthvox.errors import HearthvoxError, ModelError
 from hearthvox.paths import Paths, user_paths
@@ -94,7 +94,11 @@ def _current_paths(store: Store, cfg: Config) -> ModelPaths:
             f"channel {channel} has no bundle; install one with: hearthvox models install SOURCE "
             f'--channel {channel} --activate (or set [models] channel = "stable")'
         )
-    installed = store.get(state.current.manifest)
+    return installed_paths(store, cfg, store.get(state.current.manifest), channel)
+
+
+def installed_paths(store: Store, cfg: Config, installed: Installed, channel: str) -> ModelPaths:
+    """The model paths of an installed bundle, after checking its signature and files."""
     manifest = installed.manifest
     open_envelope(installed.data, trusted_keys(cfg, store), f"the manifest of {manifest.ref}")
     problems = store.check_objects(manifest.objects(), False, manifest.ref)

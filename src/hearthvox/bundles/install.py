@@ -108,7 +108,11 @@ def install_bundle(
         _check_version(state, manifest)
         installed = store.installed()
         for other in installed:
-            if other.manifest.ref == manifest.ref and other.sha256 != sha:
+            if (
+                other.manifest.ref == manifest.ref
+                and other.sha256 != sha
+                and not other.manifest.same_content(manifest)  # promoted to another channel
+            ):
                 raise ModelError(
                     f"{manifest.ref} is already installed with different content: refused "
                     f"(a publisher must raise the version for a new bundle)"

@@ -108,6 +108,10 @@ class Manifest:
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires
 
+    def same_content(self, other: Manifest) -> bool:
+        """*other* is this manifest signed for another channel (a promotion's copy)."""
+        return dataclasses.replace(other, channel=self.channel) == self
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": "bundle",

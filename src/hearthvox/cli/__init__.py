@@ -41,6 +41,7 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from hearthvox.cli.bench import bench
+    from hearthvox.cli.eval import eval_
     from hearthvox.cli.hw import hw
     from hearthvox.cli.models import models
     from hearthvox.cli.report import report
@@ -54,6 +55,7 @@ def _register() -> None:
     for command in (run, demo, say, transcribe, hw, serve, telemetry, models, bench):
         main.add_command(command)
     main.add_command(service)
+    main.add_command(eval_)
     main.add_command(report)
 
 

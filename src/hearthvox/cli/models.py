@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -26,6 +24,7 @@ from hearthvox.bundles.manifest import CHANNELS, now_utc
 from hearthvox.bundles.signing import local_public, public_text
 from hearthvox.bundles.sources import DirSource, IndexObjects, ObjectSource, TarSource
 from hearthvox.bundles.store import Store
+from hearthvox.cli.eval import corpus_option, progress_bars, quick_option
 from hearthvox.config import Config
 from hearthvox.errors import ModelError
 from hearthvox.paths import user_paths
@@ -55,20 +54,8 @@ def _say(msg: str) -> None:
 @contextlib.contextmanager
 def _progress_bar() -> Iterator[Callable[[int], Progress]]:
     """A byte progress bar on stderr (shown on a terminal only)."""
-    from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
-
-    bars: list[Any] = []
-
-    def start(total: int) -> Progress:
-        bar = tqdm(total=total, unit="B", unit_scale=True, disable=None, file=sys.stderr)
-        bars.append(bar)
-        return bar.update  # type: ignore[no-any-return]  # tqdm is untyped
-
-    try:
-        yield start
-    finally:
-        for bar in bars:
-            bar.close()
+    with progress_bars(unit="B", unit_scale=True) as start:
+        yield lambda total: start("", total)
 
 
 @click.group()
@@ -79,6 +66,7 @@ def models() -> None:
     hearthvox models status                        # each channel: current, previous, trial
     hearthvox models install URL/index.json --channel beta --activate
     hearthvox models rollback --channel beta       # back to the previous bundle
+    hearthvox models promote --from beta           # beta -> stable, gated on quality by slice
     hearthvox models verify                        # re-hash every model file in the store
     """
 
@@ -342,3 +330,30 @@ def lock(lock_path: Path | None, output: Path | None) -> None:
     else:
         target.write_text(text, encoding="utf-8")
         _say(f"wrote {target}: every file matches its pin")
+
+
+@models.command()
+@click.option("--from", "source", type=click.Choice(CHANNELS), required=True, help="From here.")
+@click.option("--to", "target", type=click.Choice(CHANNELS), help="Default: next towards stable.")
+@click.option("--force", is_flag=True, help="Even over budget (recorded as forced).")
+@corpus_option
+@quick_option
+@_config
+def promote(
+    source: str,
+    target: str | None,
+    force: bool,
+    corpus: Path | None,
+    quick: bool,
+    config_path: Path | None,
+) -> None:
+    """Promote a bundle towards stable (canary -> beta -> stable), gated on quality.
+
+    Runs the eval (hearthvox eval) on the candidate and on the target channel's
+    bundle and refuses, listing the failing slices, when any slice is worse than the
+    [eval] budgets allow. The eval results are kept with the promotion.
+    """
+    from hearthvox.cli.eval import run_promote
+
+    cfg, store, _ = _setup(config_path, None)
+    run_promote(cfg, store, source, target, force, corpus, quick)

@@ -1,0 +1,261 @@
+"""``hearthvox eval``: quality by slice of a bundle, as a table or JSON, and side by side."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hearthvox import config as config_mod
+from hearthvox.bundles.manifest import CHANNELS
+
+if TYPE_CHECKING:
+    from hearthvox.bundles.store import Store
+    from hearthvox.config import Config
+    from hearthvox.evaluation.evalset import EvalSet
+    from hearthvox.evaluation.gate import Check
+    from hearthvox.evaluation.metrics import EvalResult
+
+corpus_option = click.option(
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Eval corpus: a folder with corpus.csv (default: [eval] corpus, $HEARTHVOX_CORPUS, "
+    "../shared/corpus).",
+)
+quick_option = click.option(
+    "--quick", is_flag=True, help="A small subset of the set (about a quarter of the clips)."
+)
+
+
+def say(msg: str) -> None:
+    click.echo(f"hearthvox: {msg}", err=True)
+
+
+@contextlib.contextmanager
+def progress_bars(**options: Any) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """``start(what, total)`` opens a tqdm bar on stderr (on a terminal only) and returns
+    its ``update``; every bar is closed at the end."""
+    from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
+
+    bars: list[Any] = []
+
+    def start(what: str, total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=what or None, disable=None, file=sys.stderr, **options)
+        bars.append(bar)
+        return bar.update  # type: ignore[no-any-return]  # tqdm is untyped
+
+    try:
+        yield start
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def clip_progress() -> contextlib.AbstractContextManager[
+    Callable[[str, int], Callable[[int], None]]
+]:
+    """One progress bar per evaluated bundle, counting clips."""
+    return progress_bars(unit="clip")
+
+
+def synth_notice() -> Callable[[str], None]:
+    """Say once that the voice is synthesising clips (first use of a recipe)."""
+    said: list[bool] = []
+
+    def notice(_text: str) -> None:
+        if not said:
+            said.append(True)
+            say("synthesising the eval set's spoken clips (once; they are cached)")
+
+    return notice
+
+
+@click.command(name="eval")
+@corpus_option
+@click.option("--bundle", metavar="BUNDLE[@VERSION]", help="An installed bundle to evaluate.")
+@click.option(
+    "--channel",
+    type=click.Choice(CHANNELS),
+    help="Evaluate this channel's current bundle (default: [models] channel).",
+)
+@click.option(
+    "--compare",
+    "other",
+    metavar="OTHER",
+    help="Also evaluate OTHER (a channel or BUNDLE[@VERSION]) and show the changes "
+    "against the [eval] budgets.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per slice.")
+@quick_option
+@click.option("--fresh", is_flag=True, help="Run again even if this result is cached.")
+@click.option(
+    "--clips",
+    is_flag=True,
+    help="Also print every command's reference and transcript (on stdout only).",
+)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file."
+)
+def eval_(
+    corpus: Path | None,
+    bundle: str | None,
+    channel: str | None,
+    other: str | None,
+    as_json: bool,
+    quick: bool,
+    fresh: bool,
+    clips: bool,
+    config_path: Path | None,
+) -> None:
+    """How a bundle hears, slice by slice: clean, noisy (10/5/0 dB SNR), quiet (-25 dB),
+    far field, long silences, the voice at normal and fast speed, rare names and codes.
+
+    \b
+    Per slice: word error rate, entity error rate, wake-word misses and false accepts
+    per hour, VAD F1, cut-off and late endpoints. The set is built on this device from
+    the corpus recordings and the packaged voice (seeded; cached), results are cached
+    per bundle and settings.
+    \b
+    hearthvox eval                            # the configured channel's bundle
+    hearthvox eval --channel canary --compare stable
+    hearthvox eval --bundle small@2 --json
+    """
+    from hearthvox.bundles.active import ensure_initialised, open_store
+    from hearthvox.evaluation.evaluate import evaluate, options_for, prepare_set, resolve
+    from hearthvox.evaluation.gate import compare, failures
+    from hearthvox.evaluation.table import compare_lines, legend, result_lines
+
+    cfg = config_mod.load(config_path)
+    store = open_store()
+    ensure_initialised(store, cfg)
+    options = options_for(cfg, corpus, quick, reuse=not fresh, keep_text=clips)
+    evalset = prepare_set(options, cfg, synth_notice())
+    targets = [resolve(cfg, store, bundle, channel)]
+    if other:
+        is_channel = other in CHANNELS
+        targets.append(
+            resolve(cfg, store, None if is_channel else other, other if is_channel else None)
+        )
+    with clip_progress() as progress:
+        results = [
+            evaluate(t, evalset, options, progress(t.label, len(evalset.clips))) for t in targets
+        ]
+    result = results[0]
+    checks = compare(cfg.eval, results[1], result) if other else []
+    if as_json:
+        for s in result.slices:
+            obj = {**s.to_json(), "bundle": result.bundle, "set": evalset.digest[:16]}
+            mine = [c for c in checks if c.slice == s.slice]
+            if other:
+                obj["compare"] = {"bundle": results[1].bundle} | {
+                    c.metric.name: {"other": c.baseline, "change": c.change, "ok": c.ok}
+                    for c in mine
+                }
+            click.echo(json.dumps(obj))
+        if clips:
+            _clip_lines(evalset, result, as_json)
+        return
+    cached = " (cached result)" if result.extra.get("cached") else f" in {result.seconds:.0f} s"
+    click.echo(
+        f"{result.bundle}: {len(evalset.clips)} clips, {evalset.audio_s / 60:.1f} min of audio "
+        f"(eval set {evalset.digest[:12]}{', quick' if quick else ''}){cached}"
+    )
+    for line in result_lines(result):
+        click.echo(line)
+    click.echo(legend())
+    if other:
+        click.echo(f"\n{result.bundle} against {results[1].bundle}:")
+        for line in compare_lines(checks, result.bundle, results[1].bundle):
+            click.echo(line)
+        failed = failures(checks)
+        slices = ", ".join(dict.fromkeys(c.slice for c in failed))
+        click.echo(
+            f"{len(failed)} metric(s) over budget: {slices}"
+            if failed
+            else "every slice within budget"
+        )
+    if clips:
+        _clip_lines(evalset, result, as_json)
+
+
+def run_promote(
+    cfg: Config,
+    store: Store,
+    source: str,
+    target: str | None,
+    force: bool,
+    corpus: Path | None,
+    quick: bool,
+) -> None:
+    """The body of ``models promote``: gate, promote, show the checks and the record."""
+    from hearthvox.bundles.promote import default_target
+    from hearthvox.evaluation.evaluate import options_for
+    from hearthvox.evaluation.gate import GateRefused, failures
+    from hearthvox.evaluation.promotion import promote_channel
+
+    target = target or default_target(source)
+    options = options_for(cfg, corpus, quick)
+    try:
+        with clip_progress() as progress:
+            done = promote_channel(
+                cfg,
+                store,
+                source,
+                target,
+                options,
+                force=force,
+                progress=progress,
+                on_synth=synth_notice(),
+            )
+    except GateRefused as exc:
+        _gate_summary(exc.checks, target)
+        raise
+    _gate_summary(done.checks, target)
+    failed = len(failures(done.checks))
+    verdict = f"FORCED past {failed} metric(s) over budget" if failed else "within budget"
+    if done.baseline is None:
+        verdict = f"{target} had no bundle to compare with"
+    say(f"channel {target} now runs {done.current} (from {source}; {verdict}; on trial)")
+    say(f"record: {done.record}")
+
+
+def _gate_summary(checks: list[Check], target: str) -> None:
+    """The checks over budget (one line each), then how many passed."""
+    from hearthvox.evaluation.gate import failures
+    from hearthvox.evaluation.table import compare_lines
+
+    failed = failures(checks)
+    if failed:
+        for line in compare_lines(failed, "candidate", f"on {target}"):
+            click.echo(line)
+    slices = len({c.slice for c in checks})
+    click.echo(
+        f"{len(checks) - len(failed)} of {len(checks)} checks within budget on {slices} slices"
+    )
+
+
+def _clip_lines(evalset: EvalSet, result: EvalResult, as_json: bool) -> None:
+    """Each command's reference and transcript (only when asked: ``--clips``)."""
+    references = {c.id: c.reference for c in evalset.clips}
+    for c in result.clips:
+        if c.role != "command":
+            continue
+        flags = ",".join(f for f, on in (("cut-off", c.cutoff), ("late", c.late)) if on)
+        if as_json:
+            row: dict[str, Any] = {
+                "clip": c.id,
+                "slice": c.slice,
+                "reference": references.get(c.id, ""),
+            }
+            row |= {"text": c.hypothesis, "edits": c.edits, "words": c.words, "flags": flags}
+            click.echo(json.dumps(row))
+        else:
+            click.echo(
+                f"{c.id}\t{c.edits}/{c.words}\t{flags or '-'}\t"
+                f"{references.get(c.id, '')}\t{c.hypothesis}"
+            )

@@ -1,0 +1,124 @@
+"""What the eval set is made of: the slices, the synthesised texts, the mixing parameters.
+
+Everything that decides a clip's samples is here or in the corpus, and all of it
+goes into :func:`recipe_doc`, whose hash names the cached set: change a text, a
+level or the seed and the set is built afresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SET_VERSION = 1
+
+CLEAN = "clean"
+NOISE_SNR_DB: tuple[tuple[str, float], ...] = (
+    ("noise_10db", 10.0),
+    ("noise_5db", 5.0),
+    ("noise_0db", 0.0),
+)
+QUIET, QUIET_DB = "quiet", -25.0
+FAR_FIELD = "far_field"
+LONG_SILENCE = "long_silence"
+TTS, FAST, ENTITIES = "tts", "fast", "entities"
+BACKGROUND = "background"
+ALL = "all"
+"""The row that pools every command clip (the global figure a user would see)."""
+
+DEGRADED = (CLEAN, *(name for name, _ in NOISE_SNR_DB), QUIET, FAR_FIELD)
+"""Slices made by degrading the recordings; the wake phrases and the VAD file get them too."""
+SLICE_ORDER = (*DEGRADED, LONG_SILENCE, TTS, FAST, ENTITIES, BACKGROUND, ALL)
+
+FAST_LENGTH_SCALE = 0.75
+LEAD_S, TRAIL_S = 0.6, 2.0
+"""Silence around every command: the trail leaves room to see a late endpoint."""
+LONG_LEAD_S, LONG_TRAIL_S = 3.0, 4.0
+LONG_SILENCE_FLOOR_SNR_DB = 45.0
+"""The long silences are a quiet room (noise 45 dB under the speech), not digital zero."""
+WAKE_GAP_S = 0.15
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """A sentence carrying a rare name or a product code."""
+
+    spoken: str  # what the voice is given (codes letter by letter, as people say them)
+    reference: str  # what a perfect transcript says
+    entity: str  # the part that must be heard right
+
+
+CARRIERS: tuple[Carrier, ...] = (
+    Carrier("Set a timer called Zbigniew.", "set a timer called Zbigniew", "Zbigniew"),
+    Carrier("Order part X J 4 4 7 1.", "order part XJ-4471", "XJ-4471"),
+    Carrier(
+        "Call Siobhan on the kitchen speaker.", "call Siobhan on the kitchen speaker", "Siobhan"
+    ),
+    Carrier("Add Q Z 2 0 9 to my basket.", "add QZ-209 to my basket", "QZ-209"),
+    Carrier(
+        "Remind me to email Oluwaseun tomorrow.",
+        "remind me to email Oluwaseun tomorrow",
+        "Oluwaseun",
+    ),
+    Carrier(
+        "Send part K V 8 8 1 3 to the workshop.", "send part KV-8813 to the workshop", "KV-8813"
+    ),
+    Carrier("Text Aoife that I am running late.", "text Aoife that I am running late", "Aoife"),
+    Carrier("Play the playlist called Priyanka.", "play the playlist called Priyanka", "Priyanka"),
+    Carrier("Book a table at Nguyen's for two.", "book a table at Nguyen's for two", "Nguyen"),
+    Carrier("Is filter B R 5 0 in stock?", "is filter BR-50 in stock", "BR-50"),
+)
+QUICK_CARRIERS = (0, 1, 2, 3)
+
+WAKE_COMMANDS: tuple[tuple[str, float], ...] = (
+    ("What time is it?", 1.0),
+    ("Set a timer for five minutes.", 0.9),
+    ("Turn off the lights.", 1.1),
+    ("What's the weather like?", 0.85),
+    ("Cancel the timer.", 1.2),
+    ("Play some music.", 0.95),
+)
+"""Commands after the wake phrase, and the length scale the wake phrase is spoken at."""
+
+QUICK_EVERY = 2  # the quick set takes every second recording (from the second one)
+QUICK_TTS = 2  # transcripts spoken by the voice (tts, fast) in the quick set
+QUICK_WAKE = 2
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """Which eval set: the full one or the quick subset, its seed, its wake word."""
+
+    quick: bool = False
+    seed: int = 0
+    wake_word: str = "hey_jarvis"
+
+    @property
+    def wake_phrase(self) -> str:
+        """``hey_jarvis`` -> ``Hey Jarvis.``"""
+        return self.wake_word.replace("_", " ").title() + "."
+
+    def carriers(self) -> tuple[Carrier, ...]:
+        return tuple(CARRIERS[i] for i in QUICK_CARRIERS) if self.quick else CARRIERS
+
+    def wake_commands(self) -> tuple[tuple[str, float], ...]:
+        return WAKE_COMMANDS[:QUICK_WAKE] if self.quick else WAKE_COMMANDS
+
+
+def recipe_doc(spec: SetSpec, corpus_files: list[dict[str, str]], voice_sha256: str) -> Any:
+    """Everything the set's samples depend on (hashed to name the cached set)."""
+    return {
+        "version": SET_VERSION,
+        "quick": spec.quick,
+        "seed": spec.seed,
+        "wake_phrase": spec.wake_phrase,
+        "voice": voice_sha256,
+        "corpus": corpus_files,
+        "carriers": [vars(c) for c in spec.carriers()],
+        "wake_commands": [list(c) for c in spec.wake_commands()],
+        "noise": [list(n) for n in NOISE_SNR_DB],
+        "quiet_db": QUIET_DB,
+        "fast": FAST_LENGTH_SCALE,
+        "pads": [LEAD_S, TRAIL_S, LONG_LEAD_S, LONG_TRAIL_S, LONG_SILENCE_FLOOR_SNR_DB, WAKE_GAP_S],
+        "subsets": [QUICK_EVERY, QUICK_TTS, QUICK_WAKE],
+    }

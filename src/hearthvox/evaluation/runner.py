@@ -1,0 +1,206 @@
+"""Run a bundle's engines over the eval set, clip by clip, as the daemon would hear it.
+
+For a command the VAD runs over the whole clip and the endpointer, armed at the
+start as after a wake word, finds the utterance with the bundle's own settings:
+at the first pause the audio so far is decoded and the hangover follows the
+transcript (``[endpoint] adaptive``, decoded synchronously so the result does not
+depend on timing; a guess whose lean decode trips a guard is no guess, as in
+:mod:`hearthvox.pipeline.speculate`), and the words handed to the recogniser are exactly what the
+endpointer kept. Words cut off by an early endpoint are missing from the
+transcript, as they would be for a user. The wake engine hears every clip
+(ungated: every 80 ms frame is scored); a detection in a wake clip is a hit, in
+any other clip a false accept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hearthvox.config import Config
+from hearthvox.engines.asr import WhisperAsr
+from hearthvox.engines.endpoint import Endpointer, hangover_for
+from hearthvox.engines.vad import SileroVad
+from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
+from hearthvox.evaluation.evalset import Clip
+from hearthvox.evaluation.wer import entity_found, word_errors
+from hearthvox.events import Int16Array
+
+RATE_HZ = 16000
+TAIL_MS = 200.0
+"""Audio kept after the last voiced frame for the recogniser (as the listener does)."""
+CUTOFF_MS = 300.0
+"""An utterance that ends this long before the speech does has dropped a word: cut off."""
+LATE_MS = 1500.0
+"""An endpoint this long after the speech ended (or none at all) is late."""
+WAKE_WINDOW_S = 1.0
+"""A wake hit counts up to this long after the end of the wake phrase."""
+
+
+@dataclass
+class EvalEngines:
+    """What the eval runs: a bundle's wake, VAD and ASR engines and its effective config."""
+
+    bundle: str
+    wake: WakeEngine
+    vad: SileroVad
+    asr: WhisperAsr
+    cfg: Config
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    """Everything that decides the results (model sha256s, settings, runtime versions)."""
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    id: str
+    slice: str
+    role: str
+    audio_s: float
+    words: int = 0
+    edits: int = 0
+    entity_ok: bool | None = None
+    cutoff: bool | None = None
+    late: bool | None = None
+    endpoint_ms: float | None = None
+    """Endpoint decision after the end of the speech (commands that ended)."""
+    wake_hit: bool | None = None
+    false_accepts: int = 0
+    vad: tuple[int, int, int] | None = None
+    """(true positive, false positive, false negative) 32 ms frames of a VAD clip."""
+    hypothesis: str = field(default="", compare=False)
+    """The transcript: kept in memory only (``eval --clips``), never written to disk."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in vars(self).items() if k != "hypothesis"}
+        d["vad"] = list(self.vad) if self.vad is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ClipOutcome:
+        vad = raw.get("vad")
+        return cls(**{**raw, "vad": tuple(vad) if vad is not None else None})
+
+
+@dataclass
+class _Utterance:
+    text: str
+    start_ms: float | None
+    end_ms: float | None  # last voiced frame's end; None: no endpoint in the clip
+    decided_ms: float | None
+
+
+def _cut(audio: Int16Array, start_ms: float, end_ms: float) -> Int16Array:
+    lo = max(0, int(start_ms * RATE_HZ / 1000))
+    return audio[lo : max(lo, int(end_ms * RATE_HZ / 1000))]
+
+
+def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utterance:
+    """The first utterance the endpointer finds, and its transcript."""
+    ep_cfg = engines.cfg.endpoint
+    frame_ms = float(engines.vad.frame_ms)
+    ep = Endpointer(ep_cfg, engines.cfg.vad.threshold, frame_ms)
+    ep.arm(0.0, ep_cfg.no_speech_timeout_s)
+    guess: tuple[float, str] | None = None
+    start: float | None = None
+
+    def decode(end_ms: float, fallback: bool = True) -> str | None:
+        assert start is not None
+        cut = _cut(audio, start - ep_cfg.preroll_ms, end_ms)
+        result = engines.asr.transcribe(cut, fallback=fallback)
+        return None if result.fallback and not fallback else result.text
+
+    for i, prob in enumerate(probs):
+        t = i * frame_ms
+        boundary = ep.push(prob, t)
+        if boundary is None:
+            continue
+        if boundary.kind == "start":
+            start = boundary.t_ms
+        elif boundary.kind == "timeout":
+            return _Utterance("", None, None, t + frame_ms)
+        elif boundary.kind == "pause":
+            # a guess never falls back to the full window: a tripped guard is no guess
+            text = decode(boundary.t_ms + TAIL_MS, fallback=False)
+            guess = (boundary.t_ms, text) if text is not None else None
+            if guess is not None:
+                ep.set_hangover(hangover_for(guess[1], ep_cfg))
+        else:
+            same = guess is not None and guess[0] == boundary.t_ms
+            heard = guess[1] if guess is not None and same else decode(boundary.t_ms + TAIL_MS)
+            return _Utterance(heard or "", start, boundary.t_ms, t + frame_ms)
+    if start is None:
+        return _Utterance("", None, None, None)
+    return _Utterance(decode(len(audio) * 1000 / RATE_HZ) or "", start, None, None)
+
+
+def _wake_hits(wake: WakeEngine, audio: Int16Array) -> list[float]:
+    stream = wake.new_stream()
+    hits = []
+    for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        end_ms = (i + FRAME_SAMPLES) * 1000 / RATE_HZ
+        if stream.detect(audio[i : i + FRAME_SAMPLES], end_ms) is not None:
+            hits.append(end_ms / 1000)
+    return hits
+
+
+def _vad_counts(
+    clip: Clip, probs: list[float], threshold: float, frame_s: float
+) -> tuple[int, ...]:
+    tp = fp = fn = 0
+    for i, prob in enumerate(probs):
+        middle = (i + 0.5) * frame_s
+        if middle >= clip.vad_until_s:
+            break
+        truth = any(a <= middle < b for a, b in clip.vad_speech_s)
+        said = prob >= threshold
+        tp += truth and said
+        fp += said and not truth
+        fn += truth and not said
+    return tp, fp, fn
+
+
+def run_clip(engines: EvalEngines, clip: Clip) -> ClipOutcome:
+    hits = _wake_hits(engines.wake, clip.audio)
+    base: dict[str, Any] = {"id": clip.id, "slice": clip.slice, "role": clip.role}
+    base["audio_s"] = round(clip.duration_s, 3)
+    if clip.role == "wake":
+        start, end = clip.span_s
+        return ClipOutcome(**base, wake_hit=any(start <= t <= end + WAKE_WINDOW_S for t in hits))
+    base["false_accepts"] = len(hits)
+    if clip.role == "background":
+        return ClipOutcome(**base)
+    probs = engines.vad.new_stream().feed(clip.audio)
+    if clip.role == "vad":
+        counts = _vad_counts(clip, probs, engines.cfg.vad.threshold, engines.vad.frame_ms / 1000)
+        return ClipOutcome(**base, vad=(counts[0], counts[1], counts[2]))
+    heard = _listen(engines, clip.audio, probs)
+    edits, words = word_errors(clip.reference, heard.text)
+    speech_end_ms = clip.span_s[1] * 1000
+    cutoff = heard.start_ms is None  # nothing heard: every word dropped
+    delay = None
+    if heard.end_ms is not None and heard.decided_ms is not None:
+        cutoff = heard.end_ms < speech_end_ms - CUTOFF_MS
+        delay = heard.decided_ms - speech_end_ms
+    return ClipOutcome(
+        **base,
+        words=words,
+        edits=edits,
+        entity_ok=entity_found(clip.entity, heard.text) if clip.entity else None,
+        cutoff=cutoff,
+        late=heard.start_ms is not None and (delay is None or delay > LATE_MS),
+        endpoint_ms=round(delay, 1) if delay is not None else None,
+        hypothesis=heard.text,
+    )
+
+
+def run_clips(
+    engines: EvalEngines, clips: tuple[Clip, ...], progress: Callable[[int], None] | None = None
+) -> list[ClipOutcome]:
+    """Every clip, in order (one at a time: the engines' own threads use the cores)."""
+    outcomes = []
+    for clip in clips:
+        outcomes.append(run_clip(engines, clip))
+        if progress is not None:
+            progress(1)
+    return outcomes
