@@ -26,6 +26,10 @@ class AudioConfig:
     """Microphone name or index (empty: the system default)."""
     output_device: str = ""
     """Speaker name or index (empty: the system default)."""
+    barge_in: bool = True
+    """On the microphone and speaker: the wake word interrupts a reply (docs/audio.md)."""
+    barge_in_threshold: float = 0.8
+    """Wake threshold while the assistant speaks (stricter: its own voice is in the room)."""
 
 
 @dataclass(frozen=True)
@@ -178,43 +182,6 @@ class ServiceConfig:
             raise ConfigError(f"[service] stall_s must be 0 or more, got {self.stall_s!r}")
 
 
-@dataclass(frozen=True)
-class ReportConfig:
-    """``hearthvox report`` (docs/report.md): the launch limits it judges by, and the local
-    LLM whose KV cache the capacity section sizes (``llm_layers = 0``: none configured)."""
-
-    utilisation: float = 0.7
-    """Capacity is counted at this share of the device's CPU."""
-    speech_duty: float = 0.1
-    """Share of a stream's time spent on speech (ASR) in the mixed capacity estimate."""
-    wer_max: float = 0.25
-    """A quality slice fails its budget above this word error rate ..."""
-    entity_error_max: float = 0.5
-    """... above this entity error rate ..."""
-    wake_frr_max: float = 0.3
-    """... above this wake false-reject rate ..."""
-    cutoff_rate_max: float = 0.1
-    """... or above this share of commands cut off."""
-    llm_name: str = ""
-    llm_layers: int = 0
-    llm_kv_heads: int = 0
-    llm_head_dim: int = 0
-    llm_cache_bytes: float = 2.0
-    """Bytes per cached value: 2 (fp16), 1 (int8/q8), 0.5 (q4)."""
-    llm_context_tokens: int = 0
-    llm_weights_mb: float = 0.0
-    """The LLM's weights in memory, counted against the memory left."""
-
-    def __post_init__(self) -> None:
-        for key in ("utilisation", "speech_duty"):
-            if not 0.0 < getattr(self, key) <= 1.0:
-                raise ConfigError(f"[report] {key} must be in (0, 1], got {getattr(self, key)!r}")
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, int | float) and value < 0:
-                raise ConfigError(f"[report] {f.name} must be 0 or more, got {value!r}")
-
-
 SliceBudgets = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
 """``[eval.slices.NAME]`` tables: (slice, ((budget key, value), ...)), sorted."""
 
@@ -280,6 +247,43 @@ def _slice_budgets(where: str, value: Any) -> SliceBudgets:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """``hearthvox report`` (docs/report.md): the launch limits it judges by, and the local
+    LLM whose KV cache the capacity section sizes (``llm_layers = 0``: none configured)."""
+
+    utilisation: float = 0.7
+    """Capacity is counted at this share of the device's CPU."""
+    speech_duty: float = 0.1
+    """Share of a stream's time spent on speech (ASR) in the mixed capacity estimate."""
+    wer_max: float = 0.25
+    """A quality slice fails its budget above this word error rate ..."""
+    entity_error_max: float = 0.5
+    """... above this entity error rate ..."""
+    wake_frr_max: float = 0.3
+    """... above this wake false-reject rate ..."""
+    cutoff_rate_max: float = 0.1
+    """... or above this share of commands cut off."""
+    llm_name: str = ""
+    llm_layers: int = 0
+    llm_kv_heads: int = 0
+    llm_head_dim: int = 0
+    llm_cache_bytes: float = 2.0
+    """Bytes per cached value: 2 (fp16), 1 (int8/q8), 0.5 (q4)."""
+    llm_context_tokens: int = 0
+    llm_weights_mb: float = 0.0
+    """The LLM's weights in memory, counted against the memory left."""
+
+    def __post_init__(self) -> None:
+        for key in ("utilisation", "speech_duty"):
+            if not 0.0 < getattr(self, key) <= 1.0:
+                raise ConfigError(f"[report] {key} must be in (0, 1], got {getattr(self, key)!r}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and value < 0:
+                raise ConfigError(f"[report] {f.name} must be 0 or more, got {value!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     wake: WakeConfig = field(default_factory=WakeConfig)
@@ -290,8 +294,8 @@ class Config:
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     """``section.key`` of every key the config file set (so a value equal to the default
@@ -328,7 +332,7 @@ _POSITIVE = {
     ("models", "trial_tries"),
     ("service", "drain_s"),
 }
-_UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold")}
+_UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold"), ("audio", "barge_in_threshold")}
 
 
 def _coerce(where: str, value: Any, hint: Any) -> Any:

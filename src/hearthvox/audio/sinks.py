@@ -130,6 +130,16 @@ class SpeakerSink:
         self._stream_gen = 0
         self._lost_logged = False
         self.interrupted = False
+        self._reference: deque[tuple[float, Int16Array, int]] = deque(maxlen=64)
+
+    def recent_playback(self, seconds: float, rate_hz: int = 16000) -> Int16Array:
+        """What was handed to the speaker in the last ``seconds`` (the echo reference)."""
+        since = time.monotonic() - seconds
+        with self._lock:
+            parts = [(x, r) for t, x, r in self._reference if t >= since]
+        if not parts:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate([resample_int16(x, r, rate_hz) for x, r in parts])
 
     def _open(self, rate_hz: int) -> None:
         sd, dev = find_device(self.device, "output")
@@ -237,6 +247,7 @@ class SpeakerSink:
             self._queue.append(x)
             self._drained.clear()
             generation = self._generation
+            self._reference.append((time.monotonic(), samples, rate_hz))
         timeout = len(x) / self.rate_hz + self.stall_s
         if not self._drained.wait(timeout):
             self._lost(f"nothing played for {self.stall_s:.1f} s")

@@ -6,6 +6,7 @@ from typing import Any
 
 from hearthvox.events import (
     Event,
+    Interrupt,
     NoSpeech,
     Reply,
     SpeechEnded,
@@ -42,6 +43,8 @@ def event_record(event: Event) -> dict[str, Any] | None:
                 body["announcement"] = True
         case TtsFirstAudio():
             body = {"event": "tts_first_audio", "tts_first_ms": event.tts_first_ms}
+        case Interrupt():
+            body = {"event": "interrupt", "reason": event.reason}
         case StageError():
             body = {
                 "event": "error",

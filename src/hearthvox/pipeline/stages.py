@@ -21,6 +21,7 @@ from hearthvox.errors import EngineError, SkillError
 from hearthvox.events import (
     Event,
     Int16Array,
+    Interrupt,
     Reply,
     ReplyDone,
     SpeechEnded,
@@ -118,6 +119,13 @@ async def answer_stage(
                 )
 
 
+def _barged_in(sink: Sink) -> bool:
+    """Whether the user interrupted the playback (a speaker with barge-in, see
+    :mod:`hearthvox.audio.bargein`); clears it."""
+    take = getattr(sink, "take_interrupted", None)
+    return bool(take()) if callable(take) else False
+
+
 async def speak_stage(
     events: AsyncIterator[Event], tts: PiperTts, sink: Sink, clock: StreamClock
 ) -> AsyncIterator[Event]:
@@ -127,6 +135,8 @@ async def speak_stage(
             continue
         if event.interrupt:
             sink.stop()
+        _barged_in(sink)  # a barge-in that came after the last reply ended is stale
+        interrupted = False
         t0 = time.perf_counter()
         playback_ms = waited_ms = 0.0
         sentences = tts.stream(event.text) if event.text.strip() else iter(())
@@ -152,11 +162,15 @@ async def speak_stage(
             waited_ms += (tp - ready) * 1000.0
             await asyncio.to_thread(sink.write, samples, tts.rate_hz)
             playback_ms += (time.perf_counter() - tp) * 1000.0
+            if _barged_in(sink):  # the rest of the reply is dropped
+                interrupted = True
+                yield Interrupt(*clock.stamp(), reason="barge_in")
+                break
         yield ReplyDone(
             *clock.stamp(),
             tts_total_ms=round(_ms_since(t0) - playback_ms - waited_ms, 1),
             playback_ms=round(playback_ms, 1),
             playback_queue_ms=round(waited_ms, 1),
-            interrupted=False,
+            interrupted=interrupted,
             announcement=event.announcement,
         )
