@@ -1,7 +1,7 @@
 """``hearthvox run`` on a real microphone and speaker (PulseAudio null sinks).
 
-One daemon serves the module, in order: a turn end to end, then the sound
-server killed and started again under it.
+One daemon serves the module (devices chosen by name on the command line), in
+order: a turn end to end, then the sound server killed and started again under it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from tests.audio_path.daemon import Daemon, loud_s, stop_recording, turn_done
 
 @pytest.fixture(scope="module")
 def daemon(pulse: Pulse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(pulse, tmp_path_factory.mktemp("hvhome"))
+    home = tmp_path_factory.mktemp("hvhome")
+    d = Daemon(pulse, home, "--input-device", "pulse", "--output-device", "pulse")
     try:
         d.wait_log("ready: listening on the microphone", 120)
         yield d

@@ -41,6 +41,7 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from hearthvox.cli.bench import bench
+    from hearthvox.cli.devices import devices
     from hearthvox.cli.eval import eval_
     from hearthvox.cli.hw import hw
     from hearthvox.cli.models import models
@@ -56,6 +57,7 @@ def _register() -> None:
         main.add_command(command)
     main.add_command(service)
     main.add_command(eval_)
+    main.add_command(devices)
     main.add_command(report)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -144,12 +145,30 @@ def run_loop(
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per pipeline event.")
 @click.option(
+    "--input-device",
+    metavar="INDEX|NAME",
+    help="Microphone by index or part of its name (see `hearthvox devices`).",
+)
+@click.option(
+    "--output-device",
+    metavar="INDEX|NAME",
+    help="Speaker by index or part of its name (see `hearthvox devices`).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Config file (default: the user's config.toml, if any).",
 )
-def run(input_: str, output: str, realtime: bool, as_json: bool, config_path: Path | None) -> None:
+def run(
+    input_: str,
+    output: str,
+    realtime: bool,
+    as_json: bool,
+    input_device: str | None,
+    output_device: str | None,
+    config_path: Path | None,
+) -> None:
     """Run the assistant: wake word, listen, transcribe, answer, speak.
 
     \b
@@ -175,7 +194,8 @@ def run(input_: str, output: str, realtime: bool, as_json: bool, config_path: Pa
     state = StateLog(Notifier(env.notify_socket), journal)
     lock = DaemonLock().acquire() if input_ == "mic" or env.notify_socket else None
     try:
-        left = _serve(env, state, input_, output, realtime, as_json, config_path)
+        devices = (input_device, output_device)
+        left = _serve(env, state, input_, output, realtime, as_json, config_path, devices)
     except HearthvoxError as exc:
         state.notifier.status(f"failed: {exc}")
         raise
@@ -191,6 +211,16 @@ def run(input_: str, output: str, realtime: bool, as_json: bool, config_path: Pa
         os._exit(0)
 
 
+def _with_devices(cfg: Config, input_device: str | None, output_device: str | None) -> Config:
+    """The config with the devices given on the command line (they win over the file)."""
+    audio = cfg.audio
+    if input_device is not None:
+        audio = dataclasses.replace(audio, input_device=input_device)
+    if output_device is not None:
+        audio = dataclasses.replace(audio, output_device=output_device)
+    return dataclasses.replace(cfg, audio=audio)
+
+
 def _serve(
     env: ServiceEnv,
     state: StateLog,
@@ -199,10 +229,11 @@ def _serve(
     realtime: bool,
     as_json: bool,
     config_path: Path | None,
+    devices: tuple[str | None, str | None] = (None, None),
 ) -> bool:
     """Load, check, open, then run the daemon; True when stuck calls were left behind."""
     state.notifier.status("starting")
-    cfg = config_mod.load(config_path)
+    cfg = _with_devices(config_mod.load(config_path), *devices)
     source = open_source(input_, cfg, realtime)
     sink = open_sink(output, cfg)
     state("loading models")
