@@ -30,6 +30,8 @@ class AudioConfig:
     """On the microphone and speaker: the wake word interrupts a reply (docs/audio.md)."""
     barge_in_threshold: float = 0.8
     """Wake threshold while the assistant speaks (stricter: its own voice is in the room)."""
+    earcons: bool = False
+    """Short sounds when it starts and stops listening (kept out of what is transcribed)."""
 
 
 @dataclass(frozen=True)

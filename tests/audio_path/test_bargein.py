@@ -29,27 +29,29 @@ LONG_REPLY = (
 ECHO_REPLY = "Hey Jarvis, you said. Hey Jarvis is my name. Hey Jarvis, hey Jarvis."
 
 
-def _wav(engines: Engines, path: Path, text: str, tail_s: float = 1.5) -> Path:
+def request_wav(engines: Engines, path: Path, text: str, tail_s: float = 1.5) -> Path:
     write_wav(path, np.concatenate([silence(0.5), speak16(engines, text), silence(tail_s)]), 16000)
     return path
 
 
-def _config(path: Path, reply: str) -> Path:
-    path.write_text(f'[skills]\nfallback_reply = "{reply}"\n[endpoint]\nfollow_up = false\n')
+def _config(path: Path, reply: str, audio: str = "") -> Path:
+    text = f'[skills]\nfallback_reply = "{reply}"\n[endpoint]\nfollow_up = false\n'
+    path.write_text(text + (f"[audio]\n{audio}\n" if audio else ""))
     return path
 
 
-def _start(pulse: Pulse, tmp_path: Path, reply: str, source: str) -> Daemon:
-    cfg = _config(tmp_path / "config.toml", reply)
+def start_daemon(pulse: Pulse, tmp_path: Path, reply: str, source: str, audio: str = "") -> Daemon:
+    """``hearthvox run`` with ``reply`` as the fallback skill's answer."""
+    cfg = _config(tmp_path / "config.toml", reply, audio)
     daemon = Daemon(pulse, tmp_path / "home", "--config", str(cfg), source=source)
     daemon.wait_log("ready: listening on the microphone", 120)
     return daemon
 
 
 def test_wake_word_interrupts_a_long_reply(pulse: Pulse, engines: Engines, tmp_path: Path) -> None:
-    story = _wav(engines, tmp_path / "story.wav", "Hey Jarvis. Tell me a story.")
-    wake = _wav(engines, tmp_path / "wake.wav", "Hey Jarvis.", tail_s=0.5)
-    daemon = _start(pulse, tmp_path, LONG_REPLY, "hv.monitor")
+    story = request_wav(engines, tmp_path / "story.wav", "Hey Jarvis. Tell me a story.")
+    wake = request_wav(engines, tmp_path / "wake.wav", "Hey Jarvis.", tail_s=0.5)
+    daemon = start_daemon(pulse, tmp_path, LONG_REPLY, "hv.monitor")
     try:
         recording = tmp_path / "speaker.wav"
         rec = pulse.recorder(recording)
@@ -70,8 +72,8 @@ def test_wake_word_interrupts_a_long_reply(pulse: Pulse, engines: Engines, tmp_p
 
 
 def test_own_reply_does_not_wake_it(pulse: Pulse, engines: Engines, tmp_path: Path) -> None:
-    request = _wav(engines, tmp_path / "request.wav", "Hey Jarvis. Say my name.")
-    daemon = _start(pulse, tmp_path, ECHO_REPLY, "hvout.monitor")
+    request = request_wav(engines, tmp_path / "request.wav", "Hey Jarvis. Say my name.")
+    daemon = start_daemon(pulse, tmp_path, ECHO_REPLY, "hvout.monitor")
     try:
         pulse.player(request, sink="hvout").wait(timeout=30)
         first = daemon.wait_event(turn_done, 60)

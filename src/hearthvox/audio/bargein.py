@@ -35,7 +35,14 @@ from hearthvox.events import AudioChunk, Int16Array
 log = logging.getLogger(__name__)
 
 
+CUE_ECHO_S = 0.15
+"""After an earcon has left the speaker, the microphone may hear it this much longer
+(room echo, capture latency); audio arriving until then is muted."""
+
+
 class Speaker(Protocol):
+    cue_until: float
+
     @property
     def playing(self) -> bool: ...
     def interrupt(self) -> None: ...
@@ -44,6 +51,8 @@ class Speaker(Protocol):
 
 @dataclass(frozen=True)
 class BargeInOptions:
+    enabled: bool = True
+    """False: only earcons are kept out of the input (no barge-in, no muting)."""
     threshold: float = 0.8
     """Wake threshold while the assistant speaks (stricter than when idle)."""
     tail_ms: float = 600.0
@@ -56,6 +65,7 @@ class BargeInOptions:
 
 class BargeIn:
     def __init__(self, wake: WakeEngine, speaker: Speaker, options: BargeInOptions) -> None:
+        self.enabled = options.enabled
         self.wake = wake.new_stream()
         self.wake.threshold = options.threshold
         self.speaker = speaker
@@ -102,7 +112,10 @@ class BargeIn:
     async def run(self, source: AsyncIterator[AudioChunk]) -> AsyncIterator[AudioChunk]:
         held: list[AudioChunk] = []
         async for chunk in source:
-            if not self._speaking():
+            if time.monotonic() <= self.speaker.cue_until + CUE_ECHO_S:
+                yield _muted(chunk)  # an earcon: never transcribed
+                continue
+            if not self.enabled or not self._speaking():
                 for c in held:
                     yield _muted(c)
                 held = []

@@ -130,6 +130,8 @@ class SpeakerSink:
         self._stream_gen = 0
         self._lost_logged = False
         self.interrupted = False
+        self.cue_until = 0.0
+        """``time.monotonic()`` when the last earcon has left the speaker."""
         self._reference: deque[tuple[float, Int16Array, int]] = deque(maxlen=64)
 
     def recent_playback(self, seconds: float, rate_hz: int = 16000) -> Int16Array:
@@ -182,8 +184,19 @@ class SpeakerSink:
 
     @property
     def playing(self) -> bool:
-        """A reply is being played now (what barge-in listens over)."""
-        return not self._drained.is_set()
+        """A reply is being played now (what barge-in listens over; not an earcon)."""
+        return not self._drained.is_set() and time.monotonic() > self.cue_until
+
+    def cue(self, samples: Int16Array, rate_hz: int) -> None:
+        """Play a short sound (an earcon) without waiting for it; sets :attr:`cue_until`."""
+        if not self._ready(rate_hz):
+            return
+        x = resample_int16(np.asarray(samples, dtype=np.int16), rate_hz, self.rate_hz)
+        latency = float(self._stream.latency) if self._stream is not None else 0.0
+        with self._lock:
+            self._queue.append(x)
+            self._drained.clear()
+        self.cue_until = time.monotonic() + len(x) / self.rate_hz + latency
 
     def interrupt(self) -> None:
         """Stop playing now and remember it, for the speak stage (barge-in)."""

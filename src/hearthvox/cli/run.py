@@ -17,6 +17,7 @@ import numpy as np
 from hearthvox import config as config_mod
 from hearthvox.audio.bargein import BargeIn, BargeInOptions
 from hearthvox.audio.devices import import_sounddevice, list_devices
+from hearthvox.audio.earcons import Earcons
 from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.sinks import NullSink, Sink, SpeakerSink, WavFileSink
 from hearthvox.audio.sources import MicOptions, MicSource, array_source, stream_source
@@ -245,14 +246,17 @@ def _serve(
         report = health_check(runtime.engines)
         state.line(f"health check passed in {report.took_ms / 1000:.1f} s")
     install_debug_hooks(runtime)
-    if isinstance(sink, SpeakerSink) and input_ == "mic" and cfg.audio.barge_in:
-        opts = BargeInOptions(threshold=cfg.audio.barge_in_threshold)
+    earcons = Earcons(sink) if isinstance(sink, SpeakerSink) and cfg.audio.earcons else None
+    if isinstance(sink, SpeakerSink) and input_ == "mic" and (cfg.audio.barge_in or earcons):
+        opts = BargeInOptions(cfg.audio.barge_in, cfg.audio.barge_in_threshold)
         source.chunks = BargeIn(runtime.engines.wake, sink, opts).run(source.chunks)
     printing = as_json or not to_journal(sys.stdout)
     if not printing:
         state.line("stdout is the journal: events (what was said) are not printed there")
 
     def on_event(event: Event) -> None:
+        if earcons is not None:
+            earcons.observe(event)
         if as_json:
             record = event_record(event)
             if record is not None:
