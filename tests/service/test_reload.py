@@ -10,7 +10,7 @@ import pytest
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config, from_dict
 from hearthvox.engines import Engines
-from hearthvox.errors import ModelError
+from hearthvox.errors import ConfigError, ModelError
 from hearthvox.paths import user_paths
 from hearthvox.runtime import Runtime
 from hearthvox.service.reload import reload_runtime
@@ -54,3 +54,12 @@ def test_engine_settings_reload_the_models_and_a_failure_changes_nothing(
     with pytest.raises(ModelError, match="unknown wake word model 'nope'"):
         reload_runtime(old, from_dict({"wake": {"models": ["nope"]}}))
     assert old == before and old.engines is engines
+
+
+def test_service_keys_are_checked_at_load() -> None:
+    cfg = from_dict({"service": {"drain_s": 2, "stall_s": 45}})
+    assert (cfg.service.drain_s, cfg.service.stall_s) == (2.0, 45.0)
+    with pytest.raises(ConfigError, match=r"\[service\] drain_s must be greater than 0"):
+        from_dict({"service": {"drain_s": 0}})
+    with pytest.raises(ConfigError, match=r"\[service\] stall_s must be 0 or more"):
+        from_dict({"service": {"stall_s": -1}})

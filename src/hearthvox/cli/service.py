@@ -71,7 +71,7 @@ def service() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the unit and its path; change nothing.")
 def install(enable: bool, command: str | None, dry_run: bool) -> None:
-    """Write the user unit and enable it (``systemctl --user enable --now``)."""
+    """Write the user unit, then enable and start it (systemctl --user enable --now)."""
     text = user_unit(command or this_command())
     path = user_unit_dir() / UNIT_NAME
     if dry_run:

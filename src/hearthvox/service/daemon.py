@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.2
 """How often the event loop shows it is alive (well under any watchdog period)."""
+RELOAD_LIMIT_S = 300.0
+"""While a reload loads new models (a Pi takes its time), workers may be silent this long
+(the units' TimeoutStartSec)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Daemon:
         self.cancelled = False
         """The drain bound passed and the turn in progress was cancelled."""
         self._stopping = False
+        self._reloading = False
         self._pending: config_mod.Config | None = None
         self._drive: asyncio.Task[None] | None = None
         self._telemetry: TelemetrySession | None = None
@@ -107,9 +111,9 @@ class Daemon:
         if self.cancelled:
             self.sink.stop()  # a playback still running returns now
         self.sink.close()
-        left = self.executor.running() > 0
-        self.state("stopped", detail="calls still running are abandoned" if left else "")
-        return left
+        stuck = self.executor.busy()
+        self.state("stopped", detail="a stuck engine call is abandoned" if stuck else "")
+        return self.executor.running() > 0
 
     def _watchdog(self) -> Watchdog | None:
         period_s = self.env.watchdog_s
@@ -118,6 +122,8 @@ class Daemon:
 
         def problems() -> list[str]:
             limit_s = self.runtime.cfg.service.stall_s or period_s
+            if self._reloading:
+                limit_s = max(limit_s, RELOAD_LIMIT_S)
             return stalled(self.beats, self.executor, limit_s)
 
         return Watchdog(self.notifier, period_s / 2.0, problems, self.state)
@@ -148,6 +154,8 @@ class Daemon:
             for task in (ticker, reader):
                 task.cancel()
             await asyncio.gather(ticker, reader, return_exceptions=True)
+        if self._stopping:  # an input read (stdin) may wait long for its next block
+            self.executor.abandon = True
         if self._drive.cancelled():
             self.cancelled = True
             self.executor.abandon = True
@@ -222,11 +230,17 @@ class Daemon:
         cfg, self._pending = self._pending, None
         assert cfg is not None
         old = self.runtime
+        self._reloading = True
         try:
             done = await asyncio.to_thread(reload_runtime, old, cfg)
         except HearthvoxError as exc:
             self._reload_failed(str(exc))
             return
+        except Exception as exc:  # a config that validates but breaks a runtime: keep the old
+            self._reload_failed(f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            self._reloading = False
         self.runtime = done.runtime
         if self._telemetry is not None and (
             done.engines_changed or done.runtime.cfg.telemetry != old.cfg.telemetry
