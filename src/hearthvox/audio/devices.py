@@ -6,11 +6,15 @@ imports ``sounddevice`` at module level.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Literal
 
 from hearthvox.errors import AudioDeviceError
 
 Kind = Literal["input", "output"]
+
+log = logging.getLogger(__name__)
 
 PORTAUDIO_MISSING = (
     "the PortAudio library is not installed: install libportaudio2, "
@@ -90,6 +94,39 @@ def find_device(spec: str, kind: Kind) -> tuple[Any, dict[str, Any]]:
 
 
 _generation = [0]
+_stuck: list[Any] = []
+"""Lost streams whose abort did not return (kept so that nothing closes them again)."""
+RELEASE_WAIT_S = 0.5
+
+
+def release_stream(stream: Any, what: str) -> None:
+    """Abort and close a lost stream without ever blocking the caller for long.
+
+    PortAudio's abort can hang on a stream whose sound server died (its ALSA
+    thread is stuck in a poll on the dead socket), so it runs in a thread of its
+    own; one that has not returned after ``RELEASE_WAIT_S`` is abandoned.
+    """
+    if stream is None:
+        return
+
+    def close() -> None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception as exc:  # a dead stream may fail to close; it is gone either way
+            log.debug("closing the lost %s stream: %s", what, exc)
+
+    worker = threading.Thread(target=close, name=f"hv-close-{what}", daemon=True)
+    worker.start()
+    worker.join(RELEASE_WAIT_S)
+    if worker.is_alive():
+        _stuck.append(stream)
+        log.debug("the lost %s stream did not close; abandoned", what)
+
+
+def streams_stuck() -> bool:
+    """Whether a lost stream could not be closed (re-listing devices would hang on it)."""
+    return bool(_stuck)
 
 
 def portaudio_generation() -> int:

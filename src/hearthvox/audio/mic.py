@@ -28,7 +28,13 @@ import numpy as np
 import numpy.typing as npt
 
 from hearthvox.audio.buffers import Rechunker
-from hearthvox.audio.devices import find_device, portaudio_generation, refresh_portaudio
+from hearthvox.audio.devices import (
+    find_device,
+    portaudio_generation,
+    refresh_portaudio,
+    release_stream,
+    streams_stuck,
+)
 from hearthvox.audio.resample import StreamResampler, round_to_int16
 from hearthvox.errors import AudioDeviceError
 from hearthvox.events import AudioChunk, Int16Array
@@ -161,8 +167,15 @@ class MicSource:
         """One try at getting the device back (re-listing devices from the second on)."""
         self._drop_stream()
         try:
-            if attempt > 0:
-                refresh_portaudio()
+            try:
+                self.open()
+                return True
+            except AudioDeviceError:
+                # re-list the devices (a replugged headset has a new index), unless a
+                # stream PortAudio could not close would make that hang
+                if attempt == 0 or streams_stuck():
+                    raise
+            refresh_portaudio()
             self.open()
         except AudioDeviceError as exc:
             if attempt == 0:
@@ -253,13 +266,8 @@ class MicSource:
 
     def _drop_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is None or self._stream_gen != portaudio_generation():
-            return  # none, or PortAudio was restarted and already freed it
-        try:
-            stream.abort()
-            stream.close()
-        except Exception as exc:  # a dead stream may fail to close; it is gone either way
-            log.debug("closing the lost microphone stream: %s", exc)
+        if self._stream_gen == portaudio_generation():  # else PortAudio already freed it
+            release_stream(stream, "microphone")
 
     def close(self) -> None:
         self._closed = True

@@ -17,7 +17,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hearthvox.audio.devices import find_device, have_output_device, portaudio_generation
+from hearthvox.audio.devices import (
+    find_device,
+    have_output_device,
+    portaudio_generation,
+    release_stream,
+)
 from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.wavio import WavWriter
 from hearthvox.errors import AudioDeviceError
@@ -217,12 +222,8 @@ class SpeakerSink:
             self._lost_logged = True
         self.stop()
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception as exc:  # a dead stream may fail to close; it is gone either way
-                log.debug("closing the lost speaker stream: %s", exc)
+        if self._stream_gen == portaudio_generation():  # else PortAudio already freed it
+            release_stream(stream, "speaker")
 
     def _ready(self, rate_hz: int) -> bool:
         """An open, running stream; False (logged once) when the device is not back yet.
