@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from hearthvox.engines import Engines
-from hearthvox.engines.tts_chunks import ChunkOptions, Prefetch, speech_chunks, split_first
+from hearthvox.engines.tts_chunks import (
+    ChunkOptions,
+    Prefetch,
+    bounded,
+    speech_chunks,
+    split_first,
+)
 from hearthvox.errors import EngineError
 
 OPTS = ChunkOptions()
@@ -48,6 +54,19 @@ def test_only_the_first_sentence_is_split() -> None:
         "try later, ok.",
     ]
     assert speech_chunks([[], []], OPTS) == []
+
+
+def test_long_chunks_are_cut_at_a_clause_break_or_a_word_gap() -> None:
+    text = _ph("one two three, four five six seven eight nine")
+    assert ["".join(p) for p in bounded(text, 20)] == [
+        "one two three,",
+        "four five six seven",
+        "eight nine",
+    ]
+    assert ["".join(p) for p in bounded(_ph("abcdefghij"), 4)] == ["abcd", "efgh", "ij"]
+    chunks = speech_chunks([_ph("x" * 10 + " " + "y" * 150 + ".")], OPTS)
+    assert max(map(len, chunks)) <= OPTS.max_chunk
+    assert sum(map(len, chunks)) == 162 - 1  # only the space at a cut is dropped
 
 
 def test_stream_says_the_same_as_piper_with_a_shorter_first_chunk(engines: Engines) -> None:

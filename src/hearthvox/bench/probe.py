@@ -2,7 +2,8 @@
 
 ``python -m hearthvox.bench.probe ours CORPUS SOAK_MIN`` loads the runtime, then
 feeds ``SOAK_MIN`` minutes of audio (room tone, one spoken request a minute,
-noise) through the pipeline as fast as it goes, sampling RSS once a minute.
+noise) through the pipeline as fast as it goes, sampling RSS once a minute
+(after one long sentence, so Piper's arena is already at its size).
 ``... baseline CORPUS`` loads the stock libraries their own default way
 (openWakeWord ``Model``, faster-whisper ``WhisperModel`` and its Silero VAD,
 ``PiperVoice.load``) and runs three turns' worth of work. Each prints one JSON line.
@@ -23,6 +24,10 @@ import numpy as np
 import psutil
 
 MIB = 1024.0 * 1024.0
+_LONG_SENTENCE = (
+    "Your pasta timer, your tea timer and your laundry timer are all still running, and "
+    "the first of them rings in about twelve minutes and forty seconds from now."
+)
 
 
 def _since_start_ms() -> float:
@@ -74,6 +79,9 @@ def ours(corpus: Path, soak_min: float, config_path: Path | None) -> dict[str, A
     ready_ms = _since_start_ms()
     rss_ready = _rss_mib()
     request = spoken(runtime.engines.tts, "Hey Jarvis. What time is it?")
+    # Piper's arena grows to the longest sentence synthesised so far and stays there
+    # (bounded, not a leak): synthesise a long one first, so growth shows leaks only
+    list(runtime.engines.tts.stream(_LONG_SENTENCE))
     noise = corpus_negatives(corpus, 8.0)
     minutes = max(1, round(soak_min))
     minute_s = 60.0 * soak_min / minutes

@@ -67,7 +67,12 @@ def _line(m: Metric) -> str:
     is_flag=True,
     help="Pace the whole request stream in real time (default: only around each end of speech).",
 )
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Measure with this config file (default: your config.toml, if any).",
+)
 def bench(
     as_json: bool,
     quick: bool,

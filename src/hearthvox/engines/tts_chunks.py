@@ -3,7 +3,8 @@
 Piper synthesises one chunk per sentence, so the first audio waits for the
 whole first sentence. :func:`speech_chunks` cuts the first sentence after its
 first clause (a comma, semicolon or colon) or, in a long sentence without one,
-at a word gap about a third in; :class:`Prefetch` synthesises the next chunk
+at a word gap about a third in, and any chunk longer than ``max_chunk``
+phonemes at a clause break or word gap; :class:`Prefetch` synthesises the next chunk
 while the caller plays the current one.
 """
 
@@ -34,6 +35,9 @@ class ChunkOptions:
     """A sentence this long with no clause break is split at a word gap..."""
     word_split_share: float = 0.3
     """... near this share of its length."""
+    max_chunk: int = 96
+    """Longer sentences are cut (at a clause break, else a word gap) into chunks of at
+    most this many phonemes: Piper's memory arena grows to its longest chunk."""
 
 
 def split_first(phonemes: list[str], opts: ChunkOptions) -> list[list[str]]:
@@ -59,12 +63,33 @@ def split_first(phonemes: list[str], opts: ChunkOptions) -> list[list[str]]:
     return [head, rest] if rest else [head]
 
 
+def bounded(phonemes: list[str], max_len: int) -> list[list[str]]:
+    """Cut ``phonemes`` into pieces of at most ``max_len``: after the last clause break
+    that fits, else at the last word gap that fits, else hard."""
+    pieces: list[list[str]] = []
+    rest = phonemes
+    while len(rest) > max_len:
+        window = rest[: max_len + 1]
+        cut = next((i + 1 for i in range(max_len - 1, 0, -1) if window[i] in _CLAUSE_END), 0)
+        if cut == 0:
+            cut = next((i for i in range(max_len, 0, -1) if window[i] == " "), max_len)
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+        while rest and rest[0] == " ":
+            rest = rest[1:]
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
 def speech_chunks(sentences: list[list[str]], opts: ChunkOptions) -> list[list[str]]:
-    """Sentences' phonemes -> the chunks to synthesise, the first sentence split."""
+    """Sentences' phonemes -> the chunks to synthesise: the first sentence split after
+    its first clause, every chunk at most ``max_chunk`` phonemes."""
     sentences = [s for s in sentences if s]
     if not sentences:
         return []
-    return [*split_first(sentences[0], opts), *sentences[1:]]
+    chunks = [*split_first(sentences[0], opts), *sentences[1:]]
+    return [piece for chunk in chunks for piece in bounded(chunk, opts.max_chunk)]
 
 
 _DONE = object()
