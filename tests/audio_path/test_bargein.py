@@ -48,9 +48,11 @@ def start_daemon(pulse: Pulse, tmp_path: Path, reply: str, source: str, audio: s
     return daemon
 
 
-def test_wake_word_interrupts_a_long_reply(pulse: Pulse, engines: Engines, tmp_path: Path) -> None:
+def test_hey_jarvis_stop_interrupts_a_long_reply(
+    pulse: Pulse, engines: Engines, tmp_path: Path
+) -> None:
     story = request_wav(engines, tmp_path / "story.wav", "Hey Jarvis. Tell me a story.")
-    wake = request_wav(engines, tmp_path / "wake.wav", "Hey Jarvis.", tail_s=0.5)
+    wake = request_wav(engines, tmp_path / "wake.wav", "Hey Jarvis. Stop.")
     daemon = start_daemon(pulse, tmp_path, LONG_REPLY, "hv.monitor")
     try:
         recording = tmp_path / "speaker.wav"
@@ -59,6 +61,8 @@ def test_wake_word_interrupts_a_long_reply(pulse: Pulse, engines: Engines, tmp_p
         daemon.wait_event(lambda e: e["event"] == "tts_first_audio", 60)
         pulse.player(wake).wait(timeout=30)
         events: list[Record] = daemon.wait_event(turn_done, 60)
+        # the wake phrase that barged in goes on to the listener: "stop" is the next turn
+        after = daemon.wait_event(turn_done, 60)
         audio = stop_recording(rec, recording)
     finally:
         assert daemon.stop() == 0
@@ -72,6 +76,7 @@ def test_wake_word_interrupts_a_long_reply(pulse: Pulse, engines: Engines, tmp_p
     # playback was cut short: the rest of the reply neither played nor reached the speaker
     assert played_ms < full_s * 1000 / 2
     assert heard_s < full_s / 2
+    assert after[-1]["skill"] == "stop", after
 
 
 def test_own_reply_does_not_wake_it(pulse: Pulse, engines: Engines, tmp_path: Path) -> None:
