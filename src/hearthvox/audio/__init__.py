@@ -4,7 +4,10 @@
 - ``wavformat``: the RIFF/WAVE parser and sample decoding they share
 - ``resample``: int16/float helpers and soxr resampling (one-shot and streaming)
 - ``buffers``: re-chunking into fixed-size blocks
-- ``sources``: async AudioChunk sources (array, WAV stream, microphone)
-- ``sinks``: the Sink protocol, NullSink, WavFileSink, SpeakerSink
-- ``devices``: PortAudio device lookup (``sounddevice`` is imported lazily)
+- ``sources``: async AudioChunk sources (array, WAV stream; the microphone from ``mic``)
+- ``mic``: MicSource: PortAudio capture, resampling, device loss and recovery
+- ``sinks``: the Sink protocol, NullSink, WavFileSink, SpeakerSink (lost and reopened)
+- ``devices``: PortAudio device lookup and re-listing (``sounddevice`` is imported lazily)
+- ``bargein``: the wake word interrupts playback; the assistant's own audio is kept out
+- ``earcons``: start/stop listening sounds
 """
