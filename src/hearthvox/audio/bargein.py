@@ -8,9 +8,10 @@ wake models) at the stricter ``threshold``; a hit stops playback at once
 callback, a few ms) and the speak stage drops the rest of the reply.
 
 Guard against self-triggering (half duplex): audio captured while the assistant
-speaks does not reach the pipeline as it is. It is held back and, when playback
-ends without a barge-in, passed on as silence, so the reply's own sound looped
-back into the microphone can neither fire the wake word nor be transcribed.
+speaks does not reach the pipeline as it is: it is passed on as silence (the
+last ``keep_ms`` held back until it is clear there was no barge-in), so the
+reply's own sound looped back into the microphone can neither fire the wake
+word nor be transcribed.
 After a barge-in the last ``keep_ms`` (the wake phrase) pass through unmuted, so
 the listener hears the wake word and listens for the command. A hit is also
 checked against the playback reference: if what the speaker itself played in the
@@ -110,7 +111,12 @@ class BargeIn:
         return False
 
     async def run(self, source: AsyncIterator[AudioChunk]) -> AsyncIterator[AudioChunk]:
+        """``source`` with the assistant's own playback muted, barge-ins acted on.
+
+        While it speaks, only the last ``keep_ms`` are held back (older audio goes
+        on muted at once), so the input keeps flowing to the daemon's heartbeat."""
         held: list[AudioChunk] = []
+        speaking = False
         async for chunk in source:
             if time.monotonic() <= self.speaker.cue_until + CUE_ECHO_S:
                 yield _muted(chunk)  # an earcon: never transcribed
@@ -118,21 +124,24 @@ class BargeIn:
             if not self.enabled or not self._speaking():
                 for c in held:
                     yield _muted(c)
-                held = []
+                held, speaking = [], False
                 yield chunk
                 continue
-            if not held:
+            if not speaking:
                 self.wake.reset()  # a new reply: the detector starts on its audio
+                speaking = True
             held.append(chunk)
-            if not await asyncio.to_thread(self._hit, chunk):
-                continue
-            self.speaker.interrupt()
-            self.interrupts += 1
-            self._last_playing = -1e9
             end_ms = chunk.t_audio_ms + len(chunk.samples) * 1000.0 / chunk.rate_hz
-            for c in held:
-                yield c if c.t_audio_ms >= end_ms - self.opts.keep_ms else _muted(c)
-            held = []
+            if await asyncio.to_thread(self._hit, chunk):
+                self.speaker.interrupt()
+                self.interrupts += 1
+                self._last_playing = -1e9
+                for c in held:  # the wake phrase goes on as it was heard
+                    yield c if c.t_audio_ms >= end_ms - self.opts.keep_ms else _muted(c)
+                held, speaking = [], False
+                continue
+            while held and held[0].t_audio_ms < end_ms - self.opts.keep_ms:
+                yield _muted(held.pop(0))
 
 
 def _muted(chunk: AudioChunk) -> AudioChunk:
