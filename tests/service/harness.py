@@ -227,6 +227,7 @@ def daemon(
         stdout=subprocess.PIPE,
         stderr=err_w,
         env=hearthvox_env(**extra, **(env or {})),
+        cwd=tmp,  # a core dump (SIGABRT is systemd's watchdog signal) lands in the scratch dir
     )
     os.close(err_w)
     assert proc.stdin is not None and proc.stdout is not None
