@@ -126,9 +126,10 @@ def test_html_renders_in_headless_chromium(built_report: Path, tmp_path: Path) -
 
 
 def _failing_slice() -> dict[str, Any]:
-    metrics = pytest.importorskip("hearthvox.evaluation.metrics")
-    clean = metrics.SliceMetrics(slice="clean", n=4, words=40, edits=2)
-    noisy = metrics.SliceMetrics(slice="noise_0db", n=4, words=40, edits=24)
+    from hearthvox.evaluation.metrics import SliceMetrics
+
+    clean = SliceMetrics(slice="clean", n=4, words=40, edits=2)
+    noisy = SliceMetrics(slice="noise_0db", n=4, words=40, edits=24)
     return {"bundle": "default-0.1.0@1", "quick": True,
             "slices": [clean.to_json(), noisy.to_json()]}  # fmt: skip
 
@@ -202,3 +203,12 @@ def test_alert_rules_recorded_in_the_field_are_judged(built_report: Path) -> Non
         b["what"] == "alert rule error_rate breached in the field"
         for b in figures["verdict"]["blockers"]
     )
+
+
+def test_an_eval_that_cannot_run_is_not_measured(tmp_path: Path) -> None:
+    from hearthvox.report.quality import run_eval
+    from hearthvox.report.target import resolve
+
+    target = resolve(Config())
+    quality = run_eval(Config(), target, tmp_path / "no-corpus", quick=True)
+    assert quality.missing.startswith("the eval failed:") and not quality.slices

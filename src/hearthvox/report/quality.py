@@ -1,7 +1,7 @@
 """Section 4, quality by slice: the eval (``hearthvox eval``) called in one place, each
 slice judged against the absolute launch limits of ``[report]``.
 
-When the eval is unavailable (not installed, no corpus), the section says "not
+When the eval cannot run (no corpus, a broken bundle), the section says "not
 measured" and why, and the verdict names it as a gap.
 """
 
@@ -37,10 +37,8 @@ class Quality:
 
 def run_eval(cfg: Config, target: Target, corpus: Path, quick: bool) -> Quality:
     """The one place the report calls the eval."""
-    try:
-        from hearthvox.evaluation.evaluate import evaluate, options_for, prepare_set, target_for
-    except ImportError as exc:
-        return Quality(missing=f"the eval is not available in this install ({exc})")
+    from hearthvox.evaluation.evaluate import evaluate, options_for, prepare_set, target_for
+
     try:
         options = options_for(cfg, corpus, quick)
         evalset = prepare_set(options, target.cfg)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 from dataclasses import dataclass
-from typing import Any, cast
 
 from hearthvox.bundles import active
 from hearthvox.bundles.default import ModelPaths
@@ -34,25 +31,23 @@ def resolve(cfg: Config, bundle: str | None = None, channel: str | None = None) 
     if bundle:
         return _installed(cfg, store, bundle, channel)
     name = channel or cfg.models.channel
-    if name not in CHANNELS:
-        raise ModelError(f"no channel {name!r}; channels: {', '.join(CHANNELS)}")
-    models_cfg = dataclasses.replace(cfg.models, channel=cast(Any, name))  # checked below
-    on_channel = dataclasses.replace(cfg, models=models_cfg)
-    models = active._current_paths(store, on_channel)  # the daemon's own resolution and checks
+    current = store.read_channel(name).current
+    if current is None:
+        raise ModelError(
+            f"channel {name} has no bundle to report on; install one with: "
+            f"hearthvox models install SOURCE --channel {name} --activate"
+        )
+    models = active.installed_paths(store, cfg, store.get(current.manifest), name)
     return Target(models, _run_cfg(cfg, models), name)
 
 
 def _installed(cfg: Config, store: Store, bundle: str, channel: str | None) -> Target:
-    # installed_paths (any installed bundle, checked) is newer than some stores' API
-    installed_paths = getattr(importlib.import_module(active.__name__), "installed_paths", None)
-    if installed_paths is None:
-        raise ModelError("--bundle needs a newer hearthvox.bundles; use --channel")
     for name in [channel] if channel else list(CHANNELS):
         try:
             installed = find_installed(store, name, bundle)
         except ModelError:
             continue
-        models: ModelPaths = installed_paths(store, cfg, installed, installed.manifest.channel)
+        models = active.installed_paths(store, cfg, installed, installed.manifest.channel)
         return Target(models, _run_cfg(cfg, models), installed.manifest.channel)
     have = ", ".join(sorted({i.manifest.ref for i in store.installed()})) or "none"
     raise ModelError(f"no bundle {bundle!r} is installed (installed: {have})")
