@@ -160,7 +160,8 @@ def eval_(
         if clips:
             _clip_lines(evalset, result, as_json)
         return
-    cached = " (cached result)" if result.extra.get("cached") else f" in {result.seconds:.0f} s"
+    took = f"{result.seconds:.0f} s"
+    cached = f" (cached result of a {took} run)" if result.extra.get("cached") else f" in {took}"
     click.echo(
         f"{result.bundle}: {len(evalset.clips)} clips, {evalset.audio_s / 60:.1f} min of audio "
         f"(eval set {evalset.digest[:12]}{', quick' if quick else ''}){cached}"
