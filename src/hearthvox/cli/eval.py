@@ -28,7 +28,7 @@ corpus_option = click.option(
     "../shared/corpus).",
 )
 quick_option = click.option(
-    "--quick", is_flag=True, help="A small subset of the set (about a quarter of the clips)."
+    "--quick", is_flag=True, help="A smaller set (58 clips instead of 128) for quick checks."
 )
 
 
@@ -112,14 +112,14 @@ def eval_(
     clips: bool,
     config_path: Path | None,
 ) -> None:
-    """How a bundle hears, slice by slice: clean, noisy (10/5/0 dB SNR), quiet (-25 dB),
-    far field, long silences, the voice at normal and fast speed, rare names and codes.
+    """How a bundle hears, slice by slice: clean, noisy (10/5/0 dB SNR), quiet (-25
+    dB), far field, long silences, the voice at normal and fast speed, rare names and codes.
 
-    \b
-    Per slice: word error rate, entity error rate, wake-word misses and false accepts
-    per hour, VAD F1, cut-off and late endpoints. The set is built on this device from
-    the corpus recordings and the packaged voice (seeded; cached), results are cached
-    per bundle and settings.
+    Per slice: word error rate, entity error rate, wake-word misses and false
+    accepts per hour, VAD F1, cut-off and late endpoints. The set is built on this
+    device from the corpus recordings and the packaged voice (seeded, cached);
+    results are cached per bundle and settings.
+
     \b
     hearthvox eval                            # the configured channel's bundle
     hearthvox eval --channel canary --compare stable

@@ -333,9 +333,13 @@ def lock(lock_path: Path | None, output: Path | None) -> None:
 
 
 @models.command()
-@click.option("--from", "source", type=click.Choice(CHANNELS), required=True, help="From here.")
-@click.option("--to", "target", type=click.Choice(CHANNELS), help="Default: next towards stable.")
-@click.option("--force", is_flag=True, help="Even over budget (recorded as forced).")
+@click.option(
+    "--from", "source", type=click.Choice(CHANNELS), required=True, help="The channel to promote."
+)
+@click.option(
+    "--to", "target", type=click.Choice(CHANNELS), help="Where to (default: the next one)."
+)
+@click.option("--force", is_flag=True, help="Promote even over budget (recorded as forced).")
 @corpus_option
 @quick_option
 @_config
@@ -347,7 +351,7 @@ def promote(
     quick: bool,
     config_path: Path | None,
 ) -> None:
-    """Promote a bundle towards stable (canary -> beta -> stable), gated on quality.
+    """Promote a channel's bundle towards stable (canary -> beta -> stable), gated on quality.
 
     Runs the eval (hearthvox eval) on the candidate and on the target channel's
     bundle and refuses, listing the failing slices, when any slice is worse than the
