@@ -81,6 +81,9 @@ class SpeculativeAsr:
             guess = confirmed[1].result()
             if not guess.fallback:
                 return guess
+            # a guard tripped on (nearly) this audio: a second lean decode would too
+            full = self.asr.transcribe_full(audio)
+            return AsrResult(full.text, full.audio_duration_s, "full", fallback=guess.fallback)
         return self.asr.transcribe(audio)
 
     def close(self) -> None:
