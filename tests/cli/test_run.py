@@ -165,13 +165,24 @@ def test_wav_on_stdin(time_request_wav: Path) -> None:
     assert any(e["event"] == "reply" and e["skill"] == "time" for e in events)
 
 
-def test_no_microphone_says_so_and_waits() -> None:
+def test_no_microphone_says_so_and_exits_non_zero() -> None:
+    from hearthvox.audio.devices import have_input_device
+
+    if have_input_device():
+        pytest.skip("this machine has a microphone")
+    proc = hearthvox("run")
+    assert proc.returncode == 3
+    assert "no microphone" in proc.stderr
+    assert "--input" in proc.stderr and "hearthvox demo" in proc.stderr
+
+
+def test_no_microphone_with_wait_for_device_says_so_and_waits() -> None:
     from hearthvox.audio.devices import have_input_device
 
     if have_input_device():
         pytest.skip("this machine has a microphone")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hearthvox", "run", "--output", "none"],
+        [sys.executable, "-m", "hearthvox", "run", "--output", "none", "--wait-for-device"],
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -70,8 +70,13 @@ class Source:
     close: Callable[[], None]
 
 
-def open_source(spec: str, cfg: Config, realtime: bool) -> Source:
-    """``mic``, ``-`` (a WAV on stdin) or a WAV file; fails fast with a clear error."""
+def open_source(spec: str, cfg: Config, realtime: bool, wait_for_device: bool = False) -> Source:
+    """``mic``, ``-`` (a WAV on stdin) or a WAV file; fails fast with a clear error.
+
+    With no microphone, an interactive run stops (exit status 3) and says how to
+    run from a file or the demo; with ``wait_for_device`` (a service) it says so
+    and waits for one to appear.
+    """
     rate, chunk_ms = cfg.audio.rate_hz, cfg.audio.chunk_ms
     if spec == "mic":
         mic = MicSource(cfg.audio.input_device, rate, chunk_ms, MicOptions(wait=True))
@@ -79,6 +84,10 @@ def open_source(spec: str, cfg: Config, realtime: bool) -> Source:
         try:
             mic.open()
         except AudioDeviceError as exc:  # a daemon waits for the device (docs/audio.md)
+            if not wait_for_device:
+                raise AudioDeviceError(
+                    f"{exc} (a service waits instead: `hearthvox run --wait-for-device`)"
+                ) from exc
             _say(f"{exc}; waiting for a microphone (retrying)")
         return Source(mic.chunks(), "the microphone", mic.close)
     if spec == "-":
@@ -156,6 +165,12 @@ def run_loop(
     help="Speaker by index or part of its name (see `hearthvox devices`).",
 )
 @click.option(
+    "--wait-for-device/--no-wait-for-device",
+    default=None,
+    help="With no microphone, wait for one instead of exiting with status 3 "
+    "(default: wait only under systemd).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -168,6 +183,7 @@ def run(
     as_json: bool,
     input_device: str | None,
     output_device: str | None,
+    wait_for_device: bool | None,
     config_path: Path | None,
 ) -> None:
     """Run the assistant: wake word, listen, transcribe, answer, speak.
@@ -196,7 +212,8 @@ def run(
     lock = DaemonLock().acquire() if input_ == "mic" or env.notify_socket else None
     try:
         devices = (input_device, output_device)
-        left = _serve(env, state, input_, output, realtime, as_json, config_path, devices)
+        wait = bool(env.notify_socket) if wait_for_device is None else wait_for_device
+        left = _serve(env, state, input_, output, realtime, as_json, config_path, devices, wait)
     except HearthvoxError as exc:
         state.notifier.status(f"failed: {exc}")
         raise
@@ -231,11 +248,12 @@ def _serve(
     as_json: bool,
     config_path: Path | None,
     devices: tuple[str | None, str | None] = (None, None),
+    wait_for_device: bool = False,
 ) -> bool:
     """Load, check, open, then run the daemon; True when stuck calls were left behind."""
     state.notifier.status("starting")
     cfg = _with_devices(config_mod.load(config_path), *devices)
-    source = open_source(input_, cfg, realtime)
+    source = open_source(input_, cfg, realtime, wait_for_device)
     sink = open_sink(output, cfg)
     state("loading models")
     runtime = load_runtime(cfg)
