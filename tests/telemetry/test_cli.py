@@ -83,7 +83,9 @@ def test_canary_nothing_said_lands_on_disk_in_logs_or_exports(
     assert re.search(r"\bremind\b", heard, re.I), heard  # the command was heard and answered
     # point 5: one INFO line per turn with stage times, no text
     (turn_line,) = [
-        line for line in proc.stderr.splitlines() if "INFO hearthvox.cli.run: turn" in line
+        line
+        for line in proc.stderr.splitlines()
+        if re.search(r"INFO hearthvox\.[\w.]+: turn \d", line)
     ]
     assert "asr" in turn_line and "queued" in turn_line
 
