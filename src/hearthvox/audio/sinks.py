@@ -252,11 +252,21 @@ class SpeakerSink:
         return True
 
     def write(self, samples: Int16Array, rate_hz: int) -> None:
-        if not self._ready(rate_hz):
-            return  # no speaker now: the reply is dropped, the assistant goes on
+        # A stream that went silently dead (sound server restarted) is found by the
+        # stall; it is reopened and the block tried once more, so the reply plays.
+        for attempt in range(2):
+            if not self._ready(rate_hz):
+                return  # no speaker now: the reply is dropped, the assistant goes on
+            if self._play(samples, rate_hz):
+                return
+            if attempt == 0:
+                log.info("speaker stalled: reopening it and playing the block again")
+
+    def _play(self, samples: Int16Array, rate_hz: int) -> bool:
+        """Queue one block and wait until it has been played; False on a stall."""
         x = resample_int16(np.asarray(samples, dtype=np.int16), rate_hz, self.rate_hz)
         if not len(x):
-            return
+            return True
         with self._lock:
             self._queue.append(x)
             self._drained.clear()
@@ -265,11 +275,12 @@ class SpeakerSink:
         timeout = len(x) / self.rate_hz + self.stall_s
         if not self._drained.wait(timeout):
             self._lost(f"nothing played for {self.stall_s:.1f} s")
-            return
+            return False
         if generation == self._generation:
             # the last block is in PortAudio's buffer: wait until it has left the speaker
             latency = float(self._stream.latency) if self._stream is not None else 0.0
             time.sleep(latency)
+        return True
 
     def stop(self) -> None:
         with self._lock:
