@@ -19,6 +19,16 @@ def _corpus_default() -> Path:
     return Path(env) if env else _DEFAULT_CORPUS
 
 
+corpus_option = click.option(
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=_corpus_default,
+    show_default="$HEARTHVOX_CORPUS or ../shared/corpus",
+    help="Directory with corpus.csv and the recordings.",
+)
+"""The ``--corpus`` option of the commands that measure on the corpus (bench, report)."""
+
+
 def _fmt(x: float | None, unit: str) -> str:
     if x is None:
         return "-"
@@ -48,13 +58,7 @@ def _line(m: Metric) -> str:
     is_flag=True,
     help="A short run (1 request, 4 s of idle audio, 12 s soak): checks the bench works.",
 )
-@click.option(
-    "--corpus",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=_corpus_default,
-    show_default="$HEARTHVOX_CORPUS or ../shared/corpus",
-    help="Directory with corpus.csv and the recordings.",
-)
+@corpus_option
 @click.option(
     "--soak-minutes",
     type=click.FloatRange(min=0.1),

@@ -9,7 +9,7 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.bundles.manifest import CHANNELS
-from hearthvox.cli.bench import _corpus_default
+from hearthvox.cli.bench import corpus_option
 from hearthvox.errors import ConfigError
 
 
@@ -32,13 +32,7 @@ from hearthvox.errors import ConfigError
     is_flag=True,
     help="Fewer repetitions (2 requests, 8 consecutive turns, quick eval set): about 2 min.",
 )
-@click.option(
-    "--corpus",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=_corpus_default,
-    show_default="$HEARTHVOX_CORPUS or ../shared/corpus",
-    help="Directory with corpus.csv and the recordings.",
-)
+@corpus_option
 @click.option(
     "--config",
     "config_path",

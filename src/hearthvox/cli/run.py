@@ -16,7 +16,7 @@ import numpy as np
 
 from hearthvox import config as config_mod
 from hearthvox.audio.bargein import BargeIn, BargeInOptions
-from hearthvox.audio.devices import import_sounddevice, list_devices
+from hearthvox.audio.devices import have_output_device, import_sounddevice
 from hearthvox.audio.earcons import Earcons
 from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.sinks import NullSink, Sink, SpeakerSink, WavFileSink
@@ -54,13 +54,6 @@ log = logging.getLogger(__name__)
 
 def _say(msg: str) -> None:
     click.echo(f"hearthvox: {msg}", err=True)
-
-
-def have_speaker() -> bool:
-    try:
-        return any(d["max_output_channels"] > 0 for d in list_devices())
-    except AudioDeviceError:
-        return False
 
 
 @dataclass
@@ -104,7 +97,7 @@ def open_sink(spec: str, cfg: Config) -> Sink:
     if spec == "none":
         return NullSink()
     if spec == "speaker":
-        if not have_speaker():
+        if not have_output_device():
             _say("no speaker found: replies are not played (use --output FILE.wav to keep them)")
             return NullSink()
         return SpeakerSink(cfg.audio.output_device)
@@ -363,7 +356,7 @@ def demo(out: Path | None, play: bool, config_path: Path | None) -> None:
         raise click.ClickException("the demo turn was not answered; run with -v for details")
     reply = load_wav(reply_path, cfg.audio.rate_hz)
     click.echo(f"  reply written to {reply_path} ({reply.duration_s:.1f} s of speech)")
-    if play and have_speaker():
+    if play and have_output_device():
         speaker = SpeakerSink(cfg.audio.output_device)
         speaker.write(reply.samples, reply.rate_hz)
         speaker.close()

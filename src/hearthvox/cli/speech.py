@@ -33,9 +33,9 @@ def say(text: str, output: Path | None, config_path: Path | None) -> None:
     if output is not None:
         sink = WavFileSink(output)
     else:
-        from hearthvox.cli.run import have_speaker
+        from hearthvox.audio.devices import have_output_device
 
-        if not have_speaker():
+        if not have_output_device():
             raise AudioDeviceError("no speaker found; write the speech to a file with -o OUT.wav")
         sink = SpeakerSink(cfg.audio.output_device)
     try:
