@@ -19,7 +19,13 @@ from tests.audio_path.daemon import Daemon, loud_s, stop_recording, turn_done
 @pytest.fixture(scope="module")
 def daemon(pulse: Pulse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     home = tmp_path_factory.mktemp("hvhome")
-    d = Daemon(pulse, home, "--input-device", "pulse", "--output-device", "pulse")
+    # every turn here starts from the wake word: no follow-up window left open by
+    # the previous turn while the sound server restarts
+    config = home / "test-config.toml"
+    config.write_text("[endpoint]\nfollow_up = false\n")
+    d = Daemon(
+        pulse, home, "--input-device", "pulse", "--output-device", "pulse", "--config", str(config)
+    )
     try:
         d.wait_log("ready: listening on the microphone", 120)
         yield d
