@@ -157,6 +157,14 @@ def _record_path(store: Store, now: datetime, source: str, target: str) -> Path:
     return path
 
 
+def _record_order(path: Path) -> tuple[str, int]:
+    """Time stamp, then the collision number ``_record_path`` added in the same second
+    (plain name sorting would put ``...-2.json`` before the first record)."""
+    stamp, _, rest = path.stem.partition("-")
+    head, _, n = rest.rpartition("-")
+    return stamp, int(n) if head and n.isdigit() else 1
+
+
 def write_record(store: Store, path: Path, record: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(record, indent=1, sort_keys=True).encode() + b"\n"
@@ -176,7 +184,7 @@ def records(store: Store) -> list[dict[str, Any]]:
     """Every promotion record, oldest first (unreadable ones skipped)."""
     folder = store.root / "promotions"
     out = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in sorted(folder.glob("*.json"), key=_record_order) if folder.is_dir() else []:
         try:
             out.append({**json.loads(path.read_text()), "path": str(path)})
         except (OSError, ValueError):
