@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from hearthvox.config_ranges import MAX_TEXT_CHARS, check_number, check_threads
 from hearthvox.errors import ConfigError
 from hearthvox.paths import user_paths
 
@@ -34,10 +35,17 @@ class AudioConfig:
     """Short sounds when it starts and stops listening (kept out of what is transcribed)."""
 
 
+WakeThresholds = tuple[tuple[str, float], ...]
+"""``((model name, threshold), ...)``: the table ``[wake.thresholds]``."""
+
+
 @dataclass(frozen=True)
 class WakeConfig:
     models: tuple[str, ...] = ("hey_jarvis",)
     threshold: float = 0.5
+    thresholds: WakeThresholds = ()
+    """Per-model thresholds over ``threshold``: a table ``[wake.thresholds]`` of
+    ``NAME = X`` (``hearthvox models add-wake --threshold`` puts one in the bundle)."""
     refractory_s: float = 2.0
     """After a detection, ignore further ones for this long (one utterance fires once)."""
     threads: int = 1
@@ -69,7 +77,7 @@ class EndpointConfig:
     """Decode at the first pause and pick the hangover from what was said."""
     pause_ms: int = 128
     """Trailing silence after which the speculative decode starts."""
-    short_hangover_ms: int = 256
+    short_hangover_ms: int = 384
     """Hangover once the speculative transcript is a complete command."""
     long_hangover_ms: int = 1000
     """Hangover after a filler or a trailing "and" (the speaker is not done)."""
@@ -184,6 +192,20 @@ class ServiceConfig:
             raise ConfigError(f"[service] stall_s must be 0 or more, got {self.stall_s!r}")
 
 
+@dataclass(frozen=True)
+class ServeConfig:
+    """The Wyoming server inside ``hearthvox run`` (``run --serve``; docs/wyoming.md)."""
+
+    with_run: bool = False
+    """``hearthvox run`` also serves Wyoming at ``uri``, with its own models (loaded once)."""
+    uri: str = ""
+    """Where ``run``'s Wyoming server listens ("": tcp://127.0.0.1:10550)."""
+    allow_remote: bool = False
+    """Allow a non-loopback ``uri`` (the protocol has no authentication)."""
+    wait_s: float = 15.0
+    """A Wyoming request waits this long behind the assistant's own turn, then is refused."""
+
+
 SliceBudgets = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
 """``[eval.slices.NAME]`` tables: (slice, ((budget key, value), ...)), sorted."""
 
@@ -241,10 +263,24 @@ def _slice_budgets(where: str, value: Any) -> SliceBudgets:
                 raise ConfigError(
                     f"unknown key {where}.{name} {key!r}; known: {', '.join(BUDGET_KEYS)}"
                 )
-            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-                raise ConfigError(f"{where}.{name} {key} must be a number >= 0, got {number!r}")
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ConfigError(f"{where}.{name} {key} must be a number, got {number!r}")
+            check_number("eval", key, number, f"{where}.{name}")
             budgets.append((key, float(number)))
         out.append((str(name), tuple(budgets)))
+    return tuple(out)
+
+
+def _wake_thresholds(where: str, value: Any) -> WakeThresholds:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table of NAME = threshold, got {value!r}")
+    out = []
+    for name, number in sorted(value.items()):
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ConfigError(f"{where} {name} must be a number, got {number!r}")
+        if not 0.0 < number < 1.0:
+            raise ConfigError(f"{where} {name} must be between 0 and 1, got {number!r}")
+        out.append((str(name), float(number)))
     return tuple(out)
 
 
@@ -297,6 +333,7 @@ class Config:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -316,30 +353,16 @@ def user_keys(cfg: Config) -> frozenset[str]:
     return frozenset(chosen)
 
 
-_POSITIVE = {
-    ("audio", "rate_hz"),
-    ("audio", "chunk_ms"),
-    ("wake", "threads"),
-    ("vad", "threads"),
-    ("asr", "threads"),
-    ("asr", "beam_size"),
-    ("tts", "threads"),
-    ("tts", "length_scale"),
-    ("endpoint", "hangover_ms"),
-    ("endpoint", "pause_ms"),
-    ("endpoint", "short_hangover_ms"),
-    ("endpoint", "long_hangover_ms"),
-    ("endpoint", "max_utterance_s"),
-    ("endpoint", "no_speech_timeout_s"),
-    ("models", "trial_tries"),
-    ("service", "drain_s"),
-}
-_UNIT_INTERVAL = {("wake", "threshold"), ("vad", "threshold"), ("audio", "barge_in_threshold")}
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file larger than this is refused before it is read."""
+MAX_LIST_ITEMS = 64
 
 
 def _coerce(where: str, value: Any, hint: Any) -> Any:
     if hint == SliceBudgets:
         return _slice_budgets(where, value)
+    if hint == WakeThresholds:
+        return _wake_thresholds(where, value)
     origin = get_origin(hint)
     if origin is Literal:
         if value not in get_args(hint):
@@ -348,7 +371,11 @@ def _coerce(where: str, value: Any, hint: Any) -> Any:
         return value
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+            raise ConfigError(f"{where} must be a list of strings, got {_short(value)}")
+        if len(value) > MAX_LIST_ITEMS:
+            raise ConfigError(f"{where} must have at most {MAX_LIST_ITEMS} items, got {len(value)}")
+        for item in value:
+            _check_text(where, item)
         return tuple(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -359,8 +386,22 @@ def _coerce(where: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{where} must be an integer, got {value!r}")
         return value
     if not isinstance(value, hint):
-        raise ConfigError(f"{where} must be of type {hint.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be of type {hint.__name__}, got {_short(value)}")
+    if isinstance(value, str):
+        _check_text(where, value)
     return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _check_text(where: str, text: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConfigError(f"{where} must be at most {MAX_TEXT_CHARS} characters, got {len(text)}")
+    if any(ord(c) < 32 and c not in "\t" for c in text):
+        raise ConfigError(f"{where} must not hold control characters, got {_short(text)}")
 
 
 def _section(name: str, cls: type[Any], raw: Any) -> Any:
@@ -375,10 +416,8 @@ def _section(name: str, cls: type[Any], raw: Any) -> Any:
         )
     values = {k: _coerce(f"[{name}] {k}", v, hints[k]) for k, v in raw.items()}
     for key, value in values.items():
-        if (name, key) in _POSITIVE and value <= 0:
-            raise ConfigError(f"[{name}] {key} must be greater than 0, got {value}")
-        if (name, key) in _UNIT_INTERVAL and not 0.0 < value < 1.0:
-            raise ConfigError(f"[{name}] {key} must be between 0 and 1, got {value}")
+        if hints[key] in (int, float):
+            check_number(name, key, value)
     return cls(**values)
 
 
@@ -408,12 +447,30 @@ def load(path: Path | None = None) -> Config:
             raise ConfigError(f"config file {target} does not exist")
         return Config()
     try:
-        raw = tomllib.loads(target.read_text(encoding="utf-8"))
+        with target.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config file {target} is larger than {MAX_CONFIG_BYTES // 1024} KiB; "
+                "is it the right file?"
+            )
+        raw = tomllib.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {target}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {target} is not valid TOML: {exc}") from exc
+        raise ConfigError(f"cannot read config file {target}: {_one_line(exc)}") from exc
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise ConfigError(f"config file {target} is not valid TOML: {_one_line(exc)}") from exc
     try:
-        return from_dict(raw)
+        cfg = from_dict(raw)
+        check_threads(
+            {s: getattr(cfg, s).threads for s in _THREADED if "threads" in raw.get(s, {})}
+        )
     except ConfigError as exc:
         raise ConfigError(f"{target}: {exc}") from exc
+    return cfg
+
+
+_THREADED = ("wake", "vad", "asr", "tts")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

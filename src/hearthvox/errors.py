@@ -9,6 +9,7 @@
     │   └── AudioDeviceError       no microphone / speaker, device failure      (3)
     ├── ModelError                 weights missing, size/hash mismatch, load    (5)
     │   └── IncompatibleBundleError  this device cannot run the bundle (compat matrix) (5)
+    ├── OutputError                an output file or folder cannot be written   (6)
     ├── EngineError                an engine failed on one input (becomes a StageError event)
     └── SkillError                 a skill failed on one utterance (becomes a StageError event)
 
@@ -48,6 +49,12 @@ class IncompatibleBundleError(ModelError):
     """The compatibility matrix says this device cannot run the bundle (the message says why)."""
 
     exit_code = 5
+
+
+class OutputError(HearthvoxError):
+    """An output the user asked for (a WAV, a folder, an export) cannot be written."""
+
+    exit_code = 6
 
 
 class EngineError(HearthvoxError):

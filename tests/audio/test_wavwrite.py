@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hearthvox.audio.wavio import WavWriter, load_wav, write_wav
-from hearthvox.errors import AudioError
+from hearthvox.errors import OutputError
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +78,10 @@ def test_bad_samples_are_refused(tmp_path: Path) -> None:
 
 
 def test_unwritable_place(tmp_path: Path, speech: np.ndarray) -> None:
-    with pytest.raises(AudioError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write"):
         write_wav(tmp_path / "no" / "such" / "dir.wav", speech, 16000)
     folder = tmp_path / "taken.wav"
     folder.mkdir()
-    with pytest.raises(AudioError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write"):
         write_wav(folder, speech, 16000)  # a folder is in the way of the rename
     assert [p.name for p in tmp_path.iterdir()] == ["taken.wav"]

@@ -65,7 +65,7 @@ def test_hey_jarvis_stop_interrupts_a_long_reply(
         after = daemon.wait_event(turn_done, 60)
         audio = stop_recording(rec, recording)
     finally:
-        assert daemon.stop() == 0
+        assert daemon.stop() == 0, "".join(daemon.stderr[-15:])
     kinds = [e["event"] for e in events]
     assert "interrupt" in kinds, kinds
     assert events[-1]["outcome"] == "interrupted", events[-1]
@@ -89,7 +89,7 @@ def test_own_reply_does_not_wake_it(pulse: Pulse, engines: Engines, tmp_path: Pa
         pulse.player(request, sink="hvout").wait(timeout=30)
         second = daemon.wait_event(turn_done, 60)
     finally:
-        assert daemon.stop() == 0
+        assert daemon.stop() == 0, "".join(daemon.stderr[-15:])
     assert first[-1]["outcome"] == "answered", first
     assert any(e["event"] == "reply" and e["text"] == ECHO_REPLY for e in first)
     kinds = [e["event"] for e in second]

@@ -48,7 +48,7 @@ def test_earcons_play_and_stay_out_of_the_transcript(
         events = daemon.wait_event(turn_done, 60)
         audio = stop_recording(rec, recording)
     finally:
-        assert daemon.stop() == 0
+        assert daemon.stop() == 0, "".join(daemon.stderr[-15:])
     texts = [e["text"] for e in events if e["event"] == "transcript"]
     assert len(texts) == 1, events
     words = "".join(c for c in texts[0].lower() if c.isalpha() or c == " ").split()

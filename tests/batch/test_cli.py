@@ -1,4 +1,4 @@
-"""``hearthvox transcribe --out`` as a user runs it: real subprocesses, kill -9 mid-run."""
+"""``hearthvox transcribe --out-dir`` as a user runs it: real subprocesses, kill -9 mid-run."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_kill_9_mid_run_then_rerun_completes_without_duplicates_or_torn_files(
     folder, out = tmp_path / "in", tmp_path / "out"
     n = many_inputs(corpus_dir, corpus_rows, folder)
     # one file per batch, one thread: slow enough to be caught in the middle
-    args = [str(folder), "--out", str(out), "--format", "txt,srt", "--batch-size", "1"]
+    args = [str(folder), "--out-dir", str(out), "--format", "txt,srt", "--batch-size", "1"]
     args += ["--jobs", "1", "--threads", "1", "--no-progress"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "hearthvox", "transcribe", *args],
@@ -102,7 +102,7 @@ def test_json_rows_with_out_and_a_config_change_transcribes_again(
 ) -> None:
     files = [str(corpus_dir / "spk1_snt1.wav"), str(corpus_dir / "spk2_snt2.wav")]
     out = tmp_path / "out"
-    first = hearthvox(*files, "--out", str(out), "--json")
+    first = hearthvox(*files, "--out-dir", str(out), "--json")
     assert first.returncode == 0, first.stderr
     rows = [json.loads(line) for line in first.stdout.splitlines()]
     assert [r["status"] for r in rows] == ["done", "done"]
@@ -112,12 +112,12 @@ def test_json_rows_with_out_and_a_config_change_transcribes_again(
 
     config = tmp_path / "beam.toml"
     config.write_text("[asr]\nbeam_size = 2\n")
-    second = hearthvox(*files, "--out", str(out), "--json", "--config", str(config))
+    second = hearthvox(*files, "--out-dir", str(out), "--json", "--config", str(config))
     assert [json.loads(x)["status"] for x in second.stdout.splitlines()] == ["done", "done"]
     record = json.loads((out / "spk1_snt1.json").read_text())
     assert record["settings"]["beam_size"] == 2
 
-    bad = hearthvox(files[0], "--out", str(out), "--format", "docx")
+    bad = hearthvox(files[0], "--out-dir", str(out), "--format", "docx")
     assert bad.returncode == 2 and "unknown format 'docx'" in bad.stderr
 
 
@@ -150,7 +150,7 @@ def test_wait_mode_starts_only_once_the_daemon_stops(corpus_dir: Path, tmp_path:
         text=True,
     )
     cmd = [sys.executable, "-m", "hearthvox", "transcribe", str(corpus_dir / "spk2_snt1.wav")]
-    cmd += ["--out", str(out), "--when-busy", "wait", "--no-progress"]
+    cmd += ["--out-dir", str(out), "--when-busy", "wait", "--no-progress"]
     proc = None
     try:
         assert daemon.stdout is not None and daemon.stdout.readline().strip() == "held"

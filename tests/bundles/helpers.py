@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -156,3 +158,45 @@ def publish(out: Path, files_dir: Path, publisher: Publisher, *manifests: Manife
             index_expires=now_utc() + timedelta(days=7),
         )
     return index
+
+
+def mark_passed(store: Store, channel: str) -> None:
+    """Record that the channel's current bundle passed its health check on this device (the
+    tiny test bundles cannot run a real one)."""
+    store.write_channel(store.read_channel(channel).trial_passed(now_utc()))
+
+
+def make_tar(path: Path, members: list[tuple[str, bytes]], mode: str = "w") -> Path:
+    """A tarball of regular files (*mode*: "w", "w:gz" ...)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, mode) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def export_members(files_dir: Path, m: Manifest, data: bytes) -> list[tuple[str, bytes]]:
+    """manifest.json (*data*) and every object of *m*, as an export holds them."""
+    where = object_file(files_dir, m)
+    objects = {f.sha256 for a in m.artifacts() for f in a.files}
+    return [("manifest.json", data)] + [(f"objects/{s}", where(s).read_bytes()) for s in objects]
+
+
+class Zeros(io.RawIOBase):
+    """*n* zero bytes, read without holding them (a large tar member costs no memory)."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        n = min(len(buf), self.left)
+        buf[:n] = bytes(n)
+        self.left -= n
+        return n

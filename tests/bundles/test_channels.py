@@ -15,7 +15,7 @@ from hearthvox.bundles.manifest import Manifest
 from hearthvox.bundles.store import Store
 from hearthvox.config import Config, from_dict
 from hearthvox.errors import ModelError
-from tests.bundles.helpers import Publisher, tiny_manifest, tree_hash
+from tests.bundles.helpers import Publisher, mark_passed, tiny_manifest, tree_hash
 
 
 def _install(store: Store, publisher: Publisher, m: Manifest, activate: bool = False) -> None:
@@ -36,6 +36,8 @@ def test_two_channels_move_independently(
     b2 = tiny_manifest(files_dir, "trial", 2, "beta")
     _install(store, publisher, s1, activate=True)
     _install(store, publisher, b1, activate=True)
+    mark_passed(store, "stable")
+    mark_passed(store, "beta")
     stable_file = store.channels / "stable.json"
     stable_bytes = stable_file.read_bytes()
 
@@ -54,7 +56,8 @@ def test_two_channels_move_independently(
     state = activate_bundle(store, "beta", "trial", pol)  # the highest installed version
     assert str(state.current) == "trial@2" and str(state.previous) == "trial@1"
     assert stable_file.read_bytes() == stable_bytes
-    assert [e["action"] for e in state.log] == ["activate", "activate", "rollback", "activate"]
+    actions = ["activate", "trial-passed", "activate", "rollback", "activate"]
+    assert [e["action"] for e in state.log] == actions
 
     # and the other way round: stable moves, beta stays
     beta_bytes = (store.channels / "beta.json").read_bytes()
@@ -107,6 +110,8 @@ def test_rollback_to_an_earlier_bundle_of_the_history(
     pol = publisher.policy()
     for v in (1, 2, 3):
         _install(store, publisher, tiny_manifest(files_dir, "home", v, "stable"), activate=True)
+        if v == 1:
+            mark_passed(store, "stable")
     _, new = rollback_channel(store, "stable", "home@1", pol)
     assert str(new.current) == "home@1" and new.highest_version == 3
     with pytest.raises(ModelError, match="lower than 3"):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hearthvox.bundles.active import open_store
 from hearthvox.bundles.index import fetch_index
 from hearthvox.bundles.install import install_bundle
 from hearthvox.bundles.manifest import Manifest, format_time, now_utc
@@ -19,7 +20,7 @@ from hearthvox.bundles.publish import write_index
 from hearthvox.bundles.sources import IndexObjects
 from hearthvox.bundles.store import Store
 from hearthvox.errors import ModelError
-from tests.bundles.helpers import Publisher, publish, tiny_manifest, tree_hash
+from tests.bundles.helpers import Publisher, mark_passed, publish, tiny_manifest, tree_hash
 from tests.bundles.http_index import serve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,6 +147,7 @@ def test_a_user_installs_switches_and_rolls_back_beta_from_a_local_index(
         assert proc.returncode == 0, proc.stderr
         assert "hearthvox models activate small@2 --channel beta" in proc.stderr
     assert _status("beta")["current"] == "small@1"
+    mark_passed(open_store(), "beta")  # as if a start on beta had passed its health check
     proc = _cli("activate", "small@2", "--channel", "beta")
     assert proc.returncode == 0 and "small@1 -> small@2" in proc.stderr, proc.stderr
     beta = _status("beta")

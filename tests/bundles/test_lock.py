@@ -125,7 +125,7 @@ def test_wrong_pinned_version_says_what_to_install() -> None:
         resolve_source(artifact)
     message = str(info.value)
     assert "openwakeword 0.4.0 is installed" in message
-    assert "pip install 'openwakeword==0.6.0'" in message
+    assert "pip install --no-deps 'openwakeword==0.6.0'" in message
     assert "wake/hey_jarvis" in message
 
 
@@ -134,7 +134,8 @@ def test_missing_package_says_what_to_install() -> None:
         LOCK.artifact("vad/silero-v6"), sources=("pypi:hearthvox-no-such-models==1.2.3#assets",)
     )
     with pytest.raises(
-        ModelError, match=r"not installed.*pip install 'hearthvox-no-such-models==1\.2\.3'"
+        ModelError,
+        match=r"not installed.*pip install --no-deps 'hearthvox-no-such-models==1\.2\.3'",
     ):
         resolve_source(artifact)
 

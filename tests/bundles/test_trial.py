@@ -1,4 +1,4 @@
-"""Trial: a bundle whose health check fails (an ASR that loads but hears nothing) is
+"""Trial: a bundle whose health check fails (a wake model that does not hear its phrase) is
 rolled back by itself after N starts; a good bundle passes and leaves trial."""
 
 from __future__ import annotations
@@ -26,30 +26,31 @@ from tests.bundles.helpers import Publisher
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _silent_asr_bundle(tmp_path: Path, publisher: Publisher) -> tuple[bytes, int]:
-    """The default bundle with one file swapped: an ASR config.json that makes Whisper end
-    every transcript at once (every text token is suppressed at the start)."""
+def _deaf_wake_bundle(tmp_path: Path, publisher: Publisher) -> tuple[bytes, int]:
+    """The default bundle with one file swapped: the hey_jarvis model file holds the alexa
+    model, so the health check's spoken "hey jarvis" is never detected."""
     lock = load_lock()
-    asr = lock.artifact("asr/whisper-tiny.en")
-    config = json.loads((resolve_source(asr) / "config.json").read_text())
-    config["suppress_ids_begin"] = list(range(50256))  # all but end-of-text
-    folder = tmp_path / "silent-asr"
+    jarvis, alexa = lock.artifact("wake/hey_jarvis"), lock.artifact("wake/alexa")
+    name = jarvis.files[0].name
+    folder = tmp_path / "deaf-wake"
     folder.mkdir()
-    data = json.dumps(config).encode()
-    (folder / "config.json").write_bytes(data)
-    entry = ArtifactFile("config.json", hashlib.sha256(data).hexdigest(), len(data))
-    silent = dataclasses.replace(
-        asr,
-        id="asr/whisper-tiny.en-silent",
-        files=tuple(entry if f.name == "config.json" else f for f in asr.files),
-        sources=(folder.as_uri(), *asr.sources),  # the rest comes from the package
+    data = (resolve_source(alexa) / alexa.files[0].name).read_bytes()
+    (folder / name).write_bytes(data)
+    entry = ArtifactFile(name, hashlib.sha256(data).hexdigest(), len(data))
+    deaf = dataclasses.replace(
+        jarvis, id="wake/hey_jarvis", version="deaf", files=(entry,), sources=(folder.as_uri(),)
     )
     base = manifest_from_lock(lock)
+    wake = base.stages["wake"]
+    artifacts = tuple(
+        StageArtifact(e.role, deaf) if e.artifact.id == "wake/hey_jarvis" else e
+        for e in wake.artifacts
+    )
     manifest = dataclasses.replace(
         base,
-        bundle="silent-asr",
+        bundle="deaf-wake",
         version=2,
-        stages={**base.stages, "asr": Stage((StageArtifact("model", silent),), {})},
+        stages={**base.stages, "wake": Stage(artifacts, wake.settings)},
     )
     return publisher.sign(manifest), len(data)
 
@@ -77,19 +78,19 @@ def test_a_bundle_that_fails_its_health_check_is_rolled_back_after_n_starts(
     store = open_store()
     assert store.read_channel("stable").trial_state == "passed"
 
-    data, config_size = _silent_asr_bundle(tmp_path, publisher)
+    data, config_size = _deaf_wake_bundle(tmp_path, publisher)
     result = install_bundle(store, data, None, "stable", publisher.policy(), activate=True)
-    assert result.fetched == config_size  # the other 12 files are in the store already
-    assert result.reused == 12
+    assert config_size > 0 and result.fetched == 0  # alexa's file is in the store already
+    assert result.reused == len(result.manifest.objects())
     assert store.read_channel("stable").trial_state == "pending"
 
     with pytest.raises(ModelError) as info:
         load_runtime(cfg)  # start 1 of 2: fails, stays on trial
     message = str(info.value)
-    assert "silent-asr@2 is on trial and failed its health check" in message
-    assert "did not hear" in message and "1 start(s) left" in message
+    assert "deaf-wake@2 is on trial and failed its health check" in message
+    assert "was not detected" in message and "1 start(s) left" in message
     state = store.read_channel("stable")
-    assert str(state.current) == "silent-asr@2" and state.trial is not None
+    assert str(state.current) == "deaf-wake@2" and state.trial is not None
     assert (state.trial.state, state.trial.tries_left) == ("pending", 1)
 
     with caplog.at_level(logging.WARNING, logger="hearthvox.bundles.active"):
@@ -98,7 +99,7 @@ def test_a_bundle_that_fails_its_health_check_is_rolled_back_after_n_starts(
     assert any("automatic rollback" in r.getMessage() for r in caplog.records)
     row = _status()
     assert (row["current"], row["trial"], row["rolled_back_from"]) == (
-        "default-0.1.0@1", "failed", "silent-asr@2",
+        "default-0.1.0@1", "failed", "deaf-wake@2",
     )  # fmt: skip
     assert "failed its health check at 2 start(s)" in str(row["message"])
     assert row["previous"] is None

@@ -206,15 +206,23 @@ def test_bad_config_is_reported(tmp_path: Path, time_request_wav: Path) -> None:
     assert "threshold" in proc.stderr and "between 0 and 1" in proc.stderr
 
 
+def test_unknown_wake_word_is_a_config_error(tmp_path: Path, time_request_wav: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[wake]\nmodels = ["hey_nobody"]\n')
+    proc = hearthvox("run", "--input", str(time_request_wav), "--config", str(cfg))
+    assert proc.returncode == 2, proc.stderr
+    assert "[wake] models: 'hey_nobody' is not a wake word of bundle" in proc.stderr
+
+
 def test_demo_answers_the_time_and_writes_the_reply(tmp_path: Path) -> None:
     out = tmp_path / "demo-reply.wav"
-    proc = hearthvox("demo", "--no-play", "--out", str(out))
+    proc = hearthvox("demo", "--no-play", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "heard:" in proc.stdout and "time" in proc.stdout.lower()
     assert "skill: time" in proc.stdout and "stage times:" in proc.stdout
     assert str(out) in proc.stdout
     assert_speech(out, 0.8, 4.0)
-    again = hearthvox("demo", "--no-play", "--out", str(out))  # the cached request is reused
+    again = hearthvox("demo", "--no-play", "-o", str(out))  # the cached request is reused
     assert again.returncode == 0, again.stderr
 
 

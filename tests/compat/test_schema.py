@@ -84,7 +84,8 @@ FALLBACK = "  - id: any\n    match: {}\n"
         (_edit("asr: {beam_size: 2}", "asr: {threads: four}"),
          "<t>: profile 'pi4'.variants.asr: [asr] threads must be an integer, got 'four'"),
         (_edit("asr: {beam_size: 2}", "asr: {threads: 0}"),
-         "<t>: profile 'pi4'.variants.asr: [asr] threads must be greater than 0, got 0"),
+         "<t>: profile 'pi4'.variants.asr: [asr] threads must be greater than 0 and at most 64, "
+         "got 0"),
         (_edit("asr: {beam_size: 2}", "asr: {device: gpu}"),
          "<t>: profile 'pi4'.variants.asr: [asr] device = 'gpu': must be one of 'cpu', 'cuda', "
          "'auto'"),

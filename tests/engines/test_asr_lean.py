@@ -9,10 +9,17 @@ import numpy as np
 
 from hearthvox.audio.wavio import load_wav
 from hearthvox.engines import Engines
-from hearthvox.engines.asr_guard import LeanOptions, cut_loop, judge, token_budget
+from hearthvox.engines.asr_guard import (
+    BATCH_GUARD,
+    LIVE_GUARD,
+    cut_loop,
+    judge,
+    repeated_run,
+    token_budget,
+)
 from hearthvox.evaluation.wer import word_error_rate
 
-OPTS = LeanOptions()
+OPTS = LIVE_GUARD
 
 
 def test_a_restarted_sentence_is_cut_cleanly() -> None:
@@ -32,6 +39,46 @@ def test_a_loop_inside_a_sentence_is_found_but_not_trusted() -> None:
 def test_ordinary_text_has_no_loop() -> None:
     for text in ["what time is it", "set a timer for ten minutes", "no no", "hello hello there"]:
         assert cut_loop(text) is None, text
+
+
+def test_a_short_token_repeated_is_a_loop() -> None:
+    assert repeated_run("0. 0. 0. 0. 0") == "0"
+    assert repeated_run("Nine, nine, nine, nine") == "nine"
+    assert repeated_run("two six two six two six") == "two six"
+    for text in ["no no", "1111", "four four one eight", "268-4418", "Pittsburgh."]:
+        assert repeated_run(text) is None, text
+
+
+def test_both_decoders_send_a_short_repetition_to_the_full_window() -> None:
+    for guard in (LIVE_GUARD, BATCH_GUARD):
+        budget = token_budget(1.0, guard)
+        # "0. 0. 0" reads as a restarted sentence, but a one-word unit is never trusted
+        verdict = judge("0. 0. 0. 0. 0", 10, budget, -0.3, 1.0, guard)
+        assert verdict.fallback == "repetition", guard
+        verdict = judge("9. 9. 9", 6, budget, -0.3, 1.0, guard)
+        assert verdict.fallback == "repetition", guard
+        # a whole sentence said again is cut to one copy and kept
+        cut = judge("The birch canoe slid. The birch canoe", 9, budget, -0.2, 1.5, guard)
+        assert cut.fallback is None and cut.loop_cut and cut.text == "The birch canoe slid."
+
+
+def test_a_copy_cut_inside_its_last_word_is_still_a_loop() -> None:
+    cut = cut_loop("Enter 624. Enter 624. Enter 6")
+    assert cut is not None and cut.clean and cut.text == "Enter 624."
+    # two words said again are too few to trust the first copy: the full window decides
+    assert judge("Enter 624. Enter 624. Enter 6", 12, 19, -0.2, 1.7, OPTS).fallback == "repetition"
+
+
+def test_a_text_that_stops_on_a_joiner_is_truncated() -> None:
+    assert judge("P-I-T-T-S-B-U-R-G-", 20, 35, -0.2, 4.5, OPTS).fallback == "truncated"
+    assert judge("P-I-T-T-S-B-U-R-G-H.", 21, 35, -0.2, 4.5, OPTS).fallback is None
+
+
+def test_thresholds_differ_by_configuration() -> None:
+    assert token_budget(3.0, BATCH_GUARD) > token_budget(3.0, LIVE_GUARD)
+    strict = replace(LIVE_GUARD, repeat_times=2)
+    assert judge("no no", 2, 20, -0.1, 1.0, strict).fallback == "repetition"
+    assert judge("no no", 2, 20, -0.1, 1.0, LIVE_GUARD).fallback is None
 
 
 def test_judge_falls_back_when_a_guard_trips() -> None:
@@ -76,7 +123,8 @@ def test_a_tripped_guard_falls_back_to_the_full_window(engines: Engines, corpus_
     audio = load_wav(corpus_dir / "spk1_snt1.wav").samples
     saved = asr.lean
     try:
-        asr.lean = replace(saved, tokens_per_s=0.0, min_tokens=2)  # a budget no sentence fits
+        guard = replace(saved.guard, tokens_per_s=0.0, min_tokens=2)  # a budget no sentence fits
+        asr.lean = replace(saved, guard=guard)
         result = asr.transcribe(audio)
     finally:
         asr.lean = saved

@@ -9,8 +9,11 @@ import numpy.typing as npt
 import pytest
 
 from hearthvox.audio.wavio import load_wav
-from hearthvox.engines import Engines
+from hearthvox.bundles.default import default_model_paths
+from hearthvox.config import from_dict
+from hearthvox.engines import Engines, load_wake
 from hearthvox.engines.wake import FRAME_SAMPLES
+from hearthvox.errors import ConfigError
 
 
 def detections(engines: Engines, audio: npt.NDArray[np.int16]) -> list[float]:
@@ -52,3 +55,16 @@ def test_frame_size_is_checked(engines: Engines) -> None:
 
     with pytest.raises(EngineError):
         engines.wake.scores(np.zeros(100, dtype=np.int16))
+
+
+def test_an_unknown_wake_model_is_the_configs_mistake() -> None:
+    """Every path that loads the wake word says it as the start and a reload do (exit 2)."""
+    cfg = from_dict({"wake": {"models": ["hey_jarvis", "nope"]}})
+    paths = default_model_paths()
+    with pytest.raises(ConfigError) as info:
+        load_wake(paths, cfg)
+    assert str(info.value) == (
+        f"[wake] models: 'nope' is not a wake word of bundle {paths.bundle_id} "
+        f"(it has: {', '.join(sorted(paths.wake_models))})"
+    )
+    assert info.value.exit_code == 2

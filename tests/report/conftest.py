@@ -26,7 +26,7 @@ def built_report(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> 
     """The folder of a report built from a clean state (a fresh HEARTHVOX_HOME)."""
     root = tmp_path_factory.mktemp("report")
     out = root / "out"
-    done = run_cli(["report", "--quick", "--out", str(out)], root / "home", corpus_dir)
+    done = run_cli(["report", "--quick", "--out-dir", str(out)], root / "home", corpus_dir)
     assert done.returncode == 0, done.stderr[-2000:]
     assert str(out / "report.html") in done.stdout
     return out

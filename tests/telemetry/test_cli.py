@@ -93,8 +93,8 @@ def test_canary_nothing_said_lands_on_disk_in_logs_or_exports(
     exports = [
         hearthvox("telemetry", "summary"),
         hearthvox("telemetry", "summary", "--json"),
-        hearthvox("telemetry", "export", "--with-transcripts", "--out", str(out / "t.jsonl")),
-        hearthvox("telemetry", "export", "--format", "prometheus", "--out", str(out / "hv.prom")),
+        hearthvox("telemetry", "export", "--with-transcripts", "-o", str(out / "t.jsonl")),
+        hearthvox("telemetry", "export", "--format", "prometheus", "-o", str(out / "hv.prom")),
     ]
     for p in exports:
         assert p.returncode == 0, p.stderr
@@ -142,7 +142,7 @@ def test_demo_survives_a_corrupt_database_and_keeps_text_only_when_asked(
     conn.close()
     assert "time" in kept["transcript"].lower() and kept["reply_text"].startswith("It is")
     exported = tmp_path / "with.jsonl"
-    hearthvox("telemetry", "export", "--with-transcripts", "--out", str(exported))
+    hearthvox("telemetry", "export", "--with-transcripts", "-o", str(exported))
     assert kept["transcript"] in exported.read_text()
 
     purged = hearthvox("telemetry", "purge", "--transcripts-only", "--yes", "--json")
@@ -209,7 +209,7 @@ def test_summary_and_prometheus_export_of_recorded_turns(tmp_path: Path) -> None
     assert "end of speech to first audio (ms):" in text  # the histogram
     assert "false-wake proxy: 1 of 4" in text
     prom = tmp_path / "hv.prom"
-    proc = hearthvox("telemetry", "export", "--format", "prometheus", "--out", str(prom))
+    proc = hearthvox("telemetry", "export", "--format", "prometheus", "-o", str(prom))
     assert proc.returncode == 0, proc.stderr
     families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
     turns = {

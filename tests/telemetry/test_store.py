@@ -177,3 +177,64 @@ def test_a_reader_never_moves_a_busy_database_aside(tmp_path: Path) -> None:
     assert reader.set_aside == [] and path.exists()
     other.execute("ROLLBACK")
     other.close()
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_database_is_private_even_under_an_open_umask(tmp_path: Path) -> None:
+    """With keep_transcripts the database holds what was said: 0600 files in a 0700 folder."""
+    import os
+    import time
+
+    from hearthvox.paths import user_paths
+
+    state = user_paths().state_dir
+    old = os.umask(0o000)
+    try:
+        store = TelemetryStore(state / "telemetry.sqlite3", keep_text_until=time.time() + DAY_S)
+        store.add_turn(turn(transcript="what time is it", reply_text="It is noon."))
+        assert store.content() != []
+        files = sorted(state.glob("telemetry.sqlite3*"))
+        assert [f.name for f in files][:1] == ["telemetry.sqlite3"]
+        assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+        assert _mode(state) == 0o700
+        store.close()
+    finally:
+        os.umask(old)
+
+
+def test_an_old_open_database_and_state_folder_are_tightened(tmp_path: Path) -> None:
+    from hearthvox.paths import user_paths
+
+    state = user_paths().state_dir
+    state.mkdir(parents=True, mode=0o755)
+    state.chmod(0o755)
+    TelemetryStore(state / "t.sqlite3").close()
+    (state / "t.sqlite3").chmod(0o644)
+    TelemetryStore(state / "t.sqlite3").close()
+    assert _mode(state / "t.sqlite3") == 0o600 and _mode(state) == 0o700
+    # a folder that is not hearthvox's own is left as the user made it
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir(mode=0o755)
+    elsewhere.chmod(0o755)
+    TelemetryStore(elsewhere / "t.sqlite3").close()
+    assert _mode(elsewhere) == 0o755 and _mode(elsewhere / "t.sqlite3") == 0o600
+
+
+def test_the_timers_file_is_private(tmp_path: Path) -> None:
+    import os
+
+    from hearthvox.paths import user_paths
+    from hearthvox.skills.base import SystemClock
+    from hearthvox.skills.timer_store import TimerStore
+
+    state = user_paths().state_dir
+    old = os.umask(0o000)
+    try:
+        timers = TimerStore(state / "timers.json", SystemClock())
+        timers.add(300.0, "pasta")
+    finally:
+        os.umask(old)
+    assert _mode(state / "timers.json") == 0o600 and _mode(state) == 0o700

@@ -68,7 +68,7 @@ class BargeIn:
     def __init__(self, wake: WakeEngine, speaker: Speaker, options: BargeInOptions) -> None:
         self.enabled = options.enabled
         self.wake = wake.new_stream()
-        self.wake.threshold = options.threshold
+        self.wake.strict = options.threshold
         self.speaker = speaker
         self.opts = options
         self.interrupts = 0
@@ -76,6 +76,14 @@ class BargeIn:
         self.echoes = 0
         """Hits ignored because the speaker's own audio says the wake word."""
         self._last_playing = -1e9
+
+    def use(self, wake: WakeEngine) -> None:
+        """Detect on these wake models from now on (the daemon reloaded its models): the
+        old ones are no longer referenced here, so they can be freed. A check already
+        running finishes on the old detector."""
+        stream = wake.new_stream()
+        stream.strict = self.opts.threshold
+        self.wake = stream
 
     def _speaking(self) -> bool:
         now = time.monotonic()
@@ -87,12 +95,13 @@ class BargeIn:
     def _hit(self, chunk: AudioChunk) -> bool:
         """Score the chunk's frames; True on a barge-in that is not the echo."""
         x = chunk.samples
+        wake = self.wake  # one detector for the whole chunk, even if a reload swaps it
         for i in range(0, len(x) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
             end_ms = chunk.t_audio_ms + (i + FRAME_SAMPLES) * 1000.0 / chunk.rate_hz
-            hit = self.wake.detect(x[i : i + FRAME_SAMPLES], end_ms)
+            hit = wake.detect(x[i : i + FRAME_SAMPLES], end_ms)
             if hit is None:
                 continue
-            if self._echo(chunk.rate_hz):
+            if self._echo(wake, chunk.rate_hz):
                 self.echoes += 1
                 log.info("wake word heard in the assistant's own playback: ignored")
                 return False
@@ -100,11 +109,11 @@ class BargeIn:
             return True
         return False
 
-    def _echo(self, rate_hz: int) -> bool:
+    def _echo(self, wake: WakeEngine, rate_hz: int) -> bool:
         """Whether the speaker's recent playback itself fires the wake word."""
         ref = self.speaker.recent_playback(self.opts.reference_s, rate_hz)
-        probe = self.wake.new_stream()
-        probe.threshold = self.opts.threshold
+        probe = wake.new_stream()
+        probe.strict = self.opts.threshold
         for i in range(0, len(ref) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
             if probe.detect(ref[i : i + FRAME_SAMPLES], i * 1000.0 / rate_hz) is not None:
                 return True

@@ -17,6 +17,14 @@ from hearthvox.events import Float32Array, Int16Array
 
 QUALITY = "HQ"
 _SCALE = 32768.0
+MIN_SOURCE_RATE_HZ = 8000
+MAX_SOURCE_RATE_HZ = 384_000
+"""Rates accepted from outside (files, streams, Wyoming clients): telephone to studio.
+Outside it, resampling to 16 kHz would multiply the audio (1 Hz -> 16000 x) or is a lie."""
+
+
+def source_rate_ok(rate_hz: int) -> bool:
+    return MIN_SOURCE_RATE_HZ <= rate_hz <= MAX_SOURCE_RATE_HZ
 
 
 def to_float32(x: Int16Array) -> Float32Array:

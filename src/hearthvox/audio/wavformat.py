@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hearthvox.audio.resample import round_to_int16, to_int16
+from hearthvox.audio.resample import (
+    MAX_SOURCE_RATE_HZ,
+    MIN_SOURCE_RATE_HZ,
+    round_to_int16,
+    source_rate_ok,
+    to_int16,
+)
 from hearthvox.errors import AudioFormatError
 from hearthvox.events import Int16Array
 
@@ -28,6 +34,9 @@ Reader = Callable[[int], bytes]
 FORMAT_PCM = 0x0001
 FORMAT_FLOAT = 0x0003
 FORMAT_EXTENSIBLE = 0xFFFE
+MAX_CHANNELS = 32
+MAX_FMT_BYTES = 1024
+"""A fmt chunk is 16 to 40 bytes; a larger one is refused before it is read."""
 UNKNOWN_SIZES = (0, 0xFFFFFFFF)
 """A data size streaming writers leave in the header: the audio runs to the end."""
 
@@ -165,6 +174,16 @@ def _parse_fmt(name: str, body: bytes) -> tuple[int, int, int, str]:
             f"{name}: the WAV header says a sample rate of 0 Hz: the file is damaged; "
             f"{convert_hint(name)}"
         )
+    if not source_rate_ok(rate_hz):
+        raise AudioFormatError(
+            f"{name}: the WAV header says a sample rate of {rate_hz} Hz, outside the supported "
+            f"{MIN_SOURCE_RATE_HZ} to {MAX_SOURCE_RATE_HZ} Hz; {convert_hint(name)}"
+        )
+    if channels > MAX_CHANNELS:
+        raise AudioFormatError(
+            f"{name}: the WAV header says {channels} channels, more than the supported "
+            f"{MAX_CHANNELS}; {convert_hint(name)}"
+        )
     if bits:
         sample_bytes = (bits + 7) // 8
     else:
@@ -213,6 +232,11 @@ def read_header(read: Reader, name: str) -> WavHeader:
             channels, rate_hz, sample_bytes, source_format = fmt
             return WavHeader(name, channels, rate_hz, sample_bytes, source_format, data_size)
         if cid == b"fmt ":
+            if size > MAX_FMT_BYTES:
+                raise AudioFormatError(
+                    f"{name}: the fmt chunk says it is {size} bytes (at most {MAX_FMT_BYTES}): "
+                    f"the WAV header is damaged; {convert_hint(name)}"
+                )
             body = read_exact(read, size)
             if len(body) < size:
                 raise AudioFormatError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import IO, BinaryIO
 import numpy as np
 
 from hearthvox.audio.buffers import Rechunker
-from hearthvox.audio.resample import StreamResampler, resample_int16
+from hearthvox.audio.resample import StreamResampler
 from hearthvox.audio.wavformat import (
     WavHeader,
     convert_hint,
@@ -29,7 +30,7 @@ from hearthvox.audio.wavformat import (
     read_exact,
     read_header,
 )
-from hearthvox.errors import AudioError, AudioFormatError
+from hearthvox.errors import AudioFormatError, OutputError
 from hearthvox.events import Int16Array
 
 __all__ = [
@@ -64,18 +65,103 @@ def _check_rate(rate_hz: int) -> None:
         raise ValueError(f"rate_hz must be positive, got {rate_hz}")
 
 
-def load_wav(path: Path, rate_hz: int = 16000) -> LoadedAudio:
-    """Read a whole WAV file as mono int16 at ``rate_hz``."""
+MAX_FILE_S = 4 * 3600.0
+"""The longest recording :func:`load_wav` takes by default (4 h: about 460 MB at 16 kHz)."""
+BLOCK_FRAMES = 1 << 16
+"""Source frames decoded and resampled at a time: memory follows the output, not the input."""
+
+
+class _Decoder:
+    """Raw bytes in any supported layout, block by block, to mono int16 at ``rate_hz``."""
+
+    def __init__(self, header: WavHeader, rate_hz: int) -> None:
+        self._header = header
+        self._resampler = StreamResampler(header.rate_hz, rate_hz)
+        self.leftover = b""
+        self.frames = 0
+
+    def push(self, data: bytes) -> Int16Array:
+        fb = self._header.frame_bytes
+        buf = self.leftover + data
+        whole = len(buf) // fb * fb
+        self.leftover = buf[whole:]
+        if not whole:
+            return np.zeros(0, dtype=np.int16)
+        self.frames += whole // fb
+        return self._resampler.process(decode(memoryview(buf)[:whole], self._header))
+
+    def flush(self) -> Int16Array:
+        return self._resampler.flush()
+
+
+def _over_budget(name: str, frames: int, header: WavHeader, max_s: float) -> AudioFormatError:
+    return AudioFormatError(
+        f"{name}: {frames / header.rate_hz:.0f} s of audio ({frames} frames at "
+        f"{header.rate_hz} Hz) is longer than the limit of {max_s:.0f} s; cut it into parts, "
+        f"e.g. `ffmpeg -i {shlex.quote(name)} -f segment -segment_time {max(1, int(max_s) // 2)} "
+        f"-ar 16000 -ac 1 -c:a pcm_s16le {shlex.quote(name + '-part%03d.wav')}`"
+    )
+
+
+def _read_samples(fh: BinaryIO, header: WavHeader, rate_hz: int, max_s: float) -> LoadedAudio:
+    """Decode the data chunk block by block; the duration budget is checked from the
+    declared size before anything is read, and again as an open-sized file is read."""
+    name = header.name
+    fb = header.frame_bytes
+    max_frames = int(max_s * header.rate_hz)
+    if header.data_size is not None and header.data_size // fb > max_frames:
+        raise _over_budget(name, header.data_size // fb, header, max_s)
+    decoder = _Decoder(header, rate_hz)
+    parts: list[Int16Array] = []
+    remaining = header.data_size
+    got = 0
+    while remaining is None or remaining > 0:
+        want = BLOCK_FRAMES * fb if remaining is None else min(BLOCK_FRAMES * fb, remaining)
+        data = read_exact(fh.read, want)
+        got += len(data)
+        if remaining is not None:
+            remaining -= len(data)
+        parts.append(decoder.push(data))
+        if decoder.frames > max_frames:
+            raise _over_budget(name, decoder.frames, header, max_s)
+        if len(data) < want:
+            break
+    notes: list[str] = []
+    if header.data_size is not None and got < header.data_size:
+        raise AudioFormatError(
+            f"{name}: header promises {header.data_size} bytes of audio but the file holds "
+            f"only {got}: the file is truncated; copy it again, or "
+            + convert_hint(name, "salvage what is there")
+        )
+    if header.data_size is None:
+        notes.append("the header leaves the data size open: read audio to the end of the file")
+    if decoder.frames == 0:
+        raise AudioFormatError(
+            f"{name}: the WAV file holds no samples (its data chunk is empty); "
+            "record or export the audio again"
+        )
+    if decoder.leftover:
+        notes.append(f"ignored {len(decoder.leftover)} trailing bytes (an incomplete sample frame)")
+    parts.append(decoder.flush())
+    return LoadedAudio(
+        samples=np.concatenate(parts),
+        rate_hz=rate_hz,
+        source_rate_hz=header.rate_hz,
+        source_channels=header.channels,
+        source_format=header.source_format,
+        duration_s=decoder.frames / header.rate_hz,
+        conversions=tuple(format_notes(header, rate_hz) + notes),
+    )
+
+
+def load_wav(path: Path, rate_hz: int = 16000, max_s: float = MAX_FILE_S) -> LoadedAudio:
+    """Read a whole WAV file as mono int16 at ``rate_hz``; refuse one over ``max_s``."""
     _check_rate(rate_hz)
     path = Path(path)
     name = str(path)
     try:
         with path.open("rb") as fh:
-            header = read_header(fh.read, name)
-            if header.data_size is None:
-                raw = fh.read()
-            else:
-                raw = read_exact(fh.read, header.data_size)
+            return _read_samples(fh, read_header(fh.read, name), rate_hz, max_s)
     except FileNotFoundError:
         raise AudioFormatError(f"{name}: no such file; check the path") from None
     except IsADirectoryError:
@@ -88,34 +174,6 @@ def load_wav(path: Path, rate_hz: int = 16000) -> LoadedAudio:
         ) from None
     except OSError as exc:
         raise AudioFormatError(f"{name}: cannot read it ({exc.strerror or exc})") from exc
-    notes: list[str] = []
-    if header.data_size is not None and len(raw) < header.data_size:
-        raise AudioFormatError(
-            f"{name}: header promises {header.data_size} bytes of audio but the file holds "
-            f"only {len(raw)}: the file is truncated; copy it again, or "
-            + convert_hint(name, "salvage what is there")
-        )
-    if header.data_size is None:
-        notes.append("the header leaves the data size open: read audio to the end of the file")
-    n_frames = len(raw) // header.frame_bytes
-    if n_frames == 0:
-        raise AudioFormatError(
-            f"{name}: the WAV file holds no samples (its data chunk is empty); "
-            "record or export the audio again"
-        )
-    extra = len(raw) - n_frames * header.frame_bytes
-    if extra:
-        notes.append(f"ignored {extra} trailing bytes (an incomplete sample frame)")
-    samples = resample_int16(decode(raw, header), header.rate_hz, rate_hz)
-    return LoadedAudio(
-        samples=samples,
-        rate_hz=rate_hz,
-        source_rate_hz=header.rate_hz,
-        source_channels=header.channels,
-        source_format=header.source_format,
-        duration_s=n_frames / header.rate_hz,
-        conversions=tuple(format_notes(header, rate_hz) + notes),
-    )
 
 
 class WavStream:
@@ -151,27 +209,21 @@ class WavStream:
             raise RuntimeError(f"{self.name}: the stream has already been read")
         self._consumed = True
         header = self._header
-        fb = header.frame_bytes
         frames = -(-n_samples * self.source_rate_hz // self.rate_hz)
-        block = max(1, frames) * fb
+        block = max(1, frames) * header.frame_bytes
         remaining = header.data_size
-        resampler = StreamResampler(self.source_rate_hz, self.rate_hz)
+        decoder = _Decoder(header, self.rate_hz)
         rechunker = Rechunker(n_samples)
-        leftover = b""
         while remaining is None or remaining > 0:
             want = block if remaining is None else min(block, remaining)
             data = read_exact(self._stream.read, want)
             if remaining is not None:
                 remaining -= len(data)
-            buf = leftover + data
-            whole = len(buf) // fb * fb
-            leftover = buf[whole:]
-            if whole:
-                self.source_frames += whole // fb
-                yield from rechunker.push(resampler.process(decode(buf[:whole], header)))
+            yield from rechunker.push(decoder.push(data))
+            self.source_frames = decoder.frames
             if len(data) < want:
                 break
-        yield from rechunker.push(resampler.flush())
+        yield from rechunker.push(decoder.flush())
         rest = rechunker.rest()
         if len(rest):
             yield rest
@@ -226,7 +278,7 @@ class WavWriter:
         try:
             fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except OSError as exc:
-            raise AudioError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self._fh: BinaryIO | None = os.fdopen(fd, "wb")
         self._guard(lambda fh: fh.write(_header(rate_hz, 0)))
 
@@ -235,14 +287,14 @@ class WavWriter:
         return self._data_bytes // 2
 
     def _guard(self, action: Callable[[BinaryIO], object]) -> None:
-        """Run ``action(fh)``; on OSError remove the temp file and raise AudioError."""
+        """Run ``action(fh)``; on OSError remove the temp file and raise OutputError."""
         if self._fh is None:
             raise RuntimeError(f"{self.path}: the writer is already committed or aborted")
         try:
             action(self._fh)
         except OSError as exc:
             self.abort()
-            raise AudioError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
     def write(self, samples: Int16Array) -> None:
         arr = np.asarray(samples)
@@ -250,7 +302,7 @@ class WavWriter:
             raise TypeError(f"WavWriter takes 1-D int16 samples, got {arr.dtype} {arr.shape}")
         if self._data_bytes + arr.nbytes > _MAX_DATA_BYTES:
             self.abort()
-            raise AudioError(f"cannot write {self.path}: a WAV file holds at most 4 GiB")
+            raise OutputError(f"cannot write {self.path}: a WAV file holds at most 4 GiB")
         self._guard(lambda fh: fh.write(arr.astype("<i2", copy=False).tobytes()))
         self._data_bytes += arr.nbytes
 

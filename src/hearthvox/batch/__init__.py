@@ -1,10 +1,13 @@
 """hearthvox.batch: offline transcription of recordings, batched, resumable and idempotent.
 
-``hearthvox transcribe PATH... --out DIR`` (see docs/batch.md). The pieces:
+``hearthvox transcribe PATH... --out-dir DIR`` (see docs/batch.md). The pieces:
 discover (inputs and output names), decode (PyAV / WAV), chunking (VAD),
 asr (batched Whisper on CTranslate2), outputs (json/txt/srt/vtt, atomic),
 manifest (what is done, keyed by input sha256 + bundle fingerprint),
-guard (yield to the live assistant), runner (the run), bench (throughput).
+guard (yield to the live assistant), planning and records (what the local and the
+cluster run share), runner (the run), bench (throughput); cluster and clusterwork
+(the run on a Ray cluster: ``--ray``), raynodes (a Ray cluster on this machine),
+clusterbench (its scaling).
 """
 
 from hearthvox.batch.discover import Input, Missing, discover

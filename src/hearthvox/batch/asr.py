@@ -5,10 +5,16 @@ chunk to a 30 s window, so a 3 s command costs the encoder a full 30 s. Here eac
 batch is encoded only as long as its longest chunk plus ``pad_s`` of silence
 (rounded up to whole seconds, at most 30 s), chunks of similar length are batched
 together, and decoding runs with timestamps. Whisper decoding on a short window
-tends to start the sentence over once the speech ends, so three guards keep the
-text honest: segments that start after the chunk's speech ended are dropped, the
-token budget follows the chunk's duration, and a segment that repeats the one
-before it word for word is dropped.
+tends to start the sentence over once the speech ends, or to repeat one short
+token (``0. 0. 0. 0. 0``), so guards keep the text honest: segments that start
+after the chunk's speech ended are dropped, a segment that repeats the one before
+it word for word in far less time is dropped, and then the decode guards the live
+decoder uses (:func:`hearthvox.engines.asr_guard.judge`, with
+:attr:`DecodeOptions.guard`'s thresholds: token budget from the chunk's duration,
+repetition, confidence, words per second) judge each chunk's text. A chunk they
+reject is decoded again on its own by the same full-window decode the live
+decoder falls back to (faster-whisper's ``transcribe()``, deterministic:
+:func:`hearthvox.engines.asr.decode_window`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from hearthvox.errors import EngineError, ModelError
+from hearthvox.engines.asr import decode_window, load_whisper, tokenizer_for
+from hearthvox.engines.asr_guard import BATCH_GUARD, GuardOptions, judge, token_budget
+from hearthvox.errors import EngineError
 from hearthvox.evaluation.wer import normalize
 from hearthvox.events import Int16Array
 
@@ -42,12 +50,12 @@ class DecodeOptions:
     batch_size: int = 8
     pad_s: float = 3.0
     """Silence after each chunk inside its window: the model hears the speech end."""
-    tokens_per_s: float = 10.0
-    """Token budget per second of audio (speech is 3-5 tokens a second, plus timestamps)."""
     bucket_s: int = 2
     """Chunks batched together have windows at most this many seconds apart."""
     word_timestamps: bool = False
     """Time every word (cross-attention alignment: one more decoder pass per batch)."""
+    guard: GuardOptions = BATCH_GUARD
+    """When a chunk's text goes to the full-window decode (shared with the live decoder)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class Segment:
 class ChunkText:
     segments: tuple[Segment, ...]
     avg_logprob: float
+    fallback: str | None = None
+    """Why the chunk was decoded again on the full window (None: it was not)."""
 
 
 @dataclass(frozen=True)
@@ -97,27 +107,18 @@ class BatchAsr:
     """Whisper on CTranslate2 with ``jobs`` parallel workers of ``threads`` threads each."""
 
     def __init__(self, model_dir: Path, model: ModelSettings, opts: DecodeOptions) -> None:
-        from faster_whisper import WhisperModel
-        from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self.opts = opts
         self.model_settings = model
-        try:
-            self._model: Any = WhisperModel(
-                str(model_dir),
-                device=model.device,
-                compute_type=model.compute_type,
-                cpu_threads=model.threads_per_job,
-                num_workers=model.jobs,
-            )
-        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError variously
-            raise ModelError(f"cannot load the ASR model from {model_dir}: {exc}") from exc
-        multilingual = bool(self._model.model.is_multilingual)
-        language = opts.language if multilingual else "en"
-        self._tok: Any = Tokenizer(
-            self._model.hf_tokenizer, multilingual, task="transcribe", language=language
+        self._model: Any = load_whisper(
+            model_dir,
+            device=model.device,
+            compute_type=model.compute_type,
+            threads=model.threads_per_job,
+            workers=model.jobs,
         )
+        self._tok: Any = tokenizer_for(self._model, opts.language)
         self._prompt: list[int] = self._model.get_prompt(self._tok, [], without_timestamps=False)
         self._suppress = list(get_suppressed_tokens(self._tok, [-1]))
 
@@ -171,7 +172,7 @@ class BatchAsr:
                 [self._model.feature_extractor(_padded(p[:n], n))[..., :-1] for p in pieces]
             ).astype(np.float32)
             encoded = self._model.model.encode(ctranslate2.StorageView.from_array(feats))
-            budget = int(longest_s * self.opts.tokens_per_s) + 16
+            budget = token_budget(longest_s, self.opts.guard)
             results = self._model.model.generate(
                 encoded,
                 [list(self._prompt) for _ in pieces],
@@ -189,11 +190,49 @@ class BatchAsr:
         ]
         if self.opts.word_timestamps:
             found = self._timed(encoded, pieces, found)
-        # scores are length-normalised log probabilities
-        return [
-            ChunkText(tuple(seg for seg, _ in kept), float(r.scores[0]))
-            for kept, r in zip(found, results, strict=True)
-        ]
+        out: list[ChunkText] = []
+        for piece, kept, r in zip(pieces, found, results, strict=True):
+            duration_s = len(piece) / RATE_HZ
+            text = " ".join(seg.text for seg, _ in kept)
+            n_tokens = len(r.sequences_ids[0])
+            # scores are length-normalised log probabilities
+            avg_logprob = float(r.scores[0])
+            budget = token_budget(duration_s, self.opts.guard)
+            verdict = judge(text, n_tokens, budget, avg_logprob, duration_s, self.opts.guard)
+            reason = verdict.fallback or ("repetition" if verdict.loop_cut else None)
+            if reason is None:
+                out.append(ChunkText(tuple(seg for seg, _ in kept), avg_logprob))
+            else:
+                out.append(self._window(piece, reason))
+        return out
+
+    def _window(self, piece: Int16Array, reason: str) -> ChunkText:
+        """The chunk decoded again on its own, on the full window."""
+        duration_s = len(piece) / RATE_HZ
+        try:
+            found = decode_window(
+                self._model,
+                piece.astype(np.float32) / 32768.0,
+                beam_size=self.opts.beam_size,
+                language=self.opts.language,
+                words=self.opts.word_timestamps,
+            )
+        except Exception as exc:  # CTranslate2 errors are untyped
+            raise EngineError(f"full-window transcription failed: {exc}") from exc
+
+        def at(t: float) -> float:
+            return round(min(max(t, 0.0), duration_s), 3)
+
+        segments = tuple(
+            Segment(
+                at(s.start_s),
+                at(s.end_s),
+                s.text,
+                tuple(Word(at(a), at(b), w, round(p, 3)) for a, b, w, p in s.words),
+            )
+            for s in found
+        )
+        return ChunkText(segments, found[0].avg_logprob if found else 0.0, reason)
 
     def _timed(
         self, encoded: Any, pieces: list[Int16Array], found: list[list[tuple[Segment, list[int]]]]

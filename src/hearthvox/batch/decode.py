@@ -8,11 +8,13 @@ is an :class:`AudioFormatError` naming the file and what to do.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-from hearthvox.audio.wavio import load_wav
+from hearthvox.audio.wavio import MAX_FILE_S, load_wav
 from hearthvox.errors import AudioFormatError
 from hearthvox.events import Int16Array
 
@@ -35,6 +37,41 @@ def load_audio(path: Path) -> Int16Array:
     return _load_av(path)
 
 
+def _tag(code: str) -> int:
+    """FFmpeg's FFERRTAG: four characters packed into a negative error number."""
+    a, b, c, d = (ord(ch) for ch in code)
+    return -(a | b << 8 | c << 16 | d << 24)
+
+
+_FFMPEG_ERRORS = {
+    _tag("INDA"): "invalid data: not a recording FFmpeg can read",
+    _tag("EOF "): "the file ends too early",
+    _tag("\xf8DEC"): "no decoder for its codec",
+    _tag("\xf8DEM"): "unknown container format",
+    _tag("\xf8STR"): "no audio stream found",
+    _tag("PAWE"): "uses a feature FFmpeg does not support",
+    _tag("BUG!"): "FFmpeg failed on it",
+    _tag("BUG "): "FFmpeg failed on it",
+    _tag("UNKN"): "an unknown error in FFmpeg",
+    _tag("EXT "): "an error in an external library",
+}
+
+
+def ffmpeg_words(exc: BaseException) -> str:
+    """An FFmpeg/PyAV error in words: no ``[Errno -1094995529]``, no repeated file name."""
+    errno = getattr(exc, "errno", None)
+    if isinstance(errno, int) and errno:
+        known = _FFMPEG_ERRORS.get(-abs(errno))
+        if known is not None:
+            return known
+        if 0 < abs(errno) < 4096:  # a POSIX errno (AVERROR(ENOMEM) ...)
+            return os.strerror(abs(errno)).lower()
+    words = getattr(exc, "strerror", None)
+    text = words if isinstance(words, str) and words else str(exc)
+    text = re.sub(r"\[Errno -?\d+\]\s*|Error number -?\d+ occurred", "", text).strip(" :")
+    return text[:1].lower() + text[1:] if text else "FFmpeg could not decode it"
+
+
 def _load_av(path: Path) -> Int16Array:
     import av
 
@@ -50,17 +87,23 @@ def _load_av(path: Path) -> Int16Array:
                 )
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE_HZ)
+            total = 0
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     blocks.append(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
+                    total += len(blocks[-1])
+                if total > MAX_FILE_S * RATE_HZ:
+                    raise AudioFormatError(
+                        f"{name}: longer than the limit of {MAX_FILE_S:.0f} s; cut it into parts"
+                    )
             for out in resampler.resample(None):
                 blocks.append(out.to_ndarray().reshape(-1).astype(np.int16, copy=False))
     except AudioFormatError:
         raise
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise AudioFormatError(
-            f"{name}: cannot decode it ({exc}); the file is damaged or not a recording "
-            "FFmpeg knows: check it plays, or convert it to WAV"
+            f"{name}: cannot decode it ({ffmpeg_words(exc)}); the file is damaged or not a "
+            "recording FFmpeg knows: check it plays, or convert it to WAV"
         ) from exc
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
     if len(samples) == 0:

@@ -3,7 +3,9 @@
 A file given by name is taken whatever its extension (it may still fail to
 decode). A folder is searched recursively for the extensions in
 :data:`AUDIO_EXTENSIONS`; hidden files and folders, and the output folder itself,
-are left out. Each input gets an output *stem*: its path relative to the folder it
+are left out. A file whose path is not valid UTF-8 (it cannot be written into a
+transcript, a manifest or JSON) is reported as failed; the rest go on. Each input
+gets an output *stem*: its path relative to the folder it
 was found in, without the extension (``talks/day1/keynote.mp3`` under ``talks`` ->
 ``day1/keynote``); two inputs that would share a stem keep their extensions
 (``a.wav`` and ``a.mp3`` -> ``a.wav`` and ``a.mp3``), and the same name from two
@@ -34,6 +36,25 @@ class Input:
 class Missing:
     path: Path
     reason: str
+
+
+def printable(path: Path | str) -> str:
+    """``path`` as text that can be printed and written anywhere (undecodable bytes as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # os.walk keeps undecodable bytes as lone surrogates
+        return False
+    return True
+
+
+_NOT_UTF8 = (
+    "the file name is not valid UTF-8, so its transcript cannot be named or recorded; "
+    "rename it (e.g. `convmv -f latin1 -t utf-8 --notest FILE`)"
+)
 
 
 def _walk(folder: Path, skip: Path | None) -> list[Path]:
@@ -68,6 +89,9 @@ def discover(paths: list[Path], out_dir: Path | None = None) -> tuple[list[Input
             missing.append(Missing(arg, "no such file or folder; check the path"))
             continue
         for path, rel in entries:
+            if not _utf8(path):
+                missing.append(Missing(path, _NOT_UTF8))
+                continue
             real = path.resolve()
             if real not in seen:
                 seen.add(real)

@@ -80,7 +80,7 @@ class _Busy:
             text=True,
         )
         assert self.holder.stdout is not None and self.holder.stdout.readline().strip() == "held"
-        cmd = [*_HV, "transcribe", str(folder), "--out", str(out), "--batch-size", "4"]
+        cmd = [*_HV, "transcribe", str(folder), "--out-dir", str(out), "--batch-size", "4"]
         cmd += ["--when-busy", when_busy, "--no-progress"]
         self.log = out.with_suffix(".log")
         with self.log.open("wb") as err:

@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hearthvox.batch.outputs import atomic_write
-from hearthvox.errors import HearthvoxError
+from hearthvox.errors import OutputError
 
 MANIFEST = "hearthvox-manifest.jsonl"
 LOCK = ".hearthvox-manifest.lock"
 _CHUNK = 1 << 20
 
 
-class BusyError(HearthvoxError):
-    exit_code = 6
+class BusyError(OutputError):
+    """Another run is writing to the same output folder (exit status 6, like any output
+    that cannot be written)."""
 
 
 def file_sha256(path: Path) -> str:
@@ -77,7 +78,7 @@ class Manifest:
             lock.close()
             raise BusyError(
                 f"another 'hearthvox transcribe' is writing to {self.out_dir}; "
-                "wait for it to finish or choose another --out folder"
+                "wait for it to finish or choose another --out-dir folder"
             ) from None
         self._lock = lock
         self.entries = self._read()

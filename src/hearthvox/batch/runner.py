@@ -12,40 +12,45 @@ with the reason; a batch that fails is retried file by file.
 from __future__ import annotations
 
 import dataclasses
-import json
 import queue
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from hearthvox import __version__
 from hearthvox.batch.asr import BatchAsr, Segment
-from hearthvox.batch.chunking import Chunk, VadScorer, plan_chunks
-from hearthvox.batch.decode import RATE_HZ, load_audio, probe_duration_s
+from hearthvox.batch.chunking import VadScorer
+from hearthvox.batch.decode import RATE_HZ
 from hearthvox.batch.discover import Input
 from hearthvox.batch.guard import WhenBusy, daemon_running, lower_priority, yielded_threads
-from hearthvox.batch.manifest import Manifest, file_sha256
-from hearthvox.batch.outputs import output_path, remove_leftovers, write_outputs
+from hearthvox.batch.manifest import Manifest
+from hearthvox.batch.outputs import remove_leftovers
+from hearthvox.batch.planning import (
+    FileResult,
+    Job,
+    Planner,
+    chunk_job,
+    groups,
+    prepare_job,
+    start,
+    transcribe_group,
+)
 from hearthvox.batch.progress import Progress
+from hearthvox.batch.records import manifest_entry, text_of, write_transcript
 from hearthvox.batch.settings import BatchSettings
-from hearthvox.errors import HearthvoxError
-from hearthvox.events import Int16Array
 
 if TYPE_CHECKING:
     from hearthvox.bundles.default import ModelPaths
 
-Status = Literal["done", "skipped", "failed"]
-FORMAT_VERSION = 1
+__all__ = ["BatchEngine", "BatchRun", "FileResult", "RunOptions"]
 
 
 @dataclass(frozen=True)
 class RunOptions:
     out_dir: Path | None = None
-    """None: nothing is written; results only come back (``transcribe`` without --out)."""
+    """None: nothing is written; results only come back (``transcribe`` without --out-dir)."""
     formats: tuple[str, ...] = ("json", "txt")
     retries: int = 2
     retry_failed: bool = False
@@ -54,29 +59,6 @@ class RunOptions:
     """Transcribe every input again, done or not."""
     when_busy: WhenBusy = "yield"
     busy_poll_s: float = 2.0
-
-
-@dataclass(frozen=True)
-class FileResult:
-    path: Path
-    status: Status
-    duration_s: float = 0.0
-    text: str = ""
-    outputs: tuple[str, ...] = ()
-    error: str = ""
-    attempts: int = 0
-
-
-@dataclass
-class _Job:
-    input: Input
-    key: str
-    sha256: str
-    expected_s: float
-    audio: Int16Array | None = None
-    chunks: tuple[Chunk, ...] = ()
-    error: str = ""
-    attempts: int = 0
 
 
 class BatchEngine:
@@ -99,12 +81,10 @@ class BatchEngine:
         if not self.priority:
             self.priority = lower_priority()
 
-    def prepare(self, job: _Job) -> None:
-        audio = load_audio(job.input.path)
-        probs = self.vad.probs(audio)
-        job.audio, job.chunks = audio, tuple(plan_chunks(probs, len(audio), self.settings.chunking))
+    def prepare(self, job: Job) -> None:
+        chunk_job(self.vad, self.settings.chunking, job)
 
-    def transcribe(self, jobs: list[_Job]) -> list[list[Segment]]:
+    def transcribe(self, jobs: list[Job]) -> list[list[Segment]]:
         pieces = [j.audio[c.start : c.end] for j in jobs if j.audio is not None for c in j.chunks]
         texts = iter(self.asr.transcribe(pieces))
         out: list[list[Segment]] = []
@@ -122,6 +102,7 @@ class BatchRun:
         self.opts = opts
         self.progress = progress
         self.fingerprint = engine.settings.fingerprint()
+        self.planner = Planner(opts, self.fingerprint)
 
     # ------------------------------------------------------------------ entry
     def run(self, inputs: list[Input]) -> Iterator[FileResult]:
@@ -133,75 +114,20 @@ class BatchRun:
             yield from self._run(inputs, manifest)
 
     def _run(self, inputs: list[Input], manifest: Manifest | None) -> Iterator[FileResult]:
-        todo: list[_Job] = []
-        early: list[FileResult] = []
-        for item in inputs:
-            job_or_result = self._plan(item, manifest)
-            if isinstance(job_or_result, FileResult):
-                early.append(job_or_result)
-            else:
-                todo.append(job_or_result)
-        self.progress.start(len(inputs), sum(j.expected_s for j in todo))
+        todo, early = self.planner.split(inputs, manifest)
         try:
-            for result in early:
-                self.progress.advance(result.status, 0.0, 0.0)
-                yield result
+            yield from start(self.progress, len(inputs), todo, early)
             for group in self._groups(todo):
                 yield from self._finish(group, manifest)
         finally:
             self.progress.close()
 
-    # ------------------------------------------------------------------ planning
-    def _plan(self, item: Input, manifest: Manifest | None) -> _Job | FileResult:
-        if manifest is None:
-            return _Job(item, "", "", probe_duration_s(item.path) or 0.0)
-        try:
-            sha = file_sha256(item.path)
-        except OSError as exc:
-            return FileResult(item.path, "failed", error=f"{item.path}: cannot read it ({exc})")
-        key = f"{item.stem}@{sha}:{self.fingerprint}"
-        entry = manifest.get(key)
-        if entry is not None and not self.opts.force:
-            if entry.status == "done":
-                outputs = self._complete(item, entry.outputs)
-                if outputs is not None:
-                    if outputs != entry.outputs:
-                        manifest.record(key, "done", {**entry.data, "outputs": outputs})
-                    duration = float(entry.data.get("duration_s", 0.0))
-                    return FileResult(item.path, "skipped", duration, outputs=tuple(outputs))
-            elif not self.opts.retry_failed:
-                error = str(entry.data.get("error", "failed"))
-                return FileResult(
-                    item.path,
-                    "failed",
-                    error=f"{error} (failed in an earlier run with the same "
-                    "bytes and bundle; --retry-failed tries again)",
-                )
-        return _Job(item, key, sha, probe_duration_s(item.path) or 0.0)
-
-    def _complete(self, item: Input, outputs: list[str]) -> list[str] | None:
-        """The outputs of a done input, rendering missing formats from its JSON; None: redo."""
-        out_dir = self.opts.out_dir
-        assert out_dir is not None
-        if not all((out_dir / o).is_file() for o in outputs):
-            return None
-        stem = str(item.stem)
-        missing = [f for f in self.opts.formats if f"{stem}.{f}" not in outputs]
-        if not missing:
-            return outputs
-        try:
-            record = json.loads(output_path(out_dir, stem, "json").read_text("utf-8"))
-            written = write_outputs(out_dir, stem, record, missing)
-        except (OSError, ValueError, KeyError):
-            return None
-        return outputs + [w for w in written if w not in outputs]
-
     # ------------------------------------------------------------------ reading ahead
-    def _groups(self, todo: list[_Job]) -> Iterator[list[_Job]]:
-        ready: queue.Queue[_Job | None] = queue.Queue(maxsize=4)
+    def _groups(self, todo: list[Job]) -> Iterator[list[Job]]:
+        ready: queue.Queue[Job | None] = queue.Queue(maxsize=4)
         stop = threading.Event()
 
-        def put(item: _Job | None) -> bool:
+        def put(item: Job | None) -> bool:
             while not stop.is_set():
                 try:
                     ready.put(item, timeout=0.5)
@@ -222,29 +148,13 @@ class BatchRun:
         reader = threading.Thread(target=produce, name="hv-batch-read", daemon=True)
         reader.start()
         size = self.engine.settings.decode.batch_size * self.engine.settings.model.jobs
-        group: list[_Job] = []
         try:
-            while (job := ready.get()) is not None:
-                group.append(job)
-                if sum(len(j.chunks) for j in group) >= size:
-                    yield group
-                    group = []
-            if group:
-                yield group
+            yield from groups(iter(ready.get, None), size)
         finally:
             stop.set()
 
-    def _prepare(self, job: _Job) -> None:
-        for attempt in range(1, self.opts.retries + 2):
-            job.attempts = attempt
-            try:
-                self.engine.prepare(job)
-                job.error = ""
-                return
-            except HearthvoxError as exc:
-                job.error = str(exc)
-            except Exception as exc:  # any decoder failure is this file's, not the run's
-                job.error = f"{job.input.path}: {type(exc).__name__}: {exc}"
+    def _prepare(self, job: Job) -> None:
+        prepare_job(self.engine.prepare, job, self.opts.retries)
 
     # ------------------------------------------------------------------ decoding
     def _wait_or_yield(self) -> None:
@@ -262,27 +172,11 @@ class BatchRun:
         self.progress.note("")
         self.progress.say("the assistant stopped: going on")
 
-    def _transcribe(self, jobs: list[_Job]) -> list[list[Segment] | str]:
-        live = [j for j in jobs if not j.error]
+    def _transcribe(self, jobs: list[Job]) -> list[list[Segment] | str]:
         self._wait_or_yield()
-        try:
-            texts: list[list[Segment] | str] = list(self.engine.transcribe(live))
-        except HearthvoxError:
-            texts = [self._one(j) for j in live]
-        found = iter(texts)
-        return [j.error if j.error else next(found) for j in jobs]
+        return transcribe_group(self.engine, jobs, self.opts.retries)
 
-    def _one(self, job: _Job) -> list[Segment] | str:
-        error = ""
-        for _ in range(self.opts.retries + 1):
-            job.attempts += 1
-            try:
-                return self.engine.transcribe([job])[0]
-            except HearthvoxError as exc:
-                error = str(exc)
-        return f"{job.input.path}: {error}"
-
-    def _finish(self, group: list[_Job], manifest: Manifest | None) -> Iterator[FileResult]:
+    def _finish(self, group: list[Job], manifest: Manifest | None) -> Iterator[FileResult]:
         for job, outcome in zip(group, self._transcribe(group), strict=True):
             duration = len(job.audio) / RATE_HZ if job.audio is not None else 0.0
             job.audio = None  # let the samples go
@@ -296,61 +190,16 @@ class BatchRun:
             yield result
 
     def _write(
-        self, job: _Job, duration: float, segments: list[Segment], manifest: Manifest | None
+        self, job: Job, duration: float, segments: list[Segment], manifest: Manifest | None
     ) -> FileResult:
-        text = " ".join(s.text for s in segments).strip()
         outputs: list[str] = []
         if manifest is not None and self.opts.out_dir is not None:
-            record = self._record(job, duration, text, segments)
-            outputs = write_outputs(
-                self.opts.out_dir, str(job.input.stem), record, self.opts.formats
+            outputs = write_transcript(
+                self.opts.out_dir, self.opts.formats, self.engine.settings, job, duration, segments
             )
             manifest.record(job.key, "done", self._entry(job, duration, outputs, ""))
+        text = text_of(segments)
         return FileResult(job.input.path, "done", duration, text, tuple(outputs), "", job.attempts)
 
-    def _entry(self, job: _Job, duration: float, outputs: list[str], error: str) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "input": str(job.input.path),
-            "input_sha256": job.sha256,
-            "fingerprint": self.fingerprint,
-            "bundle": self.engine.settings.bundle_id,
-            "stem": str(job.input.stem),
-            "duration_s": round(duration, 3),
-            "outputs": outputs,
-            "attempts": job.attempts,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        if error:
-            entry["error"] = error
-        return entry
-
-    def _record(
-        self, job: _Job, duration: float, text: str, segments: list[Segment]
-    ) -> dict[str, Any]:
-        s = self.engine.settings
-        return {
-            "format": FORMAT_VERSION,
-            "input": {
-                "path": str(job.input.path),
-                "sha256": job.sha256,
-                "duration_s": round(duration, 3),
-            },
-            "text": text,
-            "segments": [_segment(x) for x in segments],
-            "bundle": {"id": s.bundle_id, "models": s.models},
-            "variant": s.variant(),
-            "settings": s.settings(),
-            "fingerprint": self.fingerprint,
-            "hearthvox": __version__,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-
-
-def _segment(s: Segment) -> dict[str, Any]:
-    out: dict[str, Any] = {"start": s.start_s, "end": s.end_s, "text": s.text}
-    if s.words:
-        out["words"] = [
-            {"start": w.start_s, "end": w.end_s, "word": w.word, "probability": w.probability}
-            for w in s.words
-        ]
-    return out
+    def _entry(self, job: Job, duration: float, outputs: list[str], error: str) -> dict[str, Any]:
+        return manifest_entry(self.engine.settings, job, duration, outputs, error)

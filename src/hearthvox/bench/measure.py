@@ -17,6 +17,7 @@ from hearthvox.bench.turns import StampSink, bench_config
 from hearthvox.config import Config
 from hearthvox.engines import Engines
 from hearthvox.engines.wake import FRAME_SAMPLES
+from hearthvox.errors import HearthvoxError
 from hearthvox.events import Int16Array, WakeDetected
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.skills.base import SkillContext, SystemClock
@@ -112,7 +113,13 @@ class OpenWakeWordAlone:
     def __init__(self, model_path: Path) -> None:
         import warnings
 
-        import openwakeword.model
+        try:
+            import openwakeword.model
+        except ImportError:
+            raise HearthvoxError(
+                "the bench's idle baseline runs openWakeWord's own Model, which needs SciPy "
+                "and scikit-learn: pip install 'hearthvox[bench]'"
+            ) from None
 
         with warnings.catch_warnings():  # it asks for CUDA first, then settles for the CPU
             warnings.simplefilter("ignore", UserWarning)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hearthvox import config as config_mod
+from hearthvox.bundles.channels import ChannelState, Ref, restore_hint
 from hearthvox.bundles.default import ModelPaths, paths_for
 from hearthvox.bundles.install import Policy, install_bundle
 from hearthvox.bundles.lock import load_lock
@@ -34,7 +35,7 @@ from hearthvox.bundles.signing import (
 )
 from hearthvox.bundles.store import Installed, Store
 from hearthvox.config import Config
-from hearthvox.errors import HearthvoxError, ModelError
+from hearthvox.errors import ConfigError, HearthvoxError, ModelError
 from hearthvox.paths import Paths, user_paths
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,11 @@ def installed_paths(store: Store, cfg: Config, installed: Installed, channel: st
             f"{problems[0]}; the bundle is not used. Run: hearthvox models verify --repair "
             f"(or roll back: hearthvox models rollback --channel {channel})"
         )
+    return _paths(store, installed)
+
+
+def _paths(store: Store, installed: Installed) -> ModelPaths:
+    manifest = installed.manifest
     files = store.bundle_files(installed.sha256)
     return paths_for(
         manifest.spec(),
@@ -119,6 +125,20 @@ def installed_paths(store: Store, cfg: Config, installed: Installed, channel: st
     )
 
 
+def check_config_fits(cfg: Config, models: ModelPaths) -> None:
+    """What the user's config asks of the bundle (its wake words) is there: a mistake in the
+    config is the user's, reported as such (exit 2), and never held against the bundle."""
+    if "wake.models" not in config_mod.user_keys(cfg):
+        return
+    missing = [m for m in cfg.wake.models if m not in models.wake_models]
+    if missing:
+        known = ", ".join(sorted(models.wake_models))
+        raise ConfigError(
+            f"[wake] models: {missing[0]!r} is not a wake word of bundle {models.bundle_id} "
+            f"(it has: {known})"
+        )
+
+
 def bundle_config(cfg: Config, models: ModelPaths) -> Config:
     """*cfg* with the bundle's stage settings for every key the user did not choose."""
     chosen = config_mod.user_keys(cfg)
@@ -127,8 +147,11 @@ def bundle_config(cfg: Config, models: ModelPaths) -> Config:
             k: v for k, v in models.settings.get(stage, {}).items() if f"{stage}.{k}" not in chosen
         }
         if settings:
-            section = config_mod.from_dict({stage: settings})
-            cfg = dataclasses.replace(cfg, **{stage: getattr(section, stage)})
+            checked = getattr(config_mod.from_dict({stage: settings}), stage)
+            merged = dataclasses.replace(
+                getattr(cfg, stage), **{k: getattr(checked, k) for k in settings}
+            )
+            cfg = dataclasses.replace(cfg, **{stage: merged})
     return cfg
 
 
@@ -140,37 +163,48 @@ def start_active_bundle(
 ) -> tuple[ModelPaths, T]:
     """Load the active bundle with *load*; a bundle on trial must also pass *check*.
 
-    Each start of a bundle on trial uses up one try before the check runs (so a
-    crash counts too). A failed check stops the start with a ModelError while
-    tries are left; the failure that uses the last try rolls the channel back to
-    its previous bundle, says so in the log and in ``models status``, and the
-    start goes on with that bundle.
+    The config is checked against the bundle first: a config mistake is reported
+    (ConfigError) before any trial logic and never uses up a try. Each start of a
+    bundle on trial uses up one try before the check runs (so a crash counts too). A
+    failed check stops the start with a ModelError while tries are left; the failure
+    that uses the last try rolls the channel back to the latest bundle that passed its
+    health check on this device, says so in the log and in ``models status``, and the
+    start goes on with that bundle. With no such bundle the start is refused.
     """
     store = open_store(paths)
     ensure_initialised(store, cfg)
     channel = cfg.models.channel
-    if store.read_channel(channel).trial_state != "pending":
-        models = _current_paths(store, cfg)
-        return models, load(models)
+    state = store.read_channel(channel)
+    if state.current is not None:
+        try:
+            current = _paths(store, store.get(state.current.manifest))
+        except ModelError:
+            current = None  # the bundle's own fault: the trial below sees it too
+        if current is not None:
+            check_config_fits(cfg, current)
+    if state.trial_state != "pending":
+        return _load_checked(store, cfg, load)
     with store.writer():
         state = store.read_channel(channel)
         pending = state.trial is not None and state.trial.state == "pending"
         if pending and state.trial is not None and state.trial.tries_left <= 0:
             state = state.auto_rollback(now_utc(), "the daemon stopped during its checks")
             store.write_channel(state)
-            _warn_rolled_back(state.trial.message if state.trial else "")
+            _warn_rolled_back(state)
             pending = False
         elif pending:
             state = state.trial_started(now_utc())
             store.write_channel(state)
     if not pending:
-        models = _current_paths(store, cfg)
-        return models, load(models)
+        return _load_checked(store, cfg, load)
     on_trial = state.current
     try:
         models = _current_paths(store, cfg)
         engines = load(models)
         check(engines)
+    except ConfigError:
+        _give_back_try(store, channel, on_trial)
+        raise
     except HearthvoxError as exc:
         why = str(exc)
         with store.writer():
@@ -178,18 +212,21 @@ def start_active_bundle(
             if state.current != on_trial or state.trial is None:
                 raise
             state = state.trial_failed(now_utc(), why)
-            if state.trial is not None and state.trial.tries_left <= 0 and state.previous:
+            if state.trial is not None and state.trial.tries_left <= 0:
                 state = state.auto_rollback(now_utc(), why)
                 store.write_channel(state)
-                _warn_rolled_back(state.trial.message if state.trial else "")
+                _warn_rolled_back(state)
+                if not state.runnable():
+                    raise ModelError(state.trial.message if state.trial else why) from exc
                 models = _current_paths(store, cfg)
                 return models, load(models)
             store.write_channel(state)
         left = state.trial.tries_left if state.trial else 0
+        good = state.good_history()
         back = (
-            f"channel {channel} rolls back to {state.previous}"
-            if state.previous
-            else ("there is no previous bundle to fall back to")
+            f"channel {channel} rolls back to the latest bundle that passed here ({good})"
+            if good != "none"
+            else "the channel stops: no earlier bundle passed its health check here"
         )
         raise ModelError(
             f"bundle {on_trial} is on trial and failed its health check: {why}. "
@@ -204,8 +241,38 @@ def start_active_bundle(
     return models, engines
 
 
-def _warn_rolled_back(message: str) -> None:
-    log.warning("automatic rollback: %s", message)
+def _load_checked(
+    store: Store, cfg: Config, load: Callable[[ModelPaths], T]
+) -> tuple[ModelPaths, T]:
+    """Load the current bundle, which must have passed its health check on this device."""
+    state = store.read_channel(cfg.models.channel)
+    if state.current is not None and not state.runnable():
+        why = state.trial.message if state.trial and state.trial.message else ""
+        raise ModelError(
+            why
+            or f"bundle {state.current} of channel {state.channel} never passed its health check "
+            f"on this device: refused to start. {restore_hint(state.channel)}"
+        )
+    models = _current_paths(store, cfg)
+    return models, load(models)
+
+
+def _give_back_try(store: Store, channel: str, on_trial: Ref | None) -> None:
+    """A config error stopped the start: the try it used does not count."""
+    with store.writer():
+        state = store.read_channel(channel)
+        if state.current == on_trial and state.trial is not None and state.trial_state == "pending":
+            trial = dataclasses.replace(state.trial, tries_left=state.trial.tries_left + 1)
+            state = dataclasses.replace(state, trial=trial)
+            store.write_channel(state.noted(now_utc(), "trial-not-counted", on_trial, "config"))
+
+
+def _warn_rolled_back(state: ChannelState) -> None:
+    message = state.trial.message if state.trial else ""
+    if state.runnable():
+        log.warning("automatic rollback: %s", message)
+    else:
+        log.error("no automatic rollback: %s", message)
 
 
 # ---------------------------------------------------------------- which bundle is in use

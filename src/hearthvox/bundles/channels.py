@@ -33,7 +33,8 @@ class Ref:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Ref:
-        return cls(str(raw["bundle"]), int(raw["version"]), str(raw["manifest"]))
+        manifest = _sha(raw["manifest"])
+        return cls(_str(raw["bundle"]), _int(raw["version"]), manifest)
 
 
 @dataclass(frozen=True)
@@ -83,30 +84,52 @@ class ChannelState:
         )
         return state.noted(now, "activate", ref)
 
-    def rollback(self, to: Ref | None, tries: int, now: datetime, action: str) -> ChannelState:
-        """Back to *to* (an earlier entry of the history), or to the previous bundle."""
+    def rollback(self, to: Ref | None, now: datetime, action: str) -> ChannelState:
+        """Back to *to* (an earlier entry of the history), or to the latest earlier bundle that
+        passed its health check on this device. Only such a bundle is a rollback target: one
+        never checked here is refused (it would run unchecked)."""
         if len(self.stack) < 2:
             raise ModelError(
                 f"channel {self.channel} has no previous bundle to roll back to "
                 f"(current: {self.current or 'none'})"
             )
-        if to is None:
-            stack = self.stack[:-1]
-        else:
-            earlier = [i for i, r in enumerate(self.stack[:-1]) if r == to]
-            if not earlier:
+        earlier = self.stack[:-1]
+        if to is not None:
+            found = [i for i, r in enumerate(earlier) if r == to]
+            if not found:
                 history = ", ".join(str(r) for r in self.stack)
                 raise ModelError(
                     f"{to} is not in channel {self.channel}'s history ({history}); "
                     f"roll back to one of those"
                 )
-            stack = self.stack[: earlier[-1] + 1]
-        target = stack[-1]
-        trial = (
-            Trial("passed") if target.manifest in self.passed else Trial("pending", tries, tries)
+            if to.manifest not in self.passed:
+                raise ModelError(
+                    f"{to} never passed its health check on this device: refused (a rollback "
+                    f"goes only to a bundle that did: {self.good_history()})"
+                )
+            stack = self.stack[: found[-1] + 1]
+        else:
+            good = [i for i, r in enumerate(earlier) if r.manifest in self.passed]
+            if not good:
+                raise NoGoodBundle(
+                    f"channel {self.channel} has no earlier bundle that passed its health check "
+                    f"on this device (history: {', '.join(str(r) for r in self.stack)}); refused. "
+                    f"{restore_hint(self.channel)}"
+                )
+            stack = self.stack[: good[-1] + 1]
+        state = replace(self, stack=stack, trial=Trial("passed"))
+        return state.noted(now, action, stack[-1], f"from {self.current}")
+
+    def good_history(self) -> str:
+        good = [str(r) for r in self.stack[:-1] if r.manifest in self.passed]
+        return ", ".join(good) or "none"
+
+    def runnable(self) -> bool:
+        """The current bundle passed its health check here, or is on trial to take it."""
+        current = self.current
+        return current is not None and (
+            current.manifest in self.passed or self.trial_state == "pending"
         )
-        state = replace(self, stack=stack, trial=trial)
-        return state.noted(now, action, target, f"from {self.current}")
 
     def trial_started(self, now: datetime) -> ChannelState:
         """One start of the daemon on the bundle under trial: uses up one try."""
@@ -129,9 +152,17 @@ class ChannelState:
         return state.noted(now, "trial-failed", self.current, why)
 
     def auto_rollback(self, now: datetime, why: str) -> ChannelState:
+        """After the last failed try: back to the latest bundle that passed here. With none,
+        the channel stays on the failed bundle, marked failed, and nothing runs it
+        (:meth:`runnable` is false) until a good bundle is activated."""
         failed = self.current
-        state = self.rollback(None, 0, now, "auto-rollback")
         tries = self.trial.tries if self.trial else 0
+        try:
+            state = self.rollback(None, now, "auto-rollback")
+        except NoGoodBundle as exc:
+            message = f"{failed} failed its health check at {tries} start(s) ({why}); {exc}"
+            state = self.noted(now, "trial-failed", failed, "no bundle to roll back to")
+            return replace(state, trial=Trial("failed", 0, tries, message))
         message = (
             f"{failed} failed its health check at {tries} start(s) ({why}); "
             f"rolled back to {state.current}"
@@ -161,23 +192,79 @@ class ChannelState:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ChannelState:
+    def from_dict(cls, raw: Any) -> ChannelState:
+        """Parse a channel file's JSON; anything not of the expected shape raises
+        TypeError, ValueError or KeyError."""
+        raw = _obj(raw)
         t = raw.get("trial")
         trial = None
         if t is not None:
+            t = _obj(t)
             back = t.get("rolled_back_from")
+            if t["state"] not in _TRIAL_STATES:
+                raise ValueError(f"trial state {str(t['state'])[:40]!r}")
             trial = Trial(
                 cast(TrialState, t["state"]),
-                int(t["tries_left"]),
-                int(t["tries"]),
-                str(t.get("message", "")),
-                Ref.from_dict(back) if back else None,
+                _int(t["tries_left"]),
+                _int(t["tries"]),
+                _str(t.get("message", "")),
+                Ref.from_dict(_obj(back)) if back is not None else None,
             )
+        stack = _list(raw["stack"])
+        if len(stack) > _STACK_MAX:
+            raise ValueError(f"a history of {len(stack)} bundles (at most {_STACK_MAX})")
+        log = _list(raw.get("log", []))
         return cls(
-            channel=str(raw["channel"]),
-            stack=tuple(Ref.from_dict(r) for r in raw["stack"]),
-            highest_version=int(raw["highest_version"]),
+            channel=_str(raw["channel"]),
+            stack=tuple(Ref.from_dict(_obj(r)) for r in stack),
+            highest_version=_int(raw["highest_version"]),
             trial=trial,
-            passed=tuple(str(p) for p in raw.get("passed", [])),
-            log=tuple(raw.get("log", [])),
+            passed=tuple(_sha(p) for p in _list(raw.get("passed", []))[-_STACK_MAX:]),
+            log=tuple(_obj(e) for e in log[-_LOG_MAX:]),
         )
+
+
+_TRIAL_STATES = ("pending", "passed", "failed")
+
+
+class NoGoodBundle(ModelError):
+    """A channel has no bundle that passed its health check on this device to go back to."""
+
+
+def restore_hint(channel: str) -> str:
+    return (
+        f"Restore a good bundle with: hearthvox models install SOURCE --channel {channel} "
+        f"--activate (a bundle with a higher version), or run another channel: "
+        f'[models] channel = "stable"'
+    )
+
+
+def _obj(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise TypeError(f"expected an object, found {type(raw).__name__}")
+    return raw
+
+
+def _list(raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise TypeError(f"expected a list, found {type(raw).__name__}")
+    return raw
+
+
+def _str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"expected a string, found {type(raw).__name__}")
+    return raw
+
+
+def _int(raw: Any) -> int:
+    if type(raw) is not int or not -(1 << 31) < raw < 1 << 31:
+        raise TypeError(f"expected an integer, found {str(raw)[:40]!r}")
+    return raw
+
+
+def _sha(raw: Any) -> str:
+    text = _str(raw)
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"{text[:70]!r} is not a sha256")
+    return text

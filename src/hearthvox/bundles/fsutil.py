@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -167,8 +168,16 @@ def file_chunks(path: Path) -> Iterator[bytes]:
         yield from read_chunks(fh)
 
 
-def read_chunks(fh: IO[bytes]) -> Iterator[bytes]:
-    while chunk := fh.read(CHUNK):
+def read_chunks(fh: IO[bytes], limit: int | None = None) -> Iterator[bytes]:
+    """*fh*'s bytes in chunks; with *limit*, at most that many bytes (one more is read, so a
+    source longer than it says is seen)."""
+    left = None if limit is None else limit + 1
+    while left is None or left > 0:
+        chunk = fh.read(CHUNK if left is None else min(CHUNK, left))
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
         yield chunk
 
 
@@ -187,3 +196,34 @@ def atomic_write(dest: Path, data: bytes, staging: Path) -> None:
         raise
     step("fsync-dir")
     fsync_dir(dest.parent)
+
+
+def read_regular(path: Path, cap: int, what: str) -> bytes:
+    """The bytes of *path*, a regular file (not a link, a device or a pipe) of at most *cap*
+    bytes; anything else is refused before a byte is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ModelError(f"{what} {path} is a symbolic link, not a file: refused") from None
+        raise ModelError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelError(f"{what} {path} is not a regular file: refused")
+        if st.st_size > cap:
+            raise ModelError(f"{what} {path} is larger than {cap} bytes: refused")
+        try:
+            data = fh.read(cap + 1)
+        except OSError as exc:
+            raise ModelError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    if len(data) > cap:
+        raise ModelError(f"{what} {path} is larger than {cap} bytes: refused")
+    return data
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether *path*, resolved (every link followed), is *root* (resolved) or under it."""
+    resolved = path.resolve()
+    base = root.resolve()
+    return resolved == base or base in resolved.parents

@@ -74,10 +74,10 @@ def health_check(engines: Engines) -> HealthReport:
             for name, score in wake.scores(stream[i : i + FRAME]).items():
                 best[name] = max(best.get(name, 0.0), score)
         name, score = max(best.items(), key=lambda kv: kv[1])
-        if score < engines.wake.threshold:
+        if engines.wake.best_hit(best) is None:
             raise ModelError(
                 f"health check: the wake word {wake_phrase(model)!r} was not detected "
-                f"(best score {score:.2f}, threshold {engines.wake.threshold:.2f})"
+                f"(best score {score:.2f}, threshold {engines.wake.threshold_for(name):.2f})"
             )
         vad = engines.vad.new_stream()
         voiced = sum(p >= 0.5 for p in vad.feed(stream))

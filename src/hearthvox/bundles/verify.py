@@ -33,11 +33,10 @@ def verify_store(store: Store, policy: Policy, channel: str | None = None) -> Ve
         installed = [
             i for i in store.installed() if channel is None or i.manifest.channel == channel
         ]
-        raw = sorted(p.name for p in store.bundles.iterdir())
         readable = {i.sha256 for i in store.installed()}
-        report.problems += [
-            f"bundle {b}: its manifest is unreadable" for b in raw if b not in readable
-        ]
+        for b in sorted(p.name for p in store.bundles.iterdir()):
+            if b not in readable:
+                report.problems.append(f"bundle {b}: refused: {_why_unreadable(store, b)}")
         seen: set[str] = set()
         for i in installed:
             report.bundles += 1
@@ -49,6 +48,14 @@ def verify_store(store: Store, policy: Policy, channel: str | None = None) -> Ve
         for name in CHANNELS if channel is None else (channel,):
             report.problems += _check_channel(store, name, readable)
     return report
+
+
+def _why_unreadable(store: Store, sha256: str) -> str:
+    try:
+        store.get(sha256)
+    except ModelError as exc:
+        return str(exc)
+    return "its manifest is unreadable"
 
 
 def _check_bundle(store: Store, i: Installed, policy: Policy, seen: set[str]) -> list[str]:

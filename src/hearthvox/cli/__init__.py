@@ -1,17 +1,20 @@
 """The ``hearthvox`` command line: one click group, one module per verb family.
 
 The library raises :class:`hearthvox.errors.HearthvoxError`; this group turns it
-into a one-line message on stderr and the error's exit code.
+into a one-line message on stderr and the error's exit code. The options every
+verb shares and the one spelling per meaning are in :mod:`hearthvox.cli.options`
+(docs/cli.md).
 """
 
 from __future__ import annotations
 
-import logging
+from pathlib import Path
 from typing import Any
 
 import click
 
 from hearthvox import __version__
+from hearthvox.cli.options import add_globals, root_params
 from hearthvox.errors import HearthvoxError
 
 
@@ -26,17 +29,23 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hearthvox")
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-def main(verbose: int) -> None:
+def main(verbose: int, quiet: bool, as_json: bool, config_path: Path | None) -> None:
     """hearthvox: an on-device voice assistant. Nothing leaves the device.
 
     \b
     Try it without a microphone:   hearthvox demo
     Run on a recording:            hearthvox run --input request.wav --output reply.wav
     Listen on the microphone:      hearthvox run
+
+    \b
+    -v, -q, --json and --config mean the same before or after the verb
+    (hearthvox -v hw = hearthvox hw -v). Exit statuses: 0 success, 1 other error,
+    2 bad config or usage, 3 no audio device, 4 unreadable audio, 5 model files
+    missing or damaged, 6 cannot write an output, 7 promotion refused (docs/cli.md).
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="hearthvox: %(levelname)s %(name)s: %(message)s")
+
+
+main.params.extend(root_params())
 
 
 def _register() -> None:
@@ -52,13 +61,16 @@ def _register() -> None:
     from hearthvox.cli.speech import say
     from hearthvox.cli.telemetry import telemetry
     from hearthvox.cli.transcribe import transcribe
+    from hearthvox.cli.wake import add_wake_command
 
     for command in (run, demo, say, transcribe, hw, serve, telemetry, models, bench):
         main.add_command(command)
+    models.add_command(add_wake_command)
     main.add_command(service)
     main.add_command(eval_)
     main.add_command(devices)
     main.add_command(report)
+    add_globals(main)
 
 
 _register()

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from hearthvox import config as config_mod
 from hearthvox.bench import Metric
-
-_DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
-
-
-def _corpus_default() -> Path:
-    env = os.environ.get("HEARTHVOX_CORPUS")
-    return Path(env) if env else _DEFAULT_CORPUS
-
-
-corpus_option = click.option(
-    "--corpus",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=_corpus_default,
-    show_default="$HEARTHVOX_CORPUS or ../shared/corpus",
-    help="Directory with corpus.csv and the recordings.",
-)
-"""The ``--corpus`` option of the commands that measure on the corpus (bench, report)."""
+from hearthvox.cli.eval import corpus_option, say_if_builtin
+from hearthvox.cli.options import config_option, json_option, quiet
+from hearthvox.evaluation.corpus import find_corpus
 
 
 def _fmt(x: float | None, unit: str) -> str:
@@ -52,7 +37,7 @@ def _line(m: Metric) -> str:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per metric.")
+@json_option("One JSON object per metric.")
 @click.option(
     "--quick",
     is_flag=True,
@@ -71,16 +56,13 @@ def _line(m: Metric) -> str:
     is_flag=True,
     help="Pace the whole request stream in real time (default: only around each end of speech).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Measure with this config file (default: your config.toml, if any).",
+@config_option(
+    "Measure with this config file (default: $HEARTHVOX_CONFIG, else your config.toml, if any)."
 )
 def bench(
     as_json: bool,
     quick: bool,
-    corpus: Path,
+    corpus: Path | None,
     soak_minutes: float,
     realtime_all: bool,
     config_path: Path | None,
@@ -98,8 +80,10 @@ def bench(
     from hearthvox.bench.run import BenchOptions, run_bench
 
     cfg = config_mod.load(config_path)
+    found = find_corpus(corpus, cfg.eval.corpus)
+    say_if_builtin(found)
     opts = BenchOptions(
-        corpus,
+        found,
         quick=quick,
         realtime_all=realtime_all,
         soak_minutes=soak_minutes,
@@ -107,7 +91,8 @@ def bench(
     )
 
     def progress(msg: str) -> None:
-        click.echo(f"bench: {msg} ...", err=True)
+        if not quiet():
+            click.echo(f"bench: {msg} ...", err=True)
 
     if not as_json:
         click.echo(f"{'metric (medians)':34} {'ours':>10} {'baseline':>10} {'ratio':>6}  unit")

@@ -10,6 +10,7 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.audio.devices import Kind, list_devices, pick_device
+from hearthvox.cli.options import config_option, json_option
 from hearthvox.errors import AudioDeviceError
 
 
@@ -23,12 +24,10 @@ def _chosen(devices: list[dict[str, Any]], spec: str, kind: Kind) -> int | None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per device.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file whose [audio] input_device/output_device to show (default: the user's).",
+@json_option("One JSON object per device.")
+@config_option(
+    "Config file whose [audio] input_device/output_device to show (default: "
+    "$HEARTHVOX_CONFIG, else the user's)."
 )
 def devices(as_json: bool, config_path: Path | None) -> None:
     """List the microphones and speakers, and which ones `hearthvox run` uses.

@@ -13,6 +13,8 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.bundles.manifest import CHANNELS
+from hearthvox.cli.options import config_option, json_option, quiet
+from hearthvox.evaluation.corpus import builtin_note
 
 if TYPE_CHECKING:
     from hearthvox.bundles.store import Store
@@ -24,16 +26,38 @@ if TYPE_CHECKING:
 corpus_option = click.option(
     "--corpus",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Eval corpus: a folder with corpus.csv (default: [eval] corpus, $HEARTHVOX_CORPUS, "
-    "../shared/corpus).",
+    help="Corpus: a folder with corpus.csv and its recordings. Default, the first that is set: "
+    "[eval] corpus in the config, $HEARTHVOX_CORPUS, ../shared/corpus when it exists (a "
+    "development checkout), else the built-in set packaged with hearthvox (a few clips).",
 )
+"""The ``--corpus`` option of every command that reads the corpus (eval, models promote,
+bench, report); resolved by :func:`hearthvox.evaluation.corpus.find_corpus`."""
 quick_option = click.option(
-    "--quick", is_flag=True, help="A smaller set (58 clips instead of 128) for quick checks."
+    "--quick",
+    is_flag=True,
+    help="A small fixed subset for quick checks (every eighth recording under 4 s; "
+    "clean, 0 dB noise and far field).",
+)
+split_option = click.option(
+    "--split",
+    type=click.Choice(["test", "dev"]),
+    default="test",
+    show_default=True,
+    help="Whose recordings: test speakers (report, gate) or dev speakers (tuning).",
 )
 
 
 def say(msg: str) -> None:
-    click.echo(f"hearthvox: {msg}", err=True)
+    """A note on stderr (not with -q)."""
+    if not quiet():
+        click.echo(f"hearthvox: {msg}", err=True)
+
+
+def say_if_builtin(corpus: Path) -> None:
+    """Say so (on stderr) when the corpus is the built-in set."""
+    note = builtin_note(corpus)
+    if note is not None:
+        say(note)
 
 
 @contextlib.contextmanager
@@ -45,7 +69,8 @@ def progress_bars(**options: Any) -> Iterator[Callable[[str, int], Callable[[int
     bars: list[Any] = []
 
     def start(what: str, total: int) -> Callable[[int], None]:
-        bar = tqdm(total=total, desc=what or None, disable=None, file=sys.stderr, **options)
+        off = True if quiet() else None  # None: shown on a terminal only
+        bar = tqdm(total=total, desc=what or None, disable=off, file=sys.stderr, **options)
         bars.append(bar)
         return bar.update  # type: ignore[no-any-return]  # tqdm is untyped
 
@@ -87,20 +112,19 @@ def synth_notice() -> Callable[[str], None]:
     "--compare",
     "other",
     metavar="OTHER",
-    help="Also evaluate OTHER (a channel or BUNDLE[@VERSION]) and show the changes "
-    "against the [eval] budgets.",
+    help="Compare with OTHER (a channel, BUNDLE[@VERSION], or a FILE saved from eval --json), "
+    "paired clip by clip, against the [eval] budgets.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per slice.")
+@json_option("One JSON object per slice.")
 @quick_option
+@split_option
 @click.option("--fresh", is_flag=True, help="Run again even if this result is cached.")
 @click.option(
     "--clips",
     is_flag=True,
     help="Also print every command's reference and transcript (on stdout only).",
 )
-@click.option(
-    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file."
-)
+@config_option()
 def eval_(
     corpus: Path | None,
     bundle: str | None,
@@ -108,35 +132,45 @@ def eval_(
     other: str | None,
     as_json: bool,
     quick: bool,
+    split: str,
     fresh: bool,
     clips: bool,
     config_path: Path | None,
 ) -> None:
-    """How a bundle hears, slice by slice: clean, noisy (10/5/0 dB SNR), quiet (-25
-    dB), far field, long silences, the voice at normal and fast speed, rare names and codes.
+    """How a bundle hears, slice by slice, on real speakers it was never tuned on.
 
-    Per slice: word error rate, entity error rate, wake-word misses and false
-    accepts per hour, VAD F1, cut-off and late endpoints. The set is built on this
-    device from the corpus recordings and the packaged voice (seeded, cached);
+    Slices: clean recordings (and by style: read, commands, alphanumeric; by
+    accent, gender, length), noisy (10/5/0 dB SNR), quiet (-25 dB), far field, long
+    silences, the voice at normal and fast speed, rare names and codes. Per slice:
+    word error rate, entity error rate, exact alphanumerics, wake-word misses and
+    false accepts per hour, VAD F1, cut-off and late endpoints, each rate with a
+    95 % bootstrap interval. The set is built on this device from the corpus
+    recordings of one speaker split and the packaged voice (seeded, cached);
     results are cached per bundle and settings.
 
     \b
     hearthvox eval                            # the configured channel's bundle
     hearthvox eval --channel canary --compare stable
-    hearthvox eval --bundle small@2 --json
+    hearthvox eval --json > before.json; hearthvox eval --compare before.json
+    hearthvox eval --split dev                # the speakers for tuning
     """
     from hearthvox.bundles.active import ensure_initialised, open_store
+    from hearthvox.evaluation import saved
     from hearthvox.evaluation.evaluate import evaluate, options_for, prepare_set, resolve
-    from hearthvox.evaluation.gate import compare, failures
+    from hearthvox.evaluation.gate import compare
     from hearthvox.evaluation.table import compare_lines, legend, result_lines
 
     cfg = config_mod.load(config_path)
     store = open_store()
     ensure_initialised(store, cfg)
-    options = options_for(cfg, corpus, quick, reuse=not fresh, keep_text=clips)
+    options = options_for(cfg, corpus, quick, reuse=not fresh, keep_text=clips, split=split)
+    say_if_builtin(options.corpus)
     evalset = prepare_set(options, cfg, synth_notice())
     targets = [resolve(cfg, store, bundle, channel)]
-    if other:
+    saved_other = None
+    if other and other not in CHANNELS and Path(other).is_file():
+        saved_other = saved.load(Path(other))
+    elif other:
         is_channel = other in CHANNELS
         targets.append(
             resolve(cfg, store, None if is_channel else other, other if is_channel else None)
@@ -145,15 +179,21 @@ def eval_(
         results = [
             evaluate(t, evalset, options, progress(t.label, len(evalset.clips))) for t in targets
         ]
+    if saved_other is not None:
+        results.append(saved_other)
     result = results[0]
     checks = compare(cfg.eval, results[1], result) if other else []
     if as_json:
-        for s in result.slices:
-            obj = {**s.to_json(), "bundle": result.bundle, "set": evalset.digest[:16]}
-            mine = [c for c in checks if c.slice == s.slice]
+        for obj in saved.rows(result):
+            mine = [c for c in checks if c.slice == obj["slice"]]
             if other:
                 obj["compare"] = {"bundle": results[1].bundle} | {
-                    c.metric.name: {"other": c.baseline, "change": c.change, "ok": c.ok}
+                    c.metric.name: {
+                        "other": c.baseline,
+                        "change": c.change,
+                        "change_ci95": list(c.change_ci95) if c.change_ci95 else None,
+                        "verdict": c.verdict,
+                    }
                     for c in mine
                 }
             click.echo(json.dumps(obj))
@@ -164,7 +204,7 @@ def eval_(
     cached = f" (cached result of a {took} run)" if result.extra.get("cached") else f" in {took}"
     click.echo(
         f"{result.bundle}: {len(evalset.clips)} clips, {evalset.audio_s / 60:.1f} min of audio "
-        f"(eval set {evalset.digest[:12]}{', quick' if quick else ''}){cached}"
+        f"({split} speakers; eval set {evalset.digest[:12]}{', quick' if quick else ''}){cached}"
     )
     for line in result_lines(result):
         click.echo(line)
@@ -173,13 +213,7 @@ def eval_(
         click.echo(f"\n{result.bundle} against {results[1].bundle}:")
         for line in compare_lines(checks, result.bundle, results[1].bundle):
             click.echo(line)
-        failed = failures(checks)
-        slices = ", ".join(dict.fromkeys(c.slice for c in failed))
-        click.echo(
-            f"{len(failed)} metric(s) over budget: {slices}"
-            if failed
-            else "every slice within budget"
-        )
+        click.echo(_verdict_line(checks))
     if clips:
         _clip_lines(evalset, result, as_json)
 
@@ -192,15 +226,19 @@ def run_promote(
     force: bool,
     corpus: Path | None,
     quick: bool,
+    *,
+    as_json: bool = False,
 ) -> None:
-    """The body of ``models promote``: gate, promote, show the checks and the record."""
+    """The body of ``models promote``: gate, promote, show the checks and the record
+    (``as_json``: one object on stdout instead)."""
     from hearthvox.bundles.promote import default_target
     from hearthvox.evaluation.evaluate import options_for
-    from hearthvox.evaluation.gate import GateRefused, failures
+    from hearthvox.evaluation.gate import GateRefused, failures, unsure
     from hearthvox.evaluation.promotion import promote_channel
 
     target = target or default_target(source)
     options = options_for(cfg, corpus, quick)
+    say_if_builtin(options.corpus)
     try:
         with clip_progress() as progress:
             done = promote_channel(
@@ -214,30 +252,50 @@ def run_promote(
                 on_synth=synth_notice(),
             )
     except GateRefused as exc:
-        _gate_summary(exc.checks, target)
+        if not as_json:
+            _gate_summary(exc.checks, target)
         raise
+    failed, unknown = len(failures(done.checks)), len(unsure(done.checks))
+    if as_json:
+        record: dict[str, object] = {"from": source, "to": target, "current": str(done.current)}
+        record |= {"forced": bool(failed or unknown), "over_budget": failed}
+        record |= {"not_enough_data": unknown, "checks": len(done.checks)}
+        record |= {"baseline": done.baseline.bundle if done.baseline else None}
+        click.echo(json.dumps(record | {"record": str(done.record), "trial": "pending"}))
+        return
     _gate_summary(done.checks, target)
-    failed = len(failures(done.checks))
-    verdict = f"FORCED past {failed} metric(s) over budget" if failed else "within budget"
+    verdict = "within budget"
+    if failed or unknown:
+        verdict = f"FORCED past {failed} metric(s) over budget and {unknown} with not enough data"
     if done.baseline is None:
         verdict = f"{target} had no bundle to compare with"
     say(f"channel {target} now runs {done.current} (from {source}; {verdict}; on trial)")
     say(f"record: {done.record}")
 
 
+def _verdict_line(checks: list[Check]) -> str:
+    from hearthvox.evaluation.gate import failures, unsure
+
+    parts = []
+    for what, found in (("over budget", failures(checks)), ("not enough data", unsure(checks))):
+        if found:
+            slices = ", ".join(dict.fromkeys(c.slice for c in found))
+            parts.append(f"{len(found)} metric(s) {what}: {slices}")
+    return "; ".join(parts) or "every slice within budget"
+
+
 def _gate_summary(checks: list[Check], target: str) -> None:
-    """The checks over budget (one line each), then how many passed."""
-    from hearthvox.evaluation.gate import failures
+    """The checks not passed (one line each), then how many passed."""
     from hearthvox.evaluation.table import compare_lines
 
-    failed = failures(checks)
-    if failed:
-        for line in compare_lines(failed, "candidate", f"on {target}"):
+    shown = [c for c in checks if not c.ok]
+    if shown:
+        for line in compare_lines(shown, "candidate", f"on {target}"):
             click.echo(line)
     slices = len({c.slice for c in checks})
-    click.echo(
-        f"{len(checks) - len(failed)} of {len(checks)} checks within budget on {slices} slices"
-    )
+    passed = sum(c.ok for c in checks)
+    click.echo(f"{passed} of {len(checks)} checks within budget on {slices} slices")
+    click.echo(_verdict_line(checks))
 
 
 def _clip_lines(evalset: EvalSet, result: EvalResult, as_json: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from hearthvox import config as config_mod
+from hearthvox.cli.options import config_option, given, json_option, quiet, refuse
 from hearthvox.compat.accel import Accel
 from hearthvox.compat.matrix import load_matrix, select_profile
 from hearthvox.compat.probe import current_probe, probe
@@ -187,7 +188,8 @@ def _record(cfg: Config, audio: Path | None, runs: int, as_json: bool) -> None:
     from hearthvox.runtime import load_runtime
 
     def say(msg: str) -> None:
-        click.echo(f"hearthvox hw: {msg}", err=True)
+        if not quiet():
+            click.echo(f"hearthvox hw: {msg}", err=True)
 
     say("loading the current bundle with this device's variants ...")
     runtime = load_runtime(cfg)  # refuses a bundle this device must not run
@@ -215,12 +217,9 @@ def _record(cfg: Config, audio: Path | None, runs: int, as_json: bool) -> None:
 
 
 @click.command("hw")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on one line.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file whose overrides to show (default: the user's config.toml).",
+@json_option("One JSON object on one line.")
+@config_option(
+    "Config file whose overrides to show (default: $HEARTHVOX_CONFIG, else the user's config.toml)."
 )
 @click.option(
     "--record",
@@ -279,8 +278,8 @@ def hw(
       hearthvox hw --json          # one JSON object
       hearthvox hw --record        # measure the current bundle here, keep the result
     """
-    if audio is not None and not record:
-        raise click.UsageError("--audio is for --record")
+    if not record and (wrong := given(click.get_current_context(), "audio", "runs")):
+        raise refuse(f"--{wrong[0]} is for --record")
     cfg = config_mod.load(config_path)
     if record:
         if root.resolve() != LIVE or matrix_path is not None or cuda_devices is not None:

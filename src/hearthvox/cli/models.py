@@ -25,8 +25,15 @@ from hearthvox.bundles.signing import local_public, public_text
 from hearthvox.bundles.sources import DirSource, IndexObjects, ObjectSource, TarSource
 from hearthvox.bundles.store import Store
 from hearthvox.cli.eval import corpus_option, progress_bars, quick_option
+from hearthvox.cli.options import (
+    config_option,
+    json_option,
+    output_file_option,
+    quiet,
+    refuse,
+)
 from hearthvox.config import Config
-from hearthvox.errors import ModelError
+from hearthvox.errors import ModelError, OutputError
 from hearthvox.paths import user_paths
 
 _channel = click.option(
@@ -34,10 +41,9 @@ _channel = click.option(
     type=click.Choice(CHANNELS),
     help="Release channel (default: [models] channel in the config, stable).",
 )
-_config = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file."
-)
-_json = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+_config = config_option()
+_json = json_option("One JSON object per line.")
+_json_outcome = json_option("One JSON object on stdout with the outcome.")
 
 
 def _setup(config_path: Path | None, channel: str | None) -> tuple[Config, Store, str]:
@@ -48,7 +54,13 @@ def _setup(config_path: Path | None, channel: str | None) -> tuple[Config, Store
 
 
 def _say(msg: str) -> None:
-    click.echo(f"hearthvox: {msg}", err=True)
+    """A note on stderr (not with -q)."""
+    if not quiet():
+        click.echo(f"hearthvox: {msg}", err=True)
+
+
+def _emit(record: dict[str, object]) -> None:
+    click.echo(json.dumps(record))
 
 
 @contextlib.contextmanager
@@ -108,12 +120,16 @@ def status(channel: str | None, as_json: bool, config_path: Path | None) -> None
 @_json
 @_config
 def list_(channel: str | None, as_json: bool, config_path: Path | None) -> None:
-    """The bundles installed in the store (of one channel with --channel)."""
+    """The bundles installed in the store (of one channel with --channel), each with the
+    upstream credits and licence of its models."""
+    from hearthvox.bundles.provenance import credit_lines
     from hearthvox.bundles.status import bundle_records
 
     _, store, _ = _setup(config_path, None)
     records = bundle_records(store, now_utc(), channel)
+    manifests = {i.sha256: i.manifest for i in store.installed()}
     for r in records:
+        r["credits"] = credit_lines(manifests[r["manifest"]].artifacts())
         if as_json:
             click.echo(json.dumps(r))
             continue
@@ -123,12 +139,28 @@ def list_(channel: str | None, as_json: bool, config_path: Path | None) -> None:
             f"hardware: {','.join(r['hardware'])}  expires {r['expires'][:10]}"
             + (f"  [{flags}]" if flags else "")
         )
+        for artifact_id, line in r["credits"].items():
+            click.echo(f"  {artifact_id}: {line}")
     if not records and not as_json:
         click.echo("no bundles installed" + (f" for channel {channel}" if channel else ""))
 
 
-def _report_install(result: InstallResult, channel: str) -> None:
+def _report_install(result: InstallResult, channel: str, as_json: bool) -> None:
     m = result.manifest
+    if as_json:
+        activated = result.state is not None
+        _emit(
+            {
+                "bundle": str(m.ref),
+                "manifest": result.sha256,
+                "channel": channel,
+                "fetched_bytes": result.fetched,
+                "reused": result.reused,
+                "activated": activated,
+                "trial": "pending" if activated else None,
+            }
+        )
+        return
     _say(
         f"installed {m.ref} for channel {channel} ({result.fetched / 1e6:.1f} MB fetched, "
         f"{result.reused} file(s) already in the store)"
@@ -145,11 +177,8 @@ def _local_source(spec: str, store: Store) -> tuple[bytes, ObjectSource | None]:
         return default_bundle_bytes(store), None
     path = Path(spec)
     if path.is_dir():
-        try:
-            data = (path / "manifest.json").read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{path} holds no manifest.json (an exported bundle): {exc}") from None
-        return data, DirSource(path)
+        folder = DirSource(path)
+        return folder.manifest_bytes(), folder
     if path.is_file():
         tar = TarSource(path)
         return tar.manifest_bytes(), tar
@@ -162,6 +191,7 @@ def _local_source(spec: str, store: Store) -> tuple[bytes, ObjectSource | None]:
 @click.option("--activate", is_flag=True, help="Also switch the channel to it (on trial).")
 @click.option("--bundle", "bundle_name", help="From an index: this bundle (default: the newest).")
 @click.option("--version", "bundle_version", type=int, help="From an index: this version.")
+@_json_outcome
 @_config
 def install(
     source: str | None,
@@ -169,6 +199,7 @@ def install(
     activate: bool,
     bundle_name: str | None,
     bundle_version: int | None,
+    as_json: bool,
     config_path: Path | None,
 ) -> None:
     """Install a bundle into the store, verified, without switching to it (see --activate).
@@ -186,9 +217,10 @@ def install(
         raise click.UsageError("give a SOURCE (or set [models] index_url in the config)")
     pol = policy(cfg, store)
     if spec.startswith(("http://", "https://")):
-        from hearthvox.bundles.index import fetch_index
+        from hearthvox.bundles.index import check_index_version, fetch_index
 
         index = fetch_index(spec, pol.trusted, pol.now)
+        check_index_version(store, index)
         entry = index.pick(channel, bundle_name, bundle_version)
         data: bytes = index.manifest_bytes(entry)
         objects: ObjectSource | None = IndexObjects(index.objects_url)
@@ -196,15 +228,18 @@ def install(
         data, objects = _local_source(spec, store)
     with _progress_bar() as bar:
         result = install_bundle(store, data, objects, channel, pol, activate=activate, progress=bar)
-    _report_install(result, channel)
+    _report_install(result, channel, as_json)
 
 
 @models.command(name="import")
 @click.argument("tarball", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @_channel
 @click.option("--activate", is_flag=True, help="Also switch the channel to it (on trial).")
+@_json_outcome
 @_config
-def import_(tarball: Path, channel: str | None, activate: bool, config_path: Path | None) -> None:
+def import_(
+    tarball: Path, channel: str | None, activate: bool, as_json: bool, config_path: Path | None
+) -> None:
     """Install an exported bundle tarball (no network needed)."""
     cfg, store, channel = _setup(config_path, channel)
     tar = TarSource(tarball)
@@ -218,19 +253,31 @@ def import_(tarball: Path, channel: str | None, activate: bool, config_path: Pat
             activate=activate,
             progress=bar,
         )
-    _report_install(result, channel)
+    _report_install(result, channel, as_json)
 
 
 @models.command()
 @click.argument("bundle", metavar="BUNDLE[@VERSION]")
 @_channel
+@_json_outcome
 @_config
-def activate(bundle: str, channel: str | None, config_path: Path | None) -> None:
+def activate(bundle: str, channel: str | None, as_json: bool, config_path: Path | None) -> None:
     """Switch the channel to an installed bundle (it goes on trial until a start passes)."""
     cfg, store, channel = _setup(config_path, channel)
     old = store.read_channel(channel).current
     state = activate_bundle(store, channel, bundle, policy(cfg, store))
-    if state.current == old:
+    if as_json:
+        changed = state.current != old
+        _emit(
+            {
+                "channel": channel,
+                "previous": str(old) if old else None,
+                "current": str(state.current),
+                "changed": changed,
+                "trial": "pending" if changed else None,
+            }
+        )
+    elif state.current == old:
         _say(f"channel {channel} already runs {old}")
     else:
         _say(f"channel {channel}: {old or 'none'} -> {state.current} (on trial)")
@@ -239,11 +286,15 @@ def activate(bundle: str, channel: str | None, config_path: Path | None) -> None
 @models.command()
 @_channel
 @click.option("--to", "to", metavar="BUNDLE[@VERSION]", help="An earlier bundle of the history.")
+@_json_outcome
 @_config
-def rollback(channel: str | None, to: str | None, config_path: Path | None) -> None:
+def rollback(channel: str | None, to: str | None, as_json: bool, config_path: Path | None) -> None:
     """Switch the channel back to its previous bundle; no other channel moves."""
     cfg, store, channel = _setup(config_path, channel)
     old, new = rollback_channel(store, channel, to, policy(cfg, store))
+    if as_json:
+        _emit({"channel": channel, "from": str(old.current), "to": str(new.current)})
+        return
     _say(f"channel {channel}: {old.current} -> {new.current} (rolled back)")
 
 
@@ -280,16 +331,13 @@ def verify(channel: str | None, repair: bool, as_json: bool, config_path: Path |
 
 @models.command()
 @click.argument("bundle", metavar="[BUNDLE[@VERSION]]", required=False)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The tarball to write.",
-)
+@output_file_option("The tarball to write.", required=True)
 @_channel
+@_json_outcome
 @_config
-def export(bundle: str | None, output: Path, channel: str | None, config_path: Path | None) -> None:
+def export(
+    bundle: str | None, output: Path, channel: str | None, as_json: bool, config_path: Path | None
+) -> None:
     """Write a bundle and its files to one tarball (default: the channel's current bundle)."""
     from hearthvox.bundles.publish import export_bundle
 
@@ -300,6 +348,10 @@ def export(bundle: str | None, output: Path, channel: str | None, config_path: P
         raise ModelError(f"channel {channel} has no bundle; name one to export")
     installed = find_installed(store, channel, selector)
     size = export_bundle(store, installed, output)
+    if as_json:
+        ref = str(installed.manifest.ref)
+        _emit({"bundle": ref, "channel": channel, "output": str(output), "size": size})
+        return
     _say(
         f"wrote {output} ({installed.manifest.ref}, {size / 1e6:.1f} MB); on another device: "
         f"hearthvox models import {output.name} --channel {channel}"
@@ -313,22 +365,31 @@ def export(bundle: str | None, output: Path, channel: str | None, config_path: P
     type=click.Path(path_type=Path, dir_okay=False),
     help="The lock to regenerate (default: the packaged models.lock).",
 )
-@click.option(
-    "-o",
-    "--output",
+@output_file_option(
+    "Where to write it (default: over --lock; stdout for the packaged one, or -).",
+    special=("-",),
     type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-    help="Where to write it (default: over --lock; stdout for the packaged one).",
 )
-def lock(lock_path: Path | None, output: Path | None) -> None:
+@json_option("With a file written: one JSON object on stdout saying which.")
+def lock(lock_path: Path | None, output: Path | None, as_json: bool) -> None:
     """Regenerate models.lock from the installed packages; fail if a pinned hash differs."""
     from hearthvox.bundles.relock import relock
 
-    text = relock(lock_path)
     target = output or lock_path
-    if target is None or str(target) == "-":
+    to_stdout = target is None or str(target) == "-"
+    if as_json and to_stdout:
+        raise refuse("--json reports the file written; here the lock goes to stdout")
+    text = relock(lock_path)
+    if target is None or to_stdout:
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    if as_json:
+        _emit({"output": str(target), "ok": True})
+    else:
         _say(f"wrote {target}: every file matches its pin")
 
 
@@ -342,6 +403,7 @@ def lock(lock_path: Path | None, output: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Promote even over budget (recorded as forced).")
 @corpus_option
 @quick_option
+@_json_outcome
 @_config
 def promote(
     source: str,
@@ -349,15 +411,19 @@ def promote(
     force: bool,
     corpus: Path | None,
     quick: bool,
+    as_json: bool,
     config_path: Path | None,
 ) -> None:
     """Promote a channel's bundle towards stable (canary -> beta -> stable), gated on quality.
 
-    Runs the eval (hearthvox eval) on the candidate and on the target channel's
-    bundle and refuses, listing the failing slices, when any slice is worse than the
-    [eval] budgets allow. The eval results are kept with the promotion.
+    Runs the eval (hearthvox eval, test speakers) on the candidate and on the target
+    channel's bundle and compares them clip by clip. It refuses (exit status 7),
+    listing the slices, when a slice is worse than the [eval] budgets allow with
+    its 95 % interval excluding zero, or when a slice has not enough data to rule
+    that out (--force promotes anyway, recorded). The eval results are kept with
+    the promotion.
     """
     from hearthvox.cli.eval import run_promote
 
     cfg, store, _ = _setup(config_path, None)
-    run_promote(cfg, store, source, target, force, corpus, quick)
+    run_promote(cfg, store, source, target, force, corpus, quick, as_json=as_json)

@@ -9,17 +9,18 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.bundles.manifest import CHANNELS
-from hearthvox.cli.bench import corpus_option
+from hearthvox.cli.eval import corpus_option, say_if_builtin
+from hearthvox.cli.options import config_option, json_option, out_dir_option, quiet
 from hearthvox.errors import ConfigError
+from hearthvox.evaluation.corpus import find_corpus
 
 
 @click.command()
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+@out_dir_option(
+    "Folder for report.html, report.md, report.json and samples.json.",
+    deprecated="--out",
     default=Path("report"),
     show_default=True,
-    help="Folder for report.html, report.md, report.json and samples.json.",
 )
 @click.option("--bundle", metavar="BUNDLE[@VERSION]", help="An installed bundle to report on.")
 @click.option(
@@ -33,18 +34,15 @@ from hearthvox.errors import ConfigError
     help="Fewer repetitions (2 requests, 8 consecutive turns, quick eval set): about 2 min.",
 )
 @corpus_option
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file (default: the user's config.toml, if any).",
-)
+@json_option("One JSON object: the verdict and the files written.")
+@config_option()
 def report(
-    out: Path,
+    out_dir: Path,
     bundle: str | None,
     channel: str | None,
     quick: bool,
-    corpus: Path,
+    corpus: Path | None,
+    as_json: bool,
     config_path: Path | None,
 ) -> None:
     """Measure a bundle on this device and write a launch-review page.
@@ -58,20 +56,27 @@ def report(
     minutes; --quick about two. Transcripts and audio never enter the report.
 
     \b
-    hearthvox report --out report/
+    hearthvox report --out-dir report/
     hearthvox report --channel beta --quick
     """
     from hearthvox.report.build import ReportOptions, measure, write
 
-    if not (corpus / "corpus.csv").exists():
-        raise ConfigError(f"no corpus.csv in {corpus}; pass --corpus DIR")
     cfg = config_mod.load(config_path)
-    opts = ReportOptions(out, corpus, quick, bundle, channel, config_path)
+    found = find_corpus(corpus, cfg.eval.corpus)
+    if not (found / "corpus.csv").exists():
+        raise ConfigError(f"no corpus.csv in {found}; pass --corpus DIR")
+    say_if_builtin(found)
+    opts = ReportOptions(out_dir, found, quick, bundle, channel, config_path)
 
     def progress(msg: str) -> None:
-        click.echo(f"report: {msg} ...", err=True)
+        if not quiet():
+            click.echo(f"report: {msg} ...", err=True)
 
     raw = measure(cfg, opts, progress)
-    files = write(raw, cfg, out)
-    verdict = json.loads(files["figures"].read_text())["verdict"]["summary"]
-    click.echo(f"{verdict}\n{files['html']}\n{files['markdown']}")
+    files = write(raw, cfg, out_dir)
+    verdict = json.loads(files["figures"].read_text())["verdict"]
+    if as_json:
+        paths = {name: str(path) for name, path in files.items()}
+        click.echo(json.dumps({"verdict": verdict, "out_dir": str(out_dir), "files": paths}))
+        return
+    click.echo(f"{verdict['summary']}\n{files['html']}\n{files['markdown']}")

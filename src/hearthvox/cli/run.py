@@ -22,6 +22,15 @@ from hearthvox.audio.resample import resample_int16
 from hearthvox.audio.sinks import NullSink, Sink, SpeakerSink, WavFileSink
 from hearthvox.audio.sources import MicOptions, MicSource, array_source, stream_source
 from hearthvox.audio.wavio import load_wav, open_wav_stream, write_wav
+from hearthvox.cli.options import (
+    check_output_file,
+    config_option,
+    given,
+    json_option,
+    output_file_option,
+    quiet,
+    refuse,
+)
 from hearthvox.cli.render import render, stage_summary
 from hearthvox.config import Config
 from hearthvox.errors import AudioDeviceError, HearthvoxError
@@ -48,12 +57,15 @@ from hearthvox.service import (
     to_journal,
     use_journal_format,
 )
+from hearthvox.service.serving import ServeAlongside, serve_settings
 
 log = logging.getLogger(__name__)
 
 
 def _say(msg: str) -> None:
-    click.echo(f"hearthvox: {msg}", err=True)
+    """A note on stderr (not with -q)."""
+    if not quiet():
+        click.echo(f"hearthvox: {msg}", err=True)
 
 
 @dataclass
@@ -134,41 +146,45 @@ def run_loop(
     metavar="mic|FILE.wav|-",
     help="Where the audio comes from: the microphone, a WAV file, or a WAV on stdin.",
 )
-@click.option(
-    "--output",
+@output_file_option(
+    "Where replies go: the speaker, a WAV file (all replies in order), or nowhere.",
+    special=("speaker", "none"),
+    type=str,
     default="speaker",
     show_default=True,
     metavar="speaker|FILE.wav|none",
-    help="Where replies go: the speaker, a WAV file (all replies in order), or nowhere.",
 )
 @click.option(
     "--realtime",
     is_flag=True,
     help="Feed a file at the speed of a microphone, so latencies are what a user would hear.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per pipeline event.")
+@json_option("One JSON object per pipeline event.")
 @click.option(
     "--input-device",
     metavar="INDEX|NAME",
-    help="Microphone by index or part of its name (see `hearthvox devices`).",
+    help="Microphone by index or part of its name (see `hearthvox devices`); with --input mic.",
 )
 @click.option(
     "--output-device",
     metavar="INDEX|NAME",
-    help="Speaker by index or part of its name (see `hearthvox devices`).",
+    help="Speaker by index or part of its name (see `hearthvox devices`); with --output speaker.",
 )
 @click.option(
     "--wait-for-device/--no-wait-for-device",
     default=None,
     help="With no microphone, wait for one instead of exiting with status 3 "
-    "(default: wait only under systemd).",
+    "(default: wait only under systemd); with --input mic.",
 )
 @click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file (default: the user's config.toml, if any).",
+    "--serve",
+    "serve_uri",
+    metavar="tcp://HOST:PORT|unix://PATH",
+    help="Also serve Wyoming (Home Assistant) here, with the same models, loaded once; "
+    "the assistant's own turns go first (docs/wyoming.md). Loopback only unless "
+    "[serve] allow_remote. Same as [serve] with_run and uri in the config.",
 )
+@config_option()
 def run(
     input_: str,
     output: str,
@@ -177,6 +193,7 @@ def run(
     input_device: str | None,
     output_device: str | None,
     wait_for_device: bool | None,
+    serve_uri: str | None,
     config_path: Path | None,
 ) -> None:
     """Run the assistant: wake word, listen, transcribe, answer, speak.
@@ -187,6 +204,7 @@ def run(
       hearthvox run --input request.wav --json        # events as JSON lines
       hearthvox run --input request.wav --output reply.wav --realtime
       arecord -f S16_LE -r 16000 -c 1 | hearthvox run --input -
+      hearthvox run --serve tcp://127.0.0.1:10550   # and a Wyoming server, one process
 
     \b
     As a service (docs/service.md): on the microphone, or under systemd, one
@@ -197,16 +215,19 @@ def run(
     and on SIGTERM lets the turn in progress finish ([service] drain_s), then
     exits 0.
     """
+    _refuse_inapplicable(input_, output)
     env = ServiceEnv.take()
     journal = to_journal()
     if journal:
         use_journal_format()
-    state = StateLog(Notifier(env.notify_socket), journal)
+    state = StateLog(Notifier(env.notify_socket), journal, quiet=quiet())  # -q: no state lines
     lock = DaemonLock().acquire() if input_ == "mic" or env.notify_socket else None
     try:
         devices = (input_device, output_device)
         wait = bool(env.notify_socket) if wait_for_device is None else wait_for_device
-        left = _serve(env, state, input_, output, realtime, as_json, config_path, devices, wait)
+        left = _serve(
+            env, state, input_, output, realtime, as_json, config_path, devices, wait, serve_uri
+        )
     except HearthvoxError as exc:
         state.notifier.status(f"failed: {exc}")
         raise
@@ -220,6 +241,19 @@ def run(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _refuse_inapplicable(input_: str, output: str) -> None:
+    """Options that cannot apply to this input or output are refused (exit status 2)."""
+    ctx = click.get_current_context()
+    if input_ != "mic":
+        for name in given(ctx, "input_device", "wait_for_device"):
+            flag = "--input-device" if name == "input_device" else "--wait-for-device"
+            raise refuse(f"{flag} is for --input mic, not {input_}")
+    elif given(ctx, "realtime"):
+        raise refuse("--realtime paces a file or stdin; the microphone is real time already")
+    if output != "speaker" and given(ctx, "output_device"):
+        raise refuse(f"--output-device is for --output speaker, not {output}")
 
 
 def _with_devices(cfg: Config, input_device: str | None, output_device: str | None) -> Config:
@@ -242,10 +276,12 @@ def _serve(
     config_path: Path | None,
     devices: tuple[str | None, str | None] = (None, None),
     wait_for_device: bool = False,
+    serve_uri: str | None = None,
 ) -> bool:
     """Load, check, open, then run the daemon; True when stuck calls were left behind."""
     state.notifier.status("starting")
     cfg = _with_devices(config_mod.load(config_path), *devices)
+    serving = serve_settings(cfg, serve_uri)  # a bad address fails before the models load
     source = open_source(input_, cfg, realtime, wait_for_device)
     sink = open_sink(output, cfg)
     state("loading models")
@@ -258,9 +294,11 @@ def _serve(
         state.line(f"health check passed in {report.took_ms / 1000:.1f} s")
     install_debug_hooks(runtime)
     earcons = Earcons(sink) if isinstance(sink, SpeakerSink) and cfg.audio.earcons else None
+    bargein: BargeIn | None = None
     if isinstance(sink, SpeakerSink) and input_ == "mic" and (cfg.audio.barge_in or earcons):
         opts = BargeInOptions(cfg.audio.barge_in, cfg.audio.barge_in_threshold)
-        source.chunks = BargeIn(runtime.engines.wake, sink, opts).run(source.chunks)
+        bargein = BargeIn(runtime.engines.wake, sink, opts)
+        source.chunks = bargein.run(source.chunks)
     printing = as_json or not to_journal(sys.stdout)
     if not printing:
         state.line("stdout is the journal: events (what was said) are not printed there")
@@ -281,7 +319,19 @@ def _serve(
     options = DaemonOptions(
         ready_status=f"listening on {source.label} for {wake_words}", config_path=config_path
     )
-    daemon = Daemon(runtime, source.chunks, sink, on_event, env=env, state=state, options=options)
+    along = ServeAlongside.of(runtime, serving)
+    daemon = Daemon(
+        runtime,
+        source.chunks,
+        sink,
+        on_event,
+        env=env,
+        state=state,
+        options=options,
+        serving=along,
+        on_reload=(lambda new: bargein.use(new.engines.wake)) if bargein is not None else None,
+    )
+    del runtime  # the daemon's now: a reload that loads new models must free these
     try:
         left = daemon.run()
     finally:
@@ -309,14 +359,14 @@ def demo_request(runtime: Runtime) -> Path:
 
 
 @click.command()
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Where to write the spoken reply (default: in the cache directory).",
+@output_file_option(
+    "Where to write the spoken reply, a WAV file (default: in the cache directory).",
+    deprecated="--out",
 )
 @click.option("--play/--no-play", default=True, help="Also play the reply if a speaker exists.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
-def demo(out: Path | None, play: bool, config_path: Path | None) -> None:
+@json_option("One JSON object with the turn: wake word, transcript, reply, stage times, file.")
+@config_option()
+def demo(output: Path | None, play: bool, as_json: bool, config_path: Path | None) -> None:
     """The whole loop on a built-in spoken request; no microphone needed.
 
     Synthesises "Hey Jarvis. What time is it?" (cached after the first run),
@@ -324,41 +374,54 @@ def demo(out: Path | None, play: bool, config_path: Path | None) -> None:
     speech synthesis, prints the turn and writes the spoken reply to a WAV file.
     """
     cfg = config_mod.load(config_path)
-    click.echo("hearthvox demo: the whole voice loop on a built-in spoken request")
+    lines: list[str] = []
+    say = lines.append if as_json else click.echo
+    say("hearthvox demo: the whole voice loop on a built-in spoken request")
     runtime = load_runtime(cfg)
-    click.echo(
-        f"  models ready in {runtime.ready_ms / 1000:.2f} s (bundle {runtime.engines.bundle_id})"
-    )
+    say(f"  models ready in {runtime.ready_ms / 1000:.2f} s (bundle {runtime.engines.bundle_id})")
     request = demo_request(runtime)
-    click.echo(f"  request:      {DEMO_REQUEST!r} ({request})")
-    reply_path = out or runtime.paths.cache_dir / "demo" / "reply.wav"
-    reply_path.parent.mkdir(parents=True, exist_ok=True)
+    say(f"  request:      {DEMO_REQUEST!r} ({request})")
+    reply_path = output or check_output_file(runtime.paths.cache_dir / "demo" / "reply.wav")
     sink = WavFileSink(reply_path)
     source = open_source(str(request), cfg, realtime=False)
     events: list[Event] = []
     run_loop(runtime, source, sink, events.append, command="demo")
+    record: dict[str, object] = {
+        "bundle": runtime.engines.bundle_id,
+        "request": DEMO_REQUEST,
+        "request_path": str(request),
+    }
     for event in events:
         match event:
             case WakeDetected():
-                click.echo(
+                wake = {"model": event.model, "t_audio_ms": event.t_audio_ms}
+                record["wake"] = wake | {"score": round(event.score, 3)}
+                say(
                     f"  wake word:    {event.model} at {event.t_audio_ms / 1000:.2f} s "
                     f"(score {event.score:.2f})"
                 )
             case Transcript():
-                click.echo(f"  heard:        {event.text!r}")
+                record["transcript"] = event.text
+                say(f"  heard:        {event.text!r}")
             case Reply(announcement=False):
-                click.echo(f"  answered:     {event.text!r} (skill: {event.skill})")
+                record |= {"reply": event.text, "skill": event.skill}
+                say(f"  answered:     {event.text!r} (skill: {event.skill})")
             case TtsFirstAudio():
                 pass
             case TurnDone():
-                click.echo(f"  stage times:  {stage_summary(event.stages_ms)}")
+                record |= {"outcome": event.outcome, "stages_ms": event.stages_ms}
+                say(f"  stage times:  {stage_summary(event.stages_ms)}")
     if not any(isinstance(e, TurnDone) and e.outcome == "answered" for e in events):
         raise click.ClickException("the demo turn was not answered; run with -v for details")
     reply = load_wav(reply_path, cfg.audio.rate_hz)
-    click.echo(f"  reply written to {reply_path} ({reply.duration_s:.1f} s of speech)")
-    if play and have_output_device():
+    record |= {"output": str(reply_path), "duration_s": round(reply.duration_s, 3)}
+    say(f"  reply written to {reply_path} ({reply.duration_s:.1f} s of speech)")
+    played = play and have_output_device()
+    if played:
         speaker = SpeakerSink(cfg.audio.output_device)
         speaker.write(reply.samples, reply.rate_hz)
         speaker.close()
     elif play:
-        click.echo("  (no speaker found, so the reply was not played)")
+        say("  (no speaker found, so the reply was not played)")
+    if as_json:
+        click.echo(json.dumps(record | {"played": played}))

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from hearthvox.batch.guard import daemon_lock_path, daemon_running
-from hearthvox.errors import HearthvoxError
+from hearthvox.cli.options import json_option, quiet, refuse
+from hearthvox.errors import HearthvoxError, OutputError
 from hearthvox.service.lock import holder_pid
 from hearthvox.service.units import UNIT_NAME, this_command, user_unit, user_unit_dir
 
@@ -70,8 +71,11 @@ def service() -> None:
     help="The hearthvox command the unit starts (default: the one running now).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the unit and its path; change nothing.")
-def install(enable: bool, command: str | None, dry_run: bool) -> None:
+@json_option("One JSON object: the unit written and whether it was enabled.")
+def install(enable: bool, command: str | None, dry_run: bool, as_json: bool) -> None:
     """Write the user unit, then enable and start it (systemctl --user enable --now)."""
+    if dry_run and as_json:
+        raise refuse("--dry-run prints the unit itself; --json reports a real install")
     text = user_unit(command or this_command())
     path = user_unit_dir() / UNIT_NAME
     if dry_run:
@@ -84,33 +88,43 @@ def install(enable: bool, command: str | None, dry_run: bool) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        raise HearthvoxError(f"cannot write {path}: {exc.strerror}") from exc
-    click.echo(f"wrote {path}")
-    if not enable:
-        click.echo(f"to start it: {ENABLE_BY_HAND}")
-        return
-    why = _failed(_systemctl("daemon-reload")) or _failed(_systemctl("enable", "--now", UNIT_NAME))
-    if why is not None:
-        raise HearthvoxError(
-            f"the unit is written, but systemctl --user failed: {why}. In your desktop "
-            f"session (or after loginctl enable-linger $USER) run: {ENABLE_BY_HAND}"
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+    say = (lambda _msg: None) if as_json else click.echo
+    say(f"wrote {path}")
+    if enable:
+        why = _failed(_systemctl("daemon-reload")) or _failed(
+            _systemctl("enable", "--now", UNIT_NAME)
         )
-    click.echo(f"enabled and started; its log: journalctl --user -u {UNIT_NAME} -f")
+        if why is not None:
+            raise HearthvoxError(
+                f"the unit is written, but systemctl --user failed: {why}. In your desktop "
+                f"session (or after loginctl enable-linger $USER) run: {ENABLE_BY_HAND}"
+            )
+        say(f"enabled and started; its log: journalctl --user -u {UNIT_NAME} -f")
+    else:
+        say(f"to start it: {ENABLE_BY_HAND}")
+    if as_json:
+        click.echo(json.dumps({"unit": str(path), "written": True, "enabled": enable}))
 
 
 @service.command()
-def uninstall() -> None:
+@json_option("One JSON object: whether the unit was there and is removed.")
+def uninstall(as_json: bool) -> None:
     """Stop and disable the user service and remove its unit."""
     path = user_unit_dir() / UNIT_NAME
     stopped = _failed(_systemctl("disable", "--now", UNIT_NAME))
-    if stopped is not None and path.exists():
+    existed = path.exists()
+    if stopped is not None and existed and not quiet():
         click.echo(f"note: systemctl --user disable --now failed ({stopped})", err=True)
-    if path.exists():
+    if existed:
         path.unlink()
+    _systemctl("daemon-reload")
+    if as_json:
+        click.echo(json.dumps({"unit": str(path), "removed": existed, "disabled": stopped is None}))
+    elif existed:
         click.echo(f"removed {path}")
     else:
         click.echo(f"no user unit at {path}")
-    _systemctl("daemon-reload")
 
 
 def _state(*args: str) -> str | None:
@@ -138,7 +152,7 @@ def _status() -> dict[str, Any]:
 
 
 @service.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@json_option("One JSON object.")
 def status(as_json: bool) -> None:
     """The user unit (installed? current?), what systemd says, and the running daemon."""
     st = _status()

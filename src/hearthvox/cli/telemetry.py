@@ -12,8 +12,10 @@ from typing import Any
 import click
 
 from hearthvox import config as config_mod
+from hearthvox.cli.options import config_option, json_option, output_file_option, quiet, refuse
 from hearthvox.cli.render import STAGE_NAMES
 from hearthvox.config import Config
+from hearthvox.errors import OutputError
 from hearthvox.paths import user_paths
 from hearthvox.telemetry.check import check as check_rules
 from hearthvox.telemetry.export import jsonl_lines, prometheus_registry, write_prometheus
@@ -61,19 +63,9 @@ def _window(cfg: Config, since: str) -> tuple[dict[str, Any], TelemetryStore | N
     return summary, store
 
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file (default: the user's config.toml, if any).",
-)
-
-
 def _options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--config`` and ``--json``."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="JSON output, one object per line."
-    )(_config_option(fn))
+    return json_option("JSON output, one object per line.")(config_option()(fn))
 
 
 def _since_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -94,7 +86,7 @@ def telemetry() -> None:
     Recorded by 'hearthvox run' and 'hearthvox demo' into the state directory
     (telemetry.sqlite3); switch it off with [telemetry] enabled = false.
       hearthvox telemetry summary                 # p50/p95/p99 per stage, outcomes
-      hearthvox telemetry export --format prometheus --out /var/lib/node_exporter/hv.prom
+      hearthvox telemetry export --format prometheus -o /var/lib/node_exporter/hv.prom
       hearthvox telemetry check                   # exit 1 when an alert threshold is breached
       hearthvox telemetry purge                   # delete everything recorded
     """
@@ -188,11 +180,10 @@ def _histogram(bins: list[dict[str, Any]]) -> list[str]:
     show_default=True,
     help="JSON lines (one object per turn and per start) or Prometheus text exposition.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to this file (Prometheus: atomically, for node_exporter's textfile "
+@output_file_option(
+    "Write to this file (Prometheus: atomically, for node_exporter's textfile "
     "collector); default: standard output.",
+    deprecated="--out",
 )
 @click.option(
     "--with-transcripts",
@@ -200,11 +191,20 @@ def _histogram(bins: list[dict[str, Any]]) -> list[str]:
     help="Add kept transcript and reply text (only exists with telemetry.keep_transcripts).",
 )
 @_since_option("all")
-@_config_option
+@json_option("With -o: one JSON object on stdout saying what was written.")
+@config_option()
 def export(
-    fmt: str, out: Path | None, with_transcripts: bool, since: str, config_path: Path | None
+    fmt: str,
+    output: Path | None,
+    with_transcripts: bool,
+    since: str,
+    as_json: bool,
+    config_path: Path | None,
 ) -> None:
     """Export the recorded turns: JSON lines or Prometheus text."""
+    if as_json and output is None:
+        raise refuse("--json reports the file written with -o; without -o the export is stdout")
+    out = output
     cfg = config_mod.load(config_path)
     store = _store(cfg)
     after = parse_since(since, time.time())
@@ -216,7 +216,7 @@ def export(
         if text is not None:
             click.echo(text.decode("utf-8"), nl=False)
         else:
-            click.echo(f"hearthvox: wrote {out}", err=True)
+            _wrote(out, "prometheus", len(turns) + len(starts), as_json)
         return
     content = store.content(after) if store and with_transcripts else []
     lines = list(jsonl_lines(turns, starts, content))
@@ -225,8 +225,18 @@ def export(
             click.echo(line)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    click.echo(f"hearthvox: wrote {len(lines)} records to {out}", err=True)
+    try:
+        out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    _wrote(out, "jsonl", len(lines), as_json)
+
+
+def _wrote(out: Path | None, fmt: str, records: int, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"output": str(out), "format": fmt, "records": records}))
+    elif not quiet():
+        click.echo(f"hearthvox: wrote {records} records to {out}", err=True)
 
 
 @telemetry.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
@@ -21,9 +22,11 @@ from hearthvox.batch import (
     discover,
     resolve,
 )
+from hearthvox.batch.discover import printable
 from hearthvox.batch.guard import WhenBusy
 from hearthvox.bundles.active import active_model_paths
 from hearthvox.bundles.default import ModelPaths
+from hearthvox.cli.options import config_option, given, json_option, out_dir_option, quiet, refuse
 from hearthvox.config import Config
 
 _FAILED_EXIT = 4
@@ -48,7 +51,7 @@ def _formats(value: str) -> tuple[str, ...]:
 
 
 def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | None) -> None:
-    """Without --out: the text (a line or an object); with --out and --json: a status row."""
+    """Without --out-dir: the text (a line or an object); with it and --json: a status row."""
     if result.status == "failed":
         click.echo(f"hearthvox: error: {result.error}", err=True)
     if out is None and result.status == "failed":
@@ -73,22 +76,22 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Write one NAME.json (+ --format files) per input here, with a manifest; "
+@out_dir_option(
+    "Write one NAME.json (+ --format files) per input into this folder, with a manifest; "
     "rerunning skips what is done.",
+    deprecated="--out",
 )
 @click.option(
     "--format",
     "formats",
     default="json,txt",
     show_default=True,
-    help="Output files with --out, comma-separated from json, txt, srt, vtt (json always).",
+    help="Output files with --out-dir, comma-separated from json, txt, srt, vtt (json always).",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
-@click.option("--words", is_flag=True, help="Time every word in NAME.json (a little slower).")
+@json_option("One JSON object per input on stdout.")
+@click.option(
+    "--words", is_flag=True, help="Time every word in NAME.json, with --out-dir (a little slower)."
+)
 @click.option(
     "--jobs",
     type=click.IntRange(1, 64),
@@ -113,9 +116,13 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
     help="Tries again a file that fails this many times, then records it as failed.",
 )
 @click.option(
-    "--retry-failed", is_flag=True, help="Try again inputs an earlier run recorded as failed."
+    "--retry-failed",
+    is_flag=True,
+    help="Try again inputs an earlier run recorded as failed (in the --out-dir manifest).",
 )
-@click.option("--force", is_flag=True, help="Transcribe every input again, even if done.")
+@click.option(
+    "--force", is_flag=True, help="Transcribe every input again, even if done (with --out-dir)."
+)
 @click.option(
     "--when-busy",
     type=click.Choice(["yield", "wait", "ignore"]),
@@ -133,14 +140,17 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
     "--bench", is_flag=True, help="Measure throughput against a plain faster-whisper loop."
 )
 @click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Config file (default: the user's config.toml, if any).",
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS|auto|local",
+    help="Run on a Ray cluster ([cluster] extra): HOST:PORT of its head, auto (the running "
+    "cluster) or local (one in this process). Inputs and --out-dir must be on a path every "
+    "worker sees.",
 )
+@config_option()
 def transcribe(
     paths: tuple[Path, ...],
-    out: Path | None,
+    out_dir: Path | None,
     formats: str,
     as_json: bool,
     words: bool,
@@ -154,33 +164,44 @@ def transcribe(
     when_busy: str,
     progress: bool | None,
     bench: bool,
+    ray_address: str | None,
     config_path: Path | None,
 ) -> None:
     """Transcribe recordings: files or folders of WAV, FLAC, MP3, OGG, M4A.
 
     \b
-    Without --out, one line per file on stdout: PATH<TAB>text (--json: one object
-    per input with path, text, duration_s, bundle).
-    With --out DIR, one NAME.json (segments, bundle, model sha256s, settings) and
+    Without --out-dir, one line per file on stdout: PATH<TAB>text (--json: one
+    object per input with path, text, duration_s, bundle).
+    With --out-dir DIR, one NAME.json (segments, bundle, model sha256s, settings) and
     NAME.txt/.srt/.vtt per input, written atomically, and a manifest: stop it any
     time (Ctrl-C, kill) and run the same command again to go on where it stopped.
 
     \b
       hearthvox transcribe talk.mp3
-      hearthvox transcribe ~/recordings --out transcripts --format txt,srt
-      hearthvox transcribe ~/recordings --out transcripts --bench
+      hearthvox transcribe ~/recordings --out-dir transcripts --format txt,srt
+      hearthvox transcribe ~/recordings --out-dir transcripts --bench
+      hearthvox transcribe /shared/recordings --out-dir /shared/transcripts --ray auto
 
     A file that cannot be read is reported on stderr and the others still run;
     the exit status is then 4.
     """
+    if out_dir is None:
+        for name in given(click.get_current_context(), "formats", "words", "retry_failed", "force"):
+            flag = "--" + name.replace("_", "-").replace("formats", "format")
+            raise refuse(f"{flag} is for --out-dir (without it the text goes to stdout)")
+    out = out_dir
     cfg = config_mod.load(config_path)
     wanted = _formats(formats)
     inputs, missing = discover(list(paths), out)
     for m in missing:
-        click.echo(f"hearthvox: error: {m.path}: {m.reason}", err=True)
+        click.echo(f"hearthvox: error: {printable(m.path)}: {m.reason}", err=True)
     over = Overrides(device=device, threads=threads, jobs=jobs, batch_size=batch_size, words=words)
     models = model_paths(cfg)
     settings = resolve(models, cfg, over)
+    if bench and ray_address is not None:
+        raise click.UsageError(
+            "--bench measures the local run; python -m hearthvox.batch.clusterbench measures --ray"
+        )
     if bench:
         from hearthvox.batch.bench import run_bench
 
@@ -189,14 +210,7 @@ def transcribe(
     if not inputs:
         raise click.exceptions.Exit(_FAILED_EXIT)
     busy = cast(WhenBusy, when_busy)  # click.Choice keeps to the Literal's values
-    engine = BatchEngine(models, settings, busy)
-    if engine.priority:
-        click.echo(
-            f"hearthvox: the assistant is running here: batch work yields ({engine.priority}, "
-            f"{engine.settings.model.threads} thread(s))",
-            err=True,
-        )
-    show = sys.stderr.isatty() if progress is None else progress
+    show = sys.stderr.isatty() and not quiet() if progress is None else progress
     bar = Progress(show)
     opts = RunOptions(
         out_dir=out,
@@ -206,15 +220,29 @@ def transcribe(
         force=force,
         when_busy=busy,
     )
+    if ray_address is not None:
+        from hearthvox.batch.cluster import ClusterOptions, ClusterRun
+
+        cluster = ClusterOptions(ray_address, threads=threads, jobs=jobs)
+        run: Iterable[FileResult] = ClusterRun(models, settings, opts, bar, cluster).run(inputs)
+    else:
+        engine = BatchEngine(models, settings, busy)
+        if engine.priority and not quiet():
+            click.echo(
+                f"hearthvox: the assistant is running here: batch work yields "
+                f"({engine.priority}, {engine.settings.model.threads} thread(s))",
+                err=True,
+            )
+        run = BatchRun(engine, opts, bar).run(inputs)
     failed = len(missing)
     try:
-        for result in BatchRun(engine, opts, bar).run(inputs):
+        for result in run:
             failed += result.status == "failed"
             _echo_result(result, settings.bundle_id, as_json, out)
     except KeyboardInterrupt:
         click.echo("hearthvox: stopped; run the same command again to go on", err=True)
         raise click.exceptions.Exit(130) from None
-    if out is not None or show:
+    if (out is not None or show) and not quiet():
         click.echo(f"hearthvox: {bar.tally.summary()}", err=True)
     if failed:
         raise click.exceptions.Exit(_FAILED_EXIT)

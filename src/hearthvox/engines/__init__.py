@@ -19,7 +19,7 @@ from hearthvox.engines.asr import WhisperAsr
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
-from hearthvox.errors import ModelError
+from hearthvox.errors import ConfigError
 
 if TYPE_CHECKING:
     from hearthvox.bundles.default import ModelPaths
@@ -49,14 +49,18 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float]:
 def load_wake(paths: ModelPaths, cfg: Config) -> WakeEngine:
     cfg = effective_config(cfg)
     missing = [m for m in cfg.wake.models if m not in paths.wake_models]
-    if missing:
+    if missing:  # the config's mistake (exit 2), said as the start and a reload say it
         known = ", ".join(sorted(paths.wake_models))
-        raise ModelError(f"unknown wake word model {missing[0]!r}; this bundle has: {known}")
+        raise ConfigError(
+            f"[wake] models: {missing[0]!r} is not a wake word of bundle {paths.bundle_id} "
+            f"(it has: {known})"
+        )
     return WakeEngine(
         paths.wake_melspectrogram,
         paths.wake_embedding,
         {m: paths.wake_models[m] for m in cfg.wake.models},
         threshold=cfg.wake.threshold,
+        thresholds=dict(cfg.wake.thresholds),
         refractory_s=cfg.wake.refractory_s,
         threads=cfg.wake.threads,
     )

@@ -9,6 +9,9 @@ Two ways to decode, same model loaded once:
   falls back to the full window.
 - ``full``: faster-whisper's ``WhisperModel.transcribe`` on the 30-second
   zero-padded window (the reference, and the fallback).
+
+:func:`load_whisper` and :func:`decode_window` are also the batch decoder's
+(:mod:`hearthvox.batch.asr`): one loader, one fallback, one set of guards.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from hearthvox.engines.asr_guard import LeanOptions, judge, token_budget
+from hearthvox.engines.asr_guard import LIVE_GUARD, GuardOptions, judge, token_budget
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Float32Array, Int16Array
 
@@ -38,6 +41,125 @@ class AsrResult:
     """How the text was found: ``lean``, ``lean_cut`` (a loop was cut) or ``full``."""
     fallback: str | None = None
     """Why a lean decode fell back to the full window (None when it did not)."""
+
+
+@dataclass(frozen=True)
+class LeanOptions:
+    """How the live decoder's lean decode runs (its guards: :class:`GuardOptions`)."""
+
+    margin_s: float = 4.0
+    """Silence appended after the audio: with it the model hears the end and stops
+    (2 s is faster, but 4 s matched the full window's words on every corpus file)."""
+    max_audio_s: float = 25.0
+    """Longer audio goes straight to the full-window decode."""
+    guard: GuardOptions = LIVE_GUARD
+
+
+@dataclass(frozen=True)
+class WindowSegment:
+    start_s: float
+    end_s: float
+    text: str
+    avg_logprob: float
+    words: tuple[tuple[float, float, str, float], ...] = ()
+    """(start_s, end_s, word, probability) when words were timed."""
+
+
+def load_whisper(
+    model_dir: Path, *, device: str, compute_type: str, threads: int, workers: int = 1
+) -> Any:
+    """The faster-whisper ``WhisperModel`` of *model_dir*; :class:`ModelError` when it
+    cannot be loaded. ``workers`` decodes may run at once, ``threads`` threads each."""
+    from faster_whisper import WhisperModel
+
+    try:
+        return WhisperModel(
+            str(model_dir),
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=threads,
+            num_workers=workers,
+        )
+    except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError variously
+        raise ModelError(f"cannot load the ASR model from {model_dir}: {exc}") from exc
+
+
+def tokenizer_for(model: Any, language: str) -> Any:
+    """faster-whisper's tokenizer for *model* (English-only models take no language)."""
+    from faster_whisper.tokenizer import Tokenizer
+
+    multilingual = bool(model.model.is_multilingual)
+    return Tokenizer(
+        model.hf_tokenizer,
+        multilingual,
+        task="transcribe" if multilingual else None,
+        language=language if multilingual else None,
+    )
+
+
+# faster-whisper's own thresholds for a window it would decode again
+COMPRESSION_RATIO_MAX = 2.4
+LOG_PROB_MIN = -1.0
+NO_SPEECH_MIN = 0.6
+RETRY_BEAM = 5
+
+
+def _failed(segments: list[Any]) -> bool:
+    """A window faster-whisper's temperature fallback would decode again: a loop
+    (text that compresses too well) or low confidence on something that is speech."""
+    return any(
+        s.compression_ratio > COMPRESSION_RATIO_MAX
+        or (s.avg_logprob < LOG_PROB_MIN and s.no_speech_prob < NO_SPEECH_MIN)
+        for s in segments
+    )
+
+
+def _mean_logprob(segments: list[Any]) -> float:
+    return sum(s.avg_logprob for s in segments) / len(segments) if segments else LOG_PROB_MIN
+
+
+def decode_window(
+    model: Any, x: Float32Array, *, beam_size: int, language: str, words: bool = False
+) -> list[WindowSegment]:
+    """The full-window decode both decoders fall back to: faster-whisper's
+    ``transcribe()`` (30 s windows, timestamps) with the given beam size.
+
+    Deterministic: faster-whisper's temperature fallback samples (CTranslate2's
+    generator cannot be reseeded per call), so the same audio could give another
+    text on the next run, and a paired eval would see noise as a regression. A
+    window that fails faster-whisper's own thresholds is decoded once more by beam
+    search (5 beams), and the more confident text wins. (The retry may repeat
+    n-grams: a ban would forbid digit strings such as "five five five five".)"""
+
+    def attempt(beam: int) -> list[Any]:
+        segments, _info = model.transcribe(
+            x,
+            language=language if model.model.is_multilingual else None,
+            beam_size=beam,
+            temperature=0.0,
+            vad_filter=False,
+            word_timestamps=words,
+        )
+        return list(segments)
+
+    found = attempt(beam_size)
+    if _failed(found):
+        again = attempt(max(beam_size, RETRY_BEAM))
+        if not _failed(again) or _mean_logprob(again) > _mean_logprob(found):
+            found = again
+    return [
+        WindowSegment(
+            float(s.start),
+            float(s.end),
+            s.text.strip(),
+            float(s.avg_logprob),
+            tuple(
+                (float(w.start), float(w.end), w.word, float(w.probability)) for w in s.words or ()
+            ),
+        )
+        for s in found
+        if s.text.strip()
+    ]
 
 
 class Recogniser(Protocol):
@@ -59,32 +181,16 @@ class WhisperAsr:
         decode: Decode = "lean",
         lean: LeanOptions | None = None,
     ) -> None:
-        from faster_whisper import WhisperModel
-        from faster_whisper.tokenizer import Tokenizer
-
         self.beam_size = beam_size
         self.language = language
         self.device = device
         self.compute_type = compute_type
         self.decode = decode
         self.lean = lean or LeanOptions()
-        try:
-            self._model: Any = WhisperModel(
-                str(model_dir),
-                device=device,
-                compute_type=compute_type,
-                cpu_threads=threads,
-                num_workers=1,
-            )
-        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError variously
-            raise ModelError(f"cannot load the ASR model from {model_dir}: {exc}") from exc
-        multilingual = bool(self._model.model.is_multilingual)
-        tokenizer = Tokenizer(
-            self._model.hf_tokenizer,
-            multilingual,
-            task="transcribe" if multilingual else None,
-            language=language if multilingual else None,
+        self._model: Any = load_whisper(
+            model_dir, device=device, compute_type=compute_type, threads=threads
         )
+        tokenizer = tokenizer_for(self._model, language)
         self._tokenizer: Any = tokenizer
         self._prompt: list[int] = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
 
@@ -136,7 +242,7 @@ class WhisperAsr:
         features = self._model.feature_extractor(padded, padding=0)
         frames = features.shape[-1] - features.shape[-1] % 2  # the encoder halves the frames
         batch = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
-        budget = token_budget(duration_s, opts)
+        budget = token_budget(duration_s, opts.guard)
         result = self._model.model.generate(
             ctranslate2.StorageView.from_array(batch),
             [self._prompt],
@@ -150,16 +256,9 @@ class WhisperAsr:
         tokens = [t for t in result.sequences_ids[0] if t < eot]
         text = self._tokenizer.decode(tokens)
         avg_logprob = float(result.scores[0]) if result.scores else 0.0
-        verdict = judge(text, len(tokens), budget, avg_logprob, duration_s, opts)
+        verdict = judge(text, len(tokens), budget, avg_logprob, duration_s, opts.guard)
         return verdict.text, verdict.fallback, verdict.loop_cut
 
     def _full_decode(self, x: Float32Array) -> str:
-        segments, _info = self._model.transcribe(
-            x,
-            language=self.language,
-            beam_size=self.beam_size,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
-        return " ".join(seg.text.strip() for seg in segments).strip()
+        found = decode_window(self._model, x, beam_size=self.beam_size, language=self.language)
+        return " ".join(seg.text for seg in found).strip()

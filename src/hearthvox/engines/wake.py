@@ -10,6 +10,7 @@ SciPy) at run time.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,17 @@ class WakeEngine:
         models: dict[str, Path],
         *,
         threshold: float = 0.5,
+        thresholds: Mapping[str, float] | None = None,
         refractory_s: float = 2.0,
         threads: int = 1,
     ) -> None:
         if not models:
             raise ModelError("no wake word model configured")
         self.threshold = threshold
+        """The threshold of every model without one of its own in *thresholds*."""
+        self.own_thresholds = dict(thresholds or {})
+        self.strict = 0.0
+        """A floor over every model's threshold (raised while the assistant speaks)."""
         self.refractory_ms = refractory_s * 1000.0
         self._mel = cpu_session(melspectrogram, threads)
         self._emb = cpu_session(embedding, threads)
@@ -69,6 +75,15 @@ class WakeEngine:
     @property
     def model_names(self) -> list[str]:
         return list(self._models)
+
+    def threshold_for(self, model: str) -> float:
+        """*model*'s own threshold (or the common one), never below :attr:`strict`."""
+        return max(self.strict, self.own_thresholds.get(model, self.threshold))
+
+    def best_hit(self, scores: dict[str, float]) -> tuple[str, float] | None:
+        """The highest-scoring model at or over its threshold, if any."""
+        over = [(m, s) for m, s in scores.items() if s >= self.threshold_for(m)]
+        return max(over, key=lambda kv: kv[1]) if over else None
 
     def new_stream(self) -> WakeEngine:
         """An independent detector for another audio stream on the same loaded models.
@@ -134,9 +149,8 @@ class WakeEngine:
 
     def detect(self, frame: Int16Array, t_audio_ms: float) -> WakeHit | None:
         """Score a frame; a hit above threshold outside the refractory period fires."""
-        scores = self.scores(frame)
-        name, score = max(scores.items(), key=lambda kv: kv[1])
-        if score < self.threshold or t_audio_ms - self._last_fire_ms < self.refractory_ms:
+        hit = self.best_hit(self.scores(frame))
+        if hit is None or t_audio_ms - self._last_fire_ms < self.refractory_ms:
             return None
         self._last_fire_ms = t_audio_ms
-        return WakeHit(name, score)
+        return WakeHit(*hit)

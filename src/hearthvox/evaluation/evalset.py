@@ -26,9 +26,10 @@ import numpy as np
 
 from hearthvox.audio.wavio import load_wav
 from hearthvox.evaluation import mixing, recipes
-from hearthvox.evaluation.corpus import Corpus
+from hearthvox.evaluation.corpus import Corpus, CorpusFile
 from hearthvox.evaluation.mixing import Samples
 from hearthvox.evaluation.recipes import SetSpec
+from hearthvox.evaluation.split import split_of
 from hearthvox.evaluation.synth import Synthesiser
 from hearthvox.events import Int16Array
 
@@ -48,6 +49,12 @@ class Clip:
     vad_speech_s: tuple[tuple[float, float], ...] = ()
     vad_until_s: float = 0.0
     """vad: the labelled speech segments, and where the labelled part ends."""
+    speaker: str = ""
+    """Who spoke it (``voice`` for the packaged voice): the unit of the bootstrap."""
+    style: str = ""
+    """``read``, ``command`` or ``alphanumeric`` (recordings)."""
+    tags: tuple[str, ...] = ()
+    """The view slices (:data:`.recipes.VIEWS`) a clean recording belongs to."""
 
     @property
     def duration_s(self) -> float:
@@ -63,6 +70,9 @@ class Clip:
             "span_s": list(self.span_s),
             "vad_speech_s": [list(s) for s in self.vad_speech_s],
             "vad_until_s": self.vad_until_s,
+            "speaker": self.speaker,
+            "style": self.style,
+            "tags": list(self.tags),
         }
 
 
@@ -101,6 +111,13 @@ class _Source:
     speech: Samples
     reference: str = ""
     entity: str = ""
+    speaker: str = "voice"
+    style: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return len(self.speech) / mixing.RATE_HZ
 
 
 class _Builder:
@@ -148,6 +165,9 @@ class _Builder:
                 src.reference,
                 src.entity,
                 (round(lead + start, 3), round(lead + end, 3)),
+                speaker=src.speaker,
+                style=src.style,
+                tags=src.tags if slice_ == recipes.CLEAN else (),
             )
         )
 
@@ -164,10 +184,16 @@ class _Builder:
 
     def build(self) -> list[Clip]:
         spec, speak = self.spec, self.synth.speak
-        rows = self.corpus.of("speech")
-        rows = rows[1 :: recipes.QUICK_EVERY] if spec.quick else rows
-        real = [_Source(f.name, _load(f.path), f.transcript) for f in rows]
-        said = rows[: recipes.QUICK_TTS] if spec.quick else rows
+        rows = [f for f in self.corpus.of("speech") if split_of(f.speaker) == spec.split]
+        real = [_real(f) for f in rows]
+        if spec.quick:
+            short = [
+                (f, r) for f, r in zip(rows, real, strict=True) if r.seconds < recipes.QUICK_MAX_S
+            ]
+            rows = [f for f, _ in short[:: recipes.QUICK_EVERY]]
+            real = [r for _, r in short[:: recipes.QUICK_EVERY]]
+        said = [f for f in rows if f.style != "alphanumeric"]
+        said = said[: recipes.QUICK_TTS if spec.quick else recipes.FULL_TTS]
         voice = [_Source(f.name, _said(speak(f.transcript)), f.transcript) for f in said]
         scale = recipes.FAST_LENGTH_SCALE
         fast = [_Source(f.name, _said(speak(f.transcript, scale)), f.transcript) for f in said]
@@ -178,14 +204,14 @@ class _Builder:
         wakes = self.wake_sources()
         vads = self.corpus.of("vad")
         lead, trail = recipes.LEAD_S, recipes.TRAIL_S
-        for slice_ in recipes.DEGRADED:
+        for slice_ in spec.degraded:
             for src in real:
                 self.command(slice_, src, lead, trail)
             for src, (start, end) in wakes:
                 self._wake(slice_, src, start, end)
             for f in vads:
                 self._vad(slice_, f.name, _load(f.path), *f.vad_labels())
-        for src in real:
+        for src in [] if spec.quick else real:
             self.command(recipes.LONG_SILENCE, src, recipes.LONG_LEAD_S, recipes.LONG_TRAIL_S)
         for slice_, sources in ((recipes.TTS, voice), (recipes.FAST, fast)):
             for src in sources:
@@ -234,6 +260,14 @@ class _Builder:
             )
 
 
+def _real(f: CorpusFile) -> _Source:
+    """A recording of the corpus, with its speaker and view slices."""
+    x = _load(f.path)
+    start, end = mixing.speech_span(x)
+    tags = recipes.view_tags(f.style, f.gender, f.accent, end - start)
+    return _Source(f.name, x, f.transcript, "", f.speaker, f.style, tags)
+
+
 def _load(path: Path) -> Samples:
     return mixing.as_float(load_wav(path).samples)
 
@@ -253,6 +287,9 @@ def recipe_hash(corpus: Corpus, spec: SetSpec, voice_sha256: str) -> str:
             "sha256": f.sha256,
             "transcript": f.transcript,
             "source": f.source,
+            "speaker": f.speaker,
+            "split": split_of(f.speaker) if f.kind == "speech" else "",
+            "view": [f.gender, f.accent, f.style],
         }
         for f in corpus.files
     ]
@@ -285,6 +322,9 @@ def _read(path: Path, spec: SetSpec, recipe: str) -> EvalSet | None:
                     (m["span_s"][0], m["span_s"][1]),
                     tuple((a, b) for a, b in m["vad_speech_s"]),
                     m["vad_until_s"],
+                    m["speaker"],
+                    m["style"],
+                    tuple(m["tags"]),
                 )
                 for i, m in enumerate(meta["clips"])
             ]

@@ -36,7 +36,7 @@ from hearthvox.evaluation.recipes import SetSpec
 from hearthvox.evaluation.runner import EvalEngines, run_clips
 from hearthvox.paths import user_paths
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 3
 _RUNTIMES = ("onnxruntime", "ctranslate2", "faster-whisper")
 
 
@@ -46,6 +46,8 @@ class EvalOptions:
     cache_dir: Path
     quick: bool = False
     seed: int = 0
+    split: str = "test"
+    """Which speakers (:mod:`.split`): ``test`` to report and gate, ``dev`` to tune."""
     reuse: bool = True
     """Use a cached result of the same fingerprint."""
     keep_text: bool = False
@@ -53,7 +55,12 @@ class EvalOptions:
 
 
 def options_for(
-    cfg: Config, corpus: Path | None, quick: bool, reuse: bool = True, keep_text: bool = False
+    cfg: Config,
+    corpus: Path | None,
+    quick: bool,
+    reuse: bool = True,
+    keep_text: bool = False,
+    split: str = "test",
 ) -> EvalOptions:
     cache = Path(cfg.eval.cache_dir).expanduser() if cfg.eval.cache_dir else None
     return EvalOptions(
@@ -61,6 +68,7 @@ def options_for(
         cache_dir=cache or user_paths().cache_dir / "eval",
         quick=quick,
         seed=cfg.eval.seed,
+        split=split,
         reuse=reuse,
         keep_text=keep_text,
     )
@@ -70,7 +78,8 @@ def prepare_set(
     options: EvalOptions, cfg: Config, on_synth: Callable[[str], None] | None = None
 ) -> EvalSet:
     """The eval set (built and cached on first use) for the config's first wake word."""
-    spec = SetSpec(options.quick, options.seed, effective_config(cfg).wake.models[0])
+    wake = effective_config(cfg).wake.models[0]
+    spec = SetSpec(options.quick, options.seed, wake, options.split)
     return load_or_build(load_corpus(options.corpus), spec, options.cache_dir, on_synth)
 
 
@@ -168,8 +177,9 @@ def evaluate(
     engines = load_engines_for(target)
     outcomes = tuple(run_clips(engines, evalset.clips, progress))
     seconds = round(time.perf_counter() - t0, 1)
+    spec = evalset.spec
     result = result_from(
-        target.label, evalset.digest, evalset.spec.quick, outcomes, seconds, key.hexdigest()
+        target.label, evalset.digest, spec.quick, outcomes, seconds, key.hexdigest(), spec.split
     )
     _write_result(path, result)
     return result

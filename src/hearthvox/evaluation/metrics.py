@@ -1,12 +1,14 @@
 """Metrics per slice from the clips' outcomes, and one eval's whole result.
 
+Every rate carries a 95 % bootstrap interval (:mod:`.intervals`).
 Per slice: word error rate (edits / reference words, normalised), entity error
 rate (the name or code wrong or missing), wake false-reject rate (wake phrases
 not detected) and false accepts per hour (detections in every other clip, over
 their audio), VAD segment F1 (32 ms segments of the labelled part of the VAD
 recording), and the rates of cut-off commands (the endpoint came before the
 speech ended, or no speech was found) and late endpoints (more than 1.5 s after
-the speech ended, or never).
+the speech ended, or never), and for alphanumeric recordings the share whose
+letters and digits are exactly right.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from hearthvox.evaluation import recipes
+from hearthvox.evaluation import intervals, recipes
 from hearthvox.evaluation.runner import ClipOutcome
 
 
@@ -23,10 +25,19 @@ def _rate(count: int, n: int) -> float | None:
     return count / n if n else None
 
 
+INTERVAL_METRICS = tuple(intervals.PARTS)
+
+
 @dataclass(frozen=True)
 class SliceMetrics:
     slice: str
     n: int  # command clips
+    split: str = ""
+    n_speakers: int = 0
+    exact_n: int = 0
+    exact_ok: int = 0
+    ci95: tuple[tuple[str, float, float], ...] = ()
+    """(metric, low, high) of every rate the slice has."""
     words: int = 0
     edits: int = 0
     entities: int = 0
@@ -50,6 +61,13 @@ class SliceMetrics:
     @property
     def entity_error(self) -> float | None:
         return _rate(self.entity_errors, self.entities)
+
+    @property
+    def exact_match(self) -> float | None:
+        return _rate(self.exact_ok, self.exact_n)
+
+    def interval(self, metric: str) -> tuple[float, float] | None:
+        return next(((lo, hi) for m, lo, hi in self.ci95 if m == metric), None)
 
     @property
     def wake_frr(self) -> float | None:
@@ -83,38 +101,77 @@ class SliceMetrics:
         slice has them."""
         out: dict[str, Any] = {
             "slice": self.slice,
+            "split": self.split,
             "n": self.n,
+            "n_utterances": self.n,
+            "n_speakers": self.n_speakers,
             "wer": _round(self.wer),
+            "wer_ci95": self._ci("wer"),
             "entity_error": _round(self.entity_error),
+            "entity_error_ci95": self._ci("entity_error"),
         }
         if self.n:
             out.update(
                 words=self.words,
                 cutoff_rate=_round(self.cutoff_rate),
+                cutoff_rate_ci95=self._ci("cutoff_rate"),
                 late_rate=_round(self.late_rate),
+                late_rate_ci95=self._ci("late_rate"),
                 endpoint_p50_ms=self.endpoint_p50_ms,
+            )
+        if self.exact_n:
+            out.update(
+                exact_match=_round(self.exact_match),
+                exact_match_ci95=self._ci("exact_match"),
+                exact_n=self.exact_n,
             )
         if self.entities:
             out["entities"] = self.entities
         if self.wake_n:
-            out.update(wake_frr=_round(self.wake_frr), wake_n=self.wake_n)
+            out.update(
+                wake_frr=_round(self.wake_frr),
+                wake_frr_ci95=self._ci("wake_frr"),
+                wake_n=self.wake_n,
+            )
         if self.fa_hours > 0:
+            ci = self.interval("fa_per_h")
             out.update(
                 wake_fa=self.false_accepts,
                 wake_fa_per_h=_round(self.fa_per_h, 2),
+                wake_fa_per_h_ci95=[round(ci[0], 2), round(ci[1], 2)] if ci else None,
                 wake_fa_hours=round(self.fa_hours, 4),
             )
         if self.vad_n:
             out["vad_f1"] = _round(self.vad_f1)
         return out
 
+    def _ci(self, metric: str) -> list[float] | None:
+        ci = self.interval(metric)
+        return [round(ci[0], 4), round(ci[1], 4)] if ci else None
+
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def slice_metrics(name: str, outcomes: list[ClipOutcome]) -> SliceMetrics:
+def members(name: str, clips: tuple[ClipOutcome, ...] | list[ClipOutcome]) -> list[ClipOutcome]:
+    """The clips of slice *name*: a view's clean recordings, every clip for ``all``."""
+    if name == recipes.ALL:
+        return list(clips)
+    if name in recipes.VIEWS:
+        return [c for c in clips if name in c.tags]
+    return [c for c in clips if c.slice == name]
+
+
+def slice_metrics(name: str, outcomes: list[ClipOutcome], split: str = "") -> SliceMetrics:
     commands = [o for o in outcomes if o.role == "command"]
+    exact = [o.exact_ok for o in commands if o.exact_ok is not None]
+    w = intervals.weights(name, outcomes)
+    cis = []
+    for metric in INTERVAL_METRICS:
+        ci = intervals.interval(w, metric, outcomes)
+        if ci is not None:
+            cis.append((metric, ci[0], ci[1]))
     entities = [o for o in commands if o.entity_ok is not None]
     wakes = [o for o in outcomes if o.role == "wake"]
     vads = [o.vad for o in outcomes if o.vad is not None]
@@ -123,6 +180,11 @@ def slice_metrics(name: str, outcomes: list[ClipOutcome]) -> SliceMetrics:
     return SliceMetrics(
         slice=name,
         n=len(commands),
+        split=split,
+        n_speakers=len({o.speaker for o in commands if o.speaker}),
+        exact_n=len(exact),
+        exact_ok=sum(exact),
+        ci95=tuple(cis),
         words=sum(o.words for o in commands),
         edits=sum(o.edits for o in commands),
         entities=len(entities),
@@ -150,6 +212,7 @@ class EvalResult:
     clips: tuple[ClipOutcome, ...]
     seconds: float = 0.0
     fingerprint: str = ""
+    split: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def slice(self, name: str) -> SliceMetrics | None:
@@ -164,6 +227,7 @@ class EvalResult:
             "bundle": self.bundle,
             "set_digest": self.set_digest,
             "quick": self.quick,
+            "split": self.split,
             "seconds": self.seconds,
             "fingerprint": self.fingerprint,
             "slices": [s.to_json() for s in self.slices],
@@ -180,6 +244,7 @@ class EvalResult:
             clips,
             raw.get("seconds", 0.0),
             raw.get("fingerprint", ""),
+            raw.get("split", ""),
         )
 
 
@@ -190,9 +255,12 @@ def result_from(
     clips: tuple[ClipOutcome, ...],
     seconds: float = 0.0,
     fingerprint: str = "",
+    split: str = "",
 ) -> EvalResult:
     """Aggregate the clips' outcomes into slices, in the set's order, plus ``all``."""
-    names = [s for s in recipes.SLICE_ORDER if any(c.slice == s for c in clips)]
-    slices = [slice_metrics(name, [c for c in clips if c.slice == name]) for name in names]
-    slices.append(slice_metrics(recipes.ALL, list(clips)))
-    return EvalResult(bundle, set_digest, quick, tuple(slices), clips, seconds, fingerprint)
+    slices = []
+    for name in recipes.SLICE_ORDER:
+        mine = members(name, clips)
+        if mine:
+            slices.append(slice_metrics(name, mine, split))
+    return EvalResult(bundle, set_digest, quick, tuple(slices), clips, seconds, fingerprint, split)

@@ -1,9 +1,11 @@
 """``models promote``: evaluate the candidate and the target's bundle, gate, then promote.
 
 The candidate is the source channel's current bundle, the baseline the target
-channel's. Both run the same eval set; every slice's metrics must stay within
-the budgets of ``[eval]``. A refusal lists the failing slices and changes no
-channel; ``force`` promotes anyway. Either way the record (both results, the
+channel's. Both run the same eval set (the test speakers); every slice's metrics
+must stay within the budgets of ``[eval]``, judged paired with intervals
+(:mod:`.gate`). A slice over budget, or one with not enough data to rule that
+out, refuses the promotion: the refusal names them and changes no channel;
+``force`` promotes anyway. Either way the record (both results, the
 checks, the budgets, forced or not) is kept with the promotion
 (:mod:`hearthvox.bundles.promote`).
 """
@@ -22,7 +24,7 @@ from hearthvox.bundles.store import Installed, Store
 from hearthvox.config import BUDGET_KEYS, Config
 from hearthvox.errors import ModelError
 from hearthvox.evaluation.evaluate import EvalOptions, evaluate, prepare_set, target_for
-from hearthvox.evaluation.gate import Check, GateRefused, compare, failures, refusal
+from hearthvox.evaluation.gate import Check, GateRefused, compare, failures, refusal, unsure
 from hearthvox.evaluation.metrics import EvalResult
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -87,17 +89,24 @@ def promote_channel(
     if plan.baseline is not None:
         baseline = _evaluate(cfg, store, plan.baseline, target, options, progress, on_synth)
         checks = compare(cfg.eval, baseline, candidate)
-    failed = failures(checks)
+    failed = failures(checks) + unsure(checks)
+    gate = "failed" if failures(checks) else "not enough data" if failed else "passed"
     record: dict[str, Any] = {
         "from": source,
         "to": target,
         "outcome": "refused" if failed and not force else "promoted",
-        "gate": "failed" if failed else "passed",
+        "gate": gate,
         "forced": force,
-        "eval_set": {"digest": candidate.set_digest, "quick": options.quick, "seed": options.seed},
+        "eval_set": {
+            "digest": candidate.set_digest,
+            "quick": options.quick,
+            "seed": options.seed,
+            "split": options.split,
+        },
         "budgets": {k: getattr(cfg.eval, k) for k in BUDGET_KEYS}
         | {"slices": {name: dict(b) for name, b in cfg.eval.slices}},
-        "failed": [c.describe() for c in failed],
+        "failed": [c.describe() for c in failures(checks)],
+        "not_enough_data": [c.describe() for c in unsure(checks)],
         "candidate": _side(plan.candidate, candidate),
         "baseline": _side(plan.baseline, baseline),
     }

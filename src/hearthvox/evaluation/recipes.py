@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SET_VERSION = 1
+SET_VERSION = 2
 
 CLEAN = "clean"
 NOISE_SNR_DB: tuple[tuple[str, float], ...] = (
@@ -28,7 +28,35 @@ ALL = "all"
 
 DEGRADED = (CLEAN, *(name for name, _ in NOISE_SNR_DB), QUIET, FAR_FIELD)
 """Slices made by degrading the recordings; the wake phrases and the VAD file get them too."""
-SLICE_ORDER = (*DEGRADED, LONG_SILENCE, TTS, FAST, ENTITIES, BACKGROUND, ALL)
+QUICK_DEGRADED = (CLEAN, "noise_0db", FAR_FIELD)
+
+VIEWS = (
+    "read",
+    "commands",
+    "alphanumeric",
+    "accent_us",
+    "accent_other",
+    "female",
+    "male",
+    "short",
+    "mid",
+    "long",
+)
+"""Slices of the clean recordings by what the corpus says of them (no audio of their own):
+style (read sentences, command words, alphanumerics), accent (US, or another one where
+the metadata names it), gender, and length (under 1.5 s, 1.5-4 s, 4 s and more)."""
+SHORT_S, LONG_S = 1.5, 4.0
+SLICE_ORDER = (
+    CLEAN,
+    *VIEWS,
+    *DEGRADED[1:],
+    LONG_SILENCE,
+    TTS,
+    FAST,
+    ENTITIES,
+    BACKGROUND,
+    ALL,
+)
 
 FAST_LENGTH_SCALE = 0.75
 LEAD_S, TRAIL_S = 0.6, 2.0
@@ -80,18 +108,40 @@ WAKE_COMMANDS: tuple[tuple[str, float], ...] = (
 )
 """Commands after the wake phrase, and the length scale the wake phrase is spoken at."""
 
-QUICK_EVERY = 2  # the quick set takes every second recording (from the second one)
+QUICK_EVERY = 8
+QUICK_MAX_S = 4.0
+"""The quick set takes every eighth recording of the split under 4 s (from the first)."""
 QUICK_TTS = 2  # transcripts spoken by the voice (tts, fast) in the quick set
+FULL_TTS = 24  # ... and in the full set (the split's first read and command transcripts)
 QUICK_WAKE = 2
+
+
+def view_tags(style: str, gender: str, accent: str, speech_s: float) -> tuple[str, ...]:
+    """The view slices a clean recording belongs to."""
+    tags = ["commands" if style == "command" else style]
+    if accent.startswith("US"):
+        tags.append("accent_us")
+    elif accent != "unknown":
+        tags.append("accent_other")
+    if gender in ("female", "male"):
+        tags.append(gender)
+    tags.append("short" if speech_s < SHORT_S else "long" if speech_s >= LONG_S else "mid")
+    return tuple(tags)
 
 
 @dataclass(frozen=True)
 class SetSpec:
-    """Which eval set: the full one or the quick subset, its seed, its wake word."""
+    """Which eval set: the speaker split, the full set or the quick subset, its seed, its
+    wake word."""
 
     quick: bool = False
     seed: int = 0
     wake_word: str = "hey_jarvis"
+    split: str = "test"
+
+    @property
+    def degraded(self) -> tuple[str, ...]:
+        return QUICK_DEGRADED if self.quick else DEGRADED
 
     @property
     def wake_phrase(self) -> str:
@@ -105,12 +155,15 @@ class SetSpec:
         return WAKE_COMMANDS[:QUICK_WAKE] if self.quick else WAKE_COMMANDS
 
 
-def recipe_doc(spec: SetSpec, corpus_files: list[dict[str, str]], voice_sha256: str) -> Any:
+def recipe_doc(spec: SetSpec, corpus_files: list[dict[str, Any]], voice_sha256: str) -> Any:
     """Everything the set's samples depend on (hashed to name the cached set)."""
     return {
         "version": SET_VERSION,
         "quick": spec.quick,
         "seed": spec.seed,
+        "split": spec.split,
+        "degraded": list(spec.degraded),
+        "views": [list(VIEWS), SHORT_S, LONG_S],
         "wake_phrase": spec.wake_phrase,
         "voice": voice_sha256,
         "corpus": corpus_files,
@@ -120,5 +173,5 @@ def recipe_doc(spec: SetSpec, corpus_files: list[dict[str, str]], voice_sha256: 
         "quiet_db": QUIET_DB,
         "fast": FAST_LENGTH_SCALE,
         "pads": [LEAD_S, TRAIL_S, LONG_LEAD_S, LONG_TRAIL_S, LONG_SILENCE_FLOOR_SNR_DB, WAKE_GAP_S],
-        "subsets": [QUICK_EVERY, QUICK_TTS, QUICK_WAKE],
+        "subsets": [QUICK_EVERY, QUICK_MAX_S, QUICK_TTS, FULL_TTS, QUICK_WAKE],
     }

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hearthvox.config import Config
-from hearthvox.engines.asr import WhisperAsr
+from hearthvox.engines.asr import AsrResult
 from hearthvox.engines.endpoint import Endpointer, hangover_for
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
 from hearthvox.evaluation.evalset import Clip
-from hearthvox.evaluation.wer import entity_found, word_errors
+from hearthvox.evaluation.wer import entity_found, letters_digits, word_errors
 from hearthvox.events import Int16Array
 
 RATE_HZ = 16000
@@ -38,6 +38,12 @@ WAKE_WINDOW_S = 1.0
 """A wake hit counts up to this long after the end of the wake phrase."""
 
 
+class Transcriber(Protocol):
+    """What the eval asks of the recogniser (:class:`WhisperAsr`, or a memo of one)."""
+
+    def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult: ...
+
+
 @dataclass
 class EvalEngines:
     """What the eval runs: a bundle's wake, VAD and ASR engines and its effective config."""
@@ -45,7 +51,7 @@ class EvalEngines:
     bundle: str
     wake: WakeEngine
     vad: SileroVad
-    asr: WhisperAsr
+    asr: Transcriber
     cfg: Config
     fingerprint: dict[str, Any] = field(default_factory=dict)
     """Everything that decides the results (model sha256s, settings, runtime versions)."""
@@ -68,18 +74,26 @@ class ClipOutcome:
     false_accepts: int = 0
     vad: tuple[int, int, int] | None = None
     """(true positive, false positive, false negative) 32 ms frames of a VAD clip."""
+    speaker: str = ""
+    tags: tuple[str, ...] = ()
+    exact_ok: bool | None = None
+    """An alphanumeric recording: its letters and digits exactly right."""
     hypothesis: str = field(default="", compare=False)
     """The transcript: kept in memory only (``eval --clips``), never written to disk."""
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in vars(self).items() if k != "hypothesis"}
         d["vad"] = list(self.vad) if self.vad is not None else None
+        d["tags"] = list(self.tags)
         return d
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ClipOutcome:
         vad = raw.get("vad")
-        return cls(**{**raw, "vad": tuple(vad) if vad is not None else None})
+        known = {f for f in cls.__dataclass_fields__ if f != "hypothesis"}
+        kept = {k: v for k, v in raw.items() if k in known}
+        vad_t = tuple(int(v) for v in vad) if vad is not None else None
+        return cls(**{**kept, "vad": vad_t, "tags": tuple(raw.get("tags") or ())})
 
 
 @dataclass
@@ -160,10 +174,20 @@ def _vad_counts(
     return tp, fp, fn
 
 
+def clip_base(clip: Clip) -> dict[str, Any]:
+    return {
+        "id": clip.id,
+        "slice": clip.slice,
+        "role": clip.role,
+        "audio_s": round(clip.duration_s, 3),
+        "speaker": clip.speaker,
+        "tags": clip.tags,
+    }
+
+
 def run_clip(engines: EvalEngines, clip: Clip) -> ClipOutcome:
     hits = _wake_hits(engines.wake, clip.audio)
-    base: dict[str, Any] = {"id": clip.id, "slice": clip.slice, "role": clip.role}
-    base["audio_s"] = round(clip.duration_s, 3)
+    base = clip_base(clip)
     if clip.role == "wake":
         start, end = clip.span_s
         return ClipOutcome(**base, wake_hit=any(start <= t <= end + WAKE_WINDOW_S for t in hits))
@@ -174,6 +198,14 @@ def run_clip(engines: EvalEngines, clip: Clip) -> ClipOutcome:
     if clip.role == "vad":
         counts = _vad_counts(clip, probs, engines.cfg.vad.threshold, engines.vad.frame_ms / 1000)
         return ClipOutcome(**base, vad=(counts[0], counts[1], counts[2]))
+    return run_command(engines, clip, probs, base)
+
+
+def run_command(
+    engines: EvalEngines, clip: Clip, probs: list[float], base: dict[str, Any] | None = None
+) -> ClipOutcome:
+    """A command clip from its VAD probabilities on: the endpoint and what was heard.
+    (:mod:`.tune` runs it over one set of probabilities with other endpoint settings.)"""
     heard = _listen(engines, clip.audio, probs)
     edits, words = word_errors(clip.reference, heard.text)
     speech_end_ms = clip.span_s[1] * 1000
@@ -183,10 +215,15 @@ def run_clip(engines: EvalEngines, clip: Clip) -> ClipOutcome:
         cutoff = heard.end_ms < speech_end_ms - CUTOFF_MS
         delay = heard.decided_ms - speech_end_ms
     return ClipOutcome(
-        **base,
+        **(base if base is not None else clip_base(clip)),
         words=words,
         edits=edits,
         entity_ok=entity_found(clip.entity, heard.text) if clip.entity else None,
+        exact_ok=(
+            letters_digits(clip.reference) == letters_digits(heard.text)
+            if clip.style == "alphanumeric"
+            else None
+        ),
         cutoff=cutoff,
         late=heard.start_ms is not None and (delay is None or delay > LATE_MS),
         endpoint_ms=round(delay, 1) if delay is not None else None,

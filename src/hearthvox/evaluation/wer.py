@@ -1,80 +1,77 @@
-"""Word error rate with a normaliser for case, punctuation, numbers and product codes.
+"""Word error rate over normalised text: Whisper's English normaliser plus a rule for
+codes, spelled letters and digit strings.
 
-``normalize`` turns a text into the words that are compared: lower case, no
-punctuation, digits spelled out (``5`` -> ``five``, ``4,471`` -> ``four four seven
-one``, ``3rd`` -> ``third``), common abbreviations expanded, and product codes spelled character by
-character, however they were written (``XJ-4471``, ``XJ4471``, ``XJ 4471`` and
-``X J 4 4 7 1`` all become ``x j four four seven one``).
+``normalize`` turns a text into the words that are compared:
+
+1. Product codes and other letter-digit tokens are spelled out first, however they
+   were written (``XJ-4471``, ``XJ4471``, ``XJ 4471``, ``UMNYH6``): one letter or
+   one digit word at a time (``x j four four seven one``).
+2. ``whisper-normalizer``'s English normaliser (the one Whisper's papers score
+   with): lower case, no punctuation, British spellings and contractions made
+   uniform, numbers in words and in digits brought to digits (``fifteen hundred
+   dollars`` and ``1500 dollars`` both become ``$1500``, ``one zero zero`` ``100``).
+3. Every token holding a digit is split into its digits, one word each
+   (``$1500`` -> ``$ 1 5 0 0``, ``100`` -> ``1 0 0``, ``21st`` -> ``2 1 st``): a
+   digit string is scored digit by digit, as people read phone numbers, codes and zip codes, and
+   ``u m n y h six`` equals ``UMNYH6``.
+
+A code written as one word of letters only (``UMNYH`` for ``u m n y h``) stays one
+word; :func:`letters_digits` (the letters and digits joined, spaces dropped) judges
+those by exact match.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
-fifteen sixteen seventeen eighteen nineteen".split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SPELLING = {"ok": "okay", "mr": "mister", "mrs": "missus", "dr": "doctor"}
+_ONES = "zero one two three four five six seven eight nine".split()
+_SPELLING = {"ok": "okay"}
 
-# a code: letters joined to digits (XJ4471, XJ-4471, 4471-B), or upper-case letters
-# before digits (XJ 4471); the letters are short, as in product or part codes
+# a code: letters joined to digits (XJ4471, XJ-4471, 4471-B, UMNYH6), or upper-case
+# letters before digits (XJ 4471); the letters are short, as in product or part codes
 _CODE = re.compile(
-    r"\b(?:[A-Za-z]{1,3}-?\d+(?:-?[A-Za-z0-9]+)*|\d+-?[A-Za-z]{1,3}\b|[A-Z]{1,3} \d+)\b"
+    r"\b(?:[A-Za-z]{1,6}-?\d+(?:-?[A-Za-z0-9]+)*|\d+-?[A-Za-z]{1,3}\b|[A-Z]{1,3} \d+)\b"
 )
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
-_ORDINAL_WORDS = {
-    "one": "first",
-    "two": "second",
-    "three": "third",
-    "five": "fifth",
-    "eight": "eighth",
-    "nine": "ninth",
-    "twelve": "twelfth",
-}
+_ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
+_DIGIT_RUN = re.compile(r"\b\d(?: \d)+\b")  # "4 4 7 1": one digit string
+_PIECES = re.compile(r"\d|\D+")
+_OCLOCK = re.compile(r"\bo['’]?clock\b", re.IGNORECASE)
 
 
-def _number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + ("" if ones == 0 else " " + _ONES[ones])
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return _ONES[hundreds] + " hundred" + ("" if rest == 0 else " " + _number_words(rest))
-    return " ".join(_ONES[int(d)] for d in str(n))
+@cache
+def _normaliser() -> Any:
+    from whisper_normalizer.english import EnglishTextNormalizer
 
-
-def _ordinal(match: re.Match[str]) -> str:
-    *head, last = _number_words(int(match.group(1))).split()
-    if last in _ORDINAL_WORDS:
-        last = _ORDINAL_WORDS[last]
-    else:
-        last = last[:-1] + "ieth" if last.endswith("y") else last + "th"
-    return " ".join([*head, last])
+    return EnglishTextNormalizer()
 
 
 def _spell_code(match: re.Match[str]) -> str:
-    return " ".join(_ONES[int(c)] if c.isdigit() else c for c in match.group(0) if c.isalnum())
+    text = match.group(0)
+    if _ORDINAL.match(text.lower()):
+        return text  # 3rd, 21st: ordinals, not codes
+    return " ".join(_ONES[int(c)] if c.isdigit() else c for c in text if c.isalnum())
 
 
 def normalize(text: str) -> list[str]:
-    """Lower case, no punctuation, digits spelled out, common abbreviations expanded,
-    product codes spelled out one character at a time."""
-    text = _THOUSANDS.sub("", text)
-    text = _ORDINAL.sub(_ordinal, text)
-    text = _CODE.sub(_spell_code, text)
-    text = text.lower().replace("'", "")
-    text = re.sub(r"[^a-z0-9]+", " ", text)
+    """The words that are compared (see the module's docstring)."""
+    text = _OCLOCK.sub("oclock", text)  # not "o" as the digit 0
+    text = _CODE.sub(_spell_code, _DIGIT_RUN.sub(lambda m: m.group(0).replace(" ", ""), text))
     words: list[str] = []
-    for word in text.split():
-        if word.isdigit():
-            words.extend(_number_words(int(word)).split())
+    for word in str(_normaliser()(text)).split():
+        if any(c.isdigit() for c in word):
+            words.extend(_PIECES.findall(word))  # "$1500" -> $ 1 5 0 0, "21st" -> 2 1 st
         else:
             words.append(_SPELLING.get(word, word))
     return words
+
+
+def letters_digits(text: str) -> str:
+    """The normalised letters and digits of *text*, spaces and symbols dropped: what an
+    alphanumeric utterance must get exactly right (``U M N Y H SIX`` -> ``umnyh6``)."""
+    return "".join(c for c in "".join(normalize(text)) if c.isalnum())
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:

@@ -28,6 +28,7 @@ from hearthvox.errors import EngineError
 from hearthvox.events import Int16Array
 from hearthvox.protocol import requests as req
 from hearthvox.protocol.framing import ClientGone, ProtocolError, read_event, write_event
+from hearthvox.protocol.gate import EngineBusy
 from hearthvox.protocol.options import ServerOptions
 from hearthvox.protocol.pcm import RATE_HZ, PcmConverter, PcmFormat
 from hearthvox.protocol.services import Services
@@ -46,6 +47,8 @@ class _Audio:
     converter: PcmConverter
     stream: AsrStream | WakeStream
     language: str = ""
+    source_s: float = 0.0
+    """Seconds of audio received, counted from the chunks' declared formats and sizes."""
 
 
 class Connection:
@@ -61,11 +64,13 @@ class Connection:
         self._options = options
         self._reader = reader
         self._writer = writer
-        self._peer = peer
+        self.peer = peer
         self._write_lock = asyncio.Lock()
         self._pending: req.AsrRequest | req.WakeRequest | None = None
         self._audio: _Audio | None = None
         self._tts: TtsStream | None = None
+        self.idle_since: float | None = None
+        """Loop time since which the connection waits for an event (None: it is working)."""
 
     async def send(self, event: Event) -> None:
         async with self._write_lock:
@@ -73,8 +78,16 @@ class Connection:
 
     async def run(self) -> None:
         """Serve the connection until the client leaves or breaks the protocol."""
+        loop = asyncio.get_running_loop()
+        first = True
         try:
-            while (event := await read_event(self._reader, self._options.limits)) is not None:
+            while True:
+                self.idle_since = loop.time()
+                event = await read_event(self._reader, self._options.limits, first=first)
+                self.idle_since = None
+                if event is None:
+                    break
+                first = False
                 try:
                     await self._dispatch(event)
                 except ProtocolError as exc:
@@ -83,19 +96,20 @@ class Connection:
                     await self.send(Error(exc.text, exc.code).event())
                 except EngineError as exc:
                     await self._drop_request()
-                    await self.send(Error(str(exc), "engine-failed").event())
+                    code = "busy" if isinstance(exc, EngineBusy) else "engine-failed"
+                    await self.send(Error(str(exc), code).event())
         except ProtocolError as exc:
-            log.info("closing the connection from %s: %s", self._peer, exc.code)
-            log.debug("%s: %s", self._peer, exc.text)
+            log.info("closing the connection from %s: %s", self.peer, exc.code)
+            log.debug("%s: %s", self.peer, exc.text)
             with contextlib.suppress(ClientGone):
                 await self.send(Error(exc.text, exc.code).event())
                 await self._linger()
         except ClientGone as exc:
-            log.debug("client %s gone: %s", self._peer, exc)
+            log.debug("client %s gone: %s", self.peer, exc)
         except ConnectionError as exc:
-            log.debug("client %s gone: %s", self._peer, exc)
+            log.debug("client %s gone: %s", self.peer, exc)
         except Exception:  # a bug: this connection ends, the server goes on
-            log.exception("internal error on the connection from %s", self._peer)
+            log.exception("internal error on the connection from %s", self.peer)
             with contextlib.suppress(ClientGone):
                 await self.send(Error("internal server error", "internal").event())
         finally:
@@ -188,16 +202,28 @@ class Connection:
     async def _transcript_chunk(self, text: str) -> None:
         await self.send(TranscriptChunk(text).event())
 
+    def _check_budget(self, audio: _Audio, fmt: PcmFormat, payload: bytes) -> None:
+        """Refuse audio over the budget from its declared format and size, before any
+        conversion: one chunk at most ``max_audio_s``, a transcription in all as well."""
+        chunk_s = fmt.duration_s(len(payload))
+        total_s = audio.source_s + chunk_s
+        limit = self._options.max_audio_s
+        if chunk_s > limit or (isinstance(audio.stream, AsrStream) and total_s > limit):
+            raise ProtocolError("too-long", f"audio longer than this server's limit of {limit:g} s")
+        audio.source_s = total_s if isinstance(audio.stream, AsrStream) else 0.0
+
     async def _audio_chunk(self, fmt: PcmFormat, payload: bytes) -> None:
         if self._audio is None:  # audio without audio-start: the chunk says its format
             await self._audio_start(fmt)
         audio = self._audio
         assert audio is not None
+        self._check_budget(audio, fmt, payload)
         if fmt != audio.converter.format:
-            tail = audio.converter.flush()
+            tail = await asyncio.to_thread(audio.converter.flush)
             audio.converter = PcmConverter(fmt)
             await self._feed(audio, tail)
-        await self._feed(audio, audio.converter.convert(payload))
+        # conversion and resampling are CPU work: off the event loop
+        await self._feed(audio, await asyncio.to_thread(audio.converter.convert, payload))
 
     async def _feed(self, audio: _Audio, samples: Int16Array) -> None:
         stream = audio.stream
@@ -217,12 +243,13 @@ class Connection:
         self._audio = None
         stream = audio.stream
         try:
+            tail = await asyncio.to_thread(audio.converter.flush)
             if isinstance(stream, WakeStream):
-                await self._feed(audio, audio.converter.flush())
+                await self._feed(audio, tail)
                 if stream.detections == 0:
                     await self.send(NotDetected().event())
                 return
-            text = await stream.finish(audio.converter.flush())
+            text = await stream.finish(tail)
             await self.send(Transcript(text, language=audio.language).event())
             if self._services.transcript_streaming:
                 await self.send(TranscriptStop().event())

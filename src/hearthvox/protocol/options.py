@@ -11,7 +11,9 @@ from hearthvox.protocol.framing import FrameLimits
 class ServerOptions:
     limits: FrameLimits = field(default_factory=FrameLimits)
     max_connections: int = 32
-    """Connections beyond this get a ``busy`` error and are closed."""
+    """Connections beyond this get a ``busy`` error and are closed ..."""
+    evict_idle_s: float = 5.0
+    """... unless one of them has waited this long for an event: it is closed instead."""
     max_audio_s: float = 60.0
     """Longest audio one transcription request may send (after conversion to 16 kHz)."""
     max_text_chars: int = 20_000

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hearthvox.audio.resample import StreamResampler, round_to_int16
+from hearthvox.audio.resample import (
+    MAX_SOURCE_RATE_HZ,
+    MIN_SOURCE_RATE_HZ,
+    StreamResampler,
+    round_to_int16,
+    source_rate_ok,
+)
 from hearthvox.events import Int16Array
 from hearthvox.protocol.framing import ProtocolError
 
 RATE_HZ = 16000
-MAX_RATE_HZ = 384_000
 MAX_CHANNELS = 16
 
 
@@ -32,6 +37,10 @@ class PcmFormat:
     def frame_bytes(self) -> int:
         return self.width * self.channels
 
+    def duration_s(self, n_bytes: int) -> float:
+        """Seconds of audio in ``n_bytes`` of this format (whole frames)."""
+        return n_bytes // self.frame_bytes / self.rate
+
     @staticmethod
     def from_data(data: dict[str, object]) -> PcmFormat:
         """The format of an ``audio-start`` / ``audio-chunk`` event, checked."""
@@ -42,12 +51,18 @@ class PcmFormat:
                 raise ProtocolError("bad-event", f"audio {key} must be an integer, got {value!r}")
             values.append(value)
         rate, width, channels = values
-        if not 0 < rate <= MAX_RATE_HZ:
-            raise ProtocolError("bad-event", f"audio rate {rate} Hz is out of range")
+        if not source_rate_ok(rate):
+            raise ProtocolError(
+                "bad-event",
+                f"audio rate {rate} Hz is out of range "
+                f"({MIN_SOURCE_RATE_HZ} to {MAX_SOURCE_RATE_HZ} Hz)",
+            )
         if width not in (1, 2, 3, 4):
             raise ProtocolError("bad-event", f"audio width must be 1, 2, 3 or 4 bytes, got {width}")
         if not 0 < channels <= MAX_CHANNELS:
-            raise ProtocolError("bad-event", f"audio channels {channels} is out of range")
+            raise ProtocolError(
+                "bad-event", f"audio channels {channels} is out of range (1 to {MAX_CHANNELS})"
+            )
         return PcmFormat(rate, width, channels)
 
 

@@ -26,7 +26,10 @@ from hearthvox.protocol.services import Services
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URI = "tcp://127.0.0.1:10700"
+DEFAULT_PORT = 10550
+"""Clear of the Wyoming ports in common use: 10200 Piper, 10300 Whisper, 10400
+openWakeWord, 10700 satellites (``hearthvox satellite`` keeps that one)."""
+DEFAULT_URI = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def parse_uri(uri: str) -> Address:
     except ValueError:
         raise ConfigError(f"{uri!r}: the port must be a number from 0 to 65535") from None
     if not parts.hostname or port is None:
-        raise ConfigError(f"{uri!r}: give a host and a port, e.g. tcp://127.0.0.1:10700")
+        raise ConfigError(f"{uri!r}: give a host and a port, e.g. {DEFAULT_URI}")
     return TcpAddress(parts.hostname, port)
 
 
@@ -78,14 +81,13 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def check_bind(address: Address, allow_remote: bool) -> None:
-    """Refuse a non-loopback TCP address unless ``allow_remote``."""
+def check_bind(address: Address, allow_remote: bool, how: str = "pass --allow-remote") -> None:
+    """Refuse a non-loopback TCP address unless ``allow_remote`` (``how`` says how to allow it)."""
     if isinstance(address, TcpAddress) and not allow_remote and not is_loopback(address.host):
         raise ConfigError(
             f"{address.uri()} is reachable from other machines, and the Wyoming protocol has "
             "no authentication: anyone who can reach it can use the models. Bind a loopback "
-            "address (tcp://127.0.0.1:PORT) or a unix:// socket, or pass --allow-remote to "
-            "accept that."
+            f"address (tcp://127.0.0.1:PORT) or a unix:// socket, or {how} to accept that."
         )
 
 
@@ -112,7 +114,7 @@ class WyomingServer:
     address: Address
     options: ServerOptions = field(default_factory=ServerOptions)
     _server: asyncio.AbstractServer | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: dict[asyncio.Task[None], Connection] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     bound: Address | None = None
     """Where it listens once started (with the real port when port 0 was asked)."""
@@ -137,9 +139,24 @@ class WyomingServer:
         log.info("serving Wyoming on %s", self.bound.uri())
         return self.bound
 
+    def _make_room(self) -> bool:
+        """When every slot is taken, end the connection that has waited longest for an
+        event, if that is at least ``evict_idle_s``: idle clients cannot keep others out."""
+        now = asyncio.get_running_loop().time()
+        idle = [(c.idle_since, t) for t, c in self._tasks.items() if c.idle_since is not None]
+        if not idle:
+            return False
+        since, task = min(idle, key=lambda pair: pair[0])
+        if now - since < self.options.evict_idle_s:
+            return False
+        log.info("closing a connection idle for %.1f s to make room", now - since)
+        task.cancel()
+        self._ended(task)
+        return True
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername") or "unix socket")
-        if len(self._tasks) >= self.options.max_connections:
+        if len(self._tasks) >= self.options.max_connections and not self._make_room():
             log.warning("refusing a connection from %s: %d open", peer, len(self._tasks))
             with contextlib.suppress(ClientGone):
                 busy = Error("server busy: too many connections, try again", "busy")
@@ -151,21 +168,20 @@ class WyomingServer:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer_bytes)
         # the connection runs in a task of its own, so that close() can cancel it
         # without cancelling the task asyncio made for this callback
-        task = asyncio.create_task(self._run(reader, writer, peer), name=f"wyoming {peer}")
-        self._tasks.add(task)
+        connection = Connection(self.services, self.options, reader, writer, peer)
+        task = asyncio.create_task(self._run(connection, writer), name=f"wyoming {peer}")
+        self._tasks[task] = connection
         task.add_done_callback(self._ended)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         self._changed.set()
 
-    async def _run(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> None:
+    async def _run(self, connection: Connection, writer: asyncio.StreamWriter) -> None:
         try:
-            await Connection(self.services, self.options, reader, writer, peer).run()
+            await connection.run()
         except Exception:  # a bug in one connection must not take the server down
-            log.exception("connection from %s failed", peer)
+            log.exception("connection from %s failed", connection.peer)
             writer.close()
 
     @property
@@ -183,10 +199,11 @@ class WyomingServer:
         """Stop listening, end every connection, remove the unix socket."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None

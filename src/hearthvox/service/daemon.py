@@ -12,11 +12,16 @@
 * SIGTERM (or Ctrl-C) drains: ``STOPPING=1``, the current turn may finish for
   ``[service] drain_s``, then it is cancelled; telemetry is flushed and
   :meth:`Daemon.run` returns normally (exit status 0).
+
+With a :class:`~hearthvox.service.serving.ServeAlongside` (``run --serve``) the
+Wyoming server starts before ``READY=1``, shares the engines with the assistant's
+turns first, follows a reload, and closes its listener and connections on stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +30,7 @@ from pathlib import Path
 
 from hearthvox import config as config_mod
 from hearthvox.audio.sinks import Sink
+from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.events import AudioChunk, Event, TurnDone
 from hearthvox.runtime import Runtime
@@ -33,6 +39,7 @@ from hearthvox.service.heartbeat import PIPELINE, Heartbeats, WatchedExecutor, s
 from hearthvox.service.logs import StateLog
 from hearthvox.service.notify import Notifier, ServiceEnv
 from hearthvox.service.reload import reload_runtime
+from hearthvox.service.serving import ServeAlongside
 from hearthvox.service.watchdog import Watchdog
 from hearthvox.telemetry import TelemetrySession, open_session
 from hearthvox.telemetry.observer import turn_log_line
@@ -70,6 +77,8 @@ class Daemon:
         env: ServiceEnv | None = None,
         state: StateLog | None = None,
         options: DaemonOptions | None = None,
+        serving: ServeAlongside | None = None,
+        on_reload: Callable[[Runtime], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.sink = sink
@@ -78,6 +87,11 @@ class Daemon:
         self.notifier = state.notifier if state is not None else Notifier(self.env.notify_socket)
         self.state = state or StateLog(self.notifier, journal=False)
         self.options = options or DaemonOptions()
+        self.serving = serving
+        self.on_reload = on_reload
+        """Called with the new runtime after a reload that loaded new models; whatever
+        else uses the engines (barge-in) must move to the new ones there, or the old
+        models stay in memory."""
         self.beats = Heartbeats()
         self.executor = WatchedExecutor()
         self.feed = Feed(source, self.beats)
@@ -131,6 +145,11 @@ class Daemon:
     async def _main(self, watchdog: Watchdog | None) -> None:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(self.executor)
+        ready_status = self.options.ready_status
+        if self.serving is not None:  # a busy port fails the start before anything runs
+            serving = await self.serving.start()
+            self.state.line(serving)
+            ready_status = f"{ready_status}; {serving.split(' (', 1)[0]}"
         signals = [signal.SIGTERM, signal.SIGINT]
         for sig in signals:
             loop.add_signal_handler(sig, self._on_stop, sig)
@@ -141,9 +160,9 @@ class Daemon:
         ticker = asyncio.create_task(self._tick(), name="hv-ticker")
         self._drive = asyncio.create_task(self._turns(), name="hv-pipeline")
         self.beats.beat(PIPELINE)
-        self.notifier.ready(self.options.ready_status)
-        self.state.line(f"ready: {self.options.ready_status}")
-        self.state.status = self.options.ready_status
+        self.notifier.ready(ready_status)
+        self.state.line(f"ready: {ready_status}")
+        self.state.status = ready_status
         if watchdog is not None:
             watchdog.start()
         try:
@@ -154,6 +173,8 @@ class Daemon:
             for task in (ticker, reader):
                 task.cancel()
             await asyncio.gather(ticker, reader, return_exceptions=True)
+            if self.serving is not None:
+                self.state.line(await self.serving.close())
         if self._stopping:  # an input read (stdin) may wait long for its next block
             self.executor.abandon = True
         if self._drive.cancelled():
@@ -171,6 +192,10 @@ class Daemon:
                     log.info("%s", turn_log_line(event))
                     self.notifier.status(f"{self.state.status} ({self.turns} turns)")
                 self.on_event(event)
+                if self.serving is not None:  # may wait for a Wyoming call to finish
+                    await self.serving.observe(event)
+            if self.serving is not None:
+                self.serving.idle()
             if self.feed.ended or self._stopping:
                 return
             if self._pending is not None:
@@ -242,6 +267,11 @@ class Daemon:
         finally:
             self._reloading = False
         self.runtime = done.runtime
+        if self.serving is not None and done.engines_changed:
+            new = done.runtime
+            self.serving.reloaded(new.engines, new.models, new.cfg)
+        if done.engines_changed and self.on_reload is not None:
+            self.on_reload(done.runtime)
         if self._telemetry is not None and (
             done.engines_changed or done.runtime.cfg.telemetry != old.cfg.telemetry
         ):
@@ -249,5 +279,9 @@ class Daemon:
             self._telemetry = None
         if self._telemetry is None:
             self._telemetry = open_session(self.runtime, "reload")
+        if done.engines_changed:  # the old models: freed now, their pages given back
+            del old  # (the barge-in and the Wyoming server moved to the new ones above)
+            gc.collect()
+            release_free_memory()
         self.notifier.ready(self.state.status)
         self.state.line(f"config reloaded: {done.summary()}")

@@ -4,7 +4,7 @@ The pipeline pulls audio only between turns (while a turn is answered the
 listener is not pulled), so a reader that waited to be pulled could not tell a
 stuck input from a busy pipeline. The :class:`Feed` reads the source as it
 comes, beating the ``audio`` heartbeat per chunk, into a queue (bounded: at
-most ``max_chunks``, then the reader waits for the pipeline). The pipeline
+most ``max_chunks``, 5 minutes, then the reader waits for the pipeline). The pipeline
 takes chunks through :meth:`Feed.chunks`, one *generation* at a time: a
 generation ends at the end of the input, or, after :meth:`Feed.stop_when_idle`,
 at the first chunk outside a turn, so a reload or a shutdown lets the current
@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from hearthvox.events import AudioChunk, Event, NoSpeech, SpeechStarted, TurnDone, WakeDetected
 from hearthvox.service.heartbeat import AUDIO, PIPELINE, Heartbeats, mark_unwatched
 
-DEFAULT_MAX_CHUNKS = 375
-"""30 s of 80 ms chunks."""
+DEFAULT_MAX_CHUNKS = 3750
+"""5 min of 80 ms chunks (about 9 MiB): more than any turn takes on a loaded device.
+While a turn is answered the pipeline takes nothing, and a reader that waited would
+stop pulling the source, barge-in included: a turn slower than the bound (30 s, once)
+made "hey jarvis, stop" over its reply go unheard, and the microphone drop what it said."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hearthvox.errors import SkillError
+from hearthvox.filemodes import private_dir
 from hearthvox.skills.numbers import duration_adjective
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ class TimerStore:
             "timers": [asdict(t) for t in self._timers],
         }
         directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # mkstemp below creates the file 0600
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hearthvox.errors import HearthvoxError
+from hearthvox.filemodes import private_dir, private_file
 from hearthvox.telemetry.privacy import START_FIELDS, TURN_FIELDS, FieldSpec, screen
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class TelemetryStore:
         """A daemon moves a database locked past the timeout aside; a CLI verb does not."""
         self.set_aside: list[Path] = []
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # with keep_transcripts it holds what was said
         except OSError as exc:
             raise TelemetryError(f"cannot create {path.parent}: {exc}") from exc
         self._conn: sqlite3.Connection | None = None
@@ -123,6 +124,10 @@ class TelemetryStore:
     # -- opening, recovery -------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        try:  # 0600 before SQLite opens it (its -wal and -shm files take the same mode)
+            private_file(self.path)
+        except OSError as exc:
+            raise TelemetryError(f"telemetry database {self.path}: {exc}") from exc
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
