@@ -115,6 +115,8 @@ class Soak:
         self.sampler = Sampler(plan.sample_every_s, self.t0, self._target)
         self._variant = 0
         self._stderr: list[str] = []
+        self._first_audio = 0
+        """``tts_first_audio`` events taken so far (one may come while a request still plays)."""
 
     # -- clock and daemon ------------------------------------------------------------
 
@@ -161,6 +163,8 @@ class Soak:
         match event["event"]:
             case "wake":
                 self.log.wakes += 1
+            case "tts_first_audio":
+                self._first_audio += 1
             case "reply" if event.get("announcement"):
                 self.log.rings += 1
             case "error":
@@ -238,9 +242,12 @@ class Soak:
         story = Turn("story", self.now(), "fallback")
         self.log.turns.append(story)
         self.waiting = story
+        before = self._first_audio
         self.play(self.sounds.story.path)
-        first_audio = self.pump(TURN_LIMIT_S, until="tts_first_audio")
-        if first_audio is not None:
+        # the reply may start while the request's trailing silence still plays
+        if self._first_audio == before:
+            self.pump(TURN_LIMIT_S, until="tts_first_audio")
+        if self._first_audio > before:
             self.pump(1.0)  # a second of the reply is heard
             stop = Turn("barge_stop", self.now(), "stop")
             self.log.turns.append(stop)

@@ -317,7 +317,9 @@ def _serve(
 
     wake_words = ", ".join(runtime.engines.wake.model_names)
     options = DaemonOptions(
-        ready_status=f"listening on {source.label} for {wake_words}", config_path=config_path
+        ready_status=f"listening on {source.label} for {wake_words}",
+        config_path=config_path,
+        overrides=lambda file_cfg: _with_devices(file_cfg, *devices),
     )
     along = ServeAlongside.of(runtime, serving)
     daemon = Daemon(

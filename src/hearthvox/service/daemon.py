@@ -64,6 +64,9 @@ class DaemonOptions:
     """The file SIGHUP re-reads (None: the user's config.toml)."""
     reload: bool = True
     """Whether SIGHUP reloads the config (else it is left to its default action)."""
+    overrides: Callable[[config_mod.Config], config_mod.Config] | None = None
+    """What the command line sets over the file (``--input-device``), applied again to
+    the file re-read at each reload, so that a reload does not see it as a change."""
 
 
 class Daemon:
@@ -241,6 +244,8 @@ class Daemon:
         self.state.line("reloading the config (SIGHUP)")
         try:
             cfg = config_mod.load(self.options.config_path)
+            if self.options.overrides is not None:
+                cfg = self.options.overrides(cfg)
         except HearthvoxError as exc:
             self._reload_failed(str(exc))
             return
