@@ -62,7 +62,8 @@ class SpeechEnded:
     audio: Int16Array
     rate_hz: int
     speech_start_ms: int
-    reason: Literal["silence", "max_length"]
+    reason: Literal["silence", "max_length", "end_of_input"]
+    """``end_of_input``: the input ended (a file, a closed stream) while speech went on."""
     endpoint_wait_ms: float
     t_created_s: float = _created()
 

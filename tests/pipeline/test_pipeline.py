@@ -18,6 +18,7 @@ from hearthvox.events import (
     Event,
     NoSpeech,
     Reply,
+    SpeechEnded,
     SpeechStarted,
     StageError,
     Transcript,
@@ -99,6 +100,28 @@ def test_wake_then_silence_is_a_no_speech_turn(engines: Engines, tmp_path: Path)
     events = run_pipeline(engines, router_for(tmp_path), audio, ListSink())
     turns = [e for e in events if isinstance(e, TurnDone)]
     assert [t.outcome for t in turns] == ["no_speech"]
+    assert not any(isinstance(e, Transcript) for e in events)
+
+
+def test_input_that_ends_mid_speech_still_gets_its_turn(engines: Engines, tmp_path: Path) -> None:
+    # a file cut right after the last word: no silence for the endpoint to hear
+    request = speak16(engines, "Hey Jarvis. What time is it?")
+    voiced = np.nonzero(np.abs(request) > 300)[0]
+    audio = np.concatenate([silence(1.0), request[: voiced[-1] + 1]])
+    events = run_pipeline(engines, router_for(tmp_path), audio, ListSink())
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert [e.reason for e in ends] == ["end_of_input"]
+    assert [e.skill for e in events if isinstance(e, Reply)] == ["time"]
+    assert [t.outcome for t in events if isinstance(t, TurnDone)] == ["answered"]
+
+
+def test_input_that_ends_right_after_the_wake_word_closes_the_turn(
+    engines: Engines, tmp_path: Path
+) -> None:
+    audio = np.concatenate([silence(1.0), speak16(engines, "Hey Jarvis."), silence(0.8)])
+    events = run_pipeline(engines, router_for(tmp_path), audio, ListSink())
+    assert sum(isinstance(e, WakeDetected) for e in events) == 1
+    assert [t.outcome for t in events if isinstance(t, TurnDone)] == ["no_speech"]
     assert not any(isinstance(e, Transcript) for e in events)
 
 

@@ -160,6 +160,29 @@ class Listener:
                         endpoint_wait_ms=max(0.0, a - boundary.t_ms),
                     )
 
+        end = self._end_of_input()
+        if end is not None:
+            yield end
+
+    def _end_of_input(self) -> Event | None:
+        """The input ended while listening: what was heard of the speech is the
+        utterance (a file that ends mid-sentence still gets its turn); with no
+        speech yet, the window closes as if it had timed out."""
+        if self.state is not State.LISTENING or not self._history:
+            return None
+        self.state = State.BUSY
+        a, w = self.clock.stamp()
+        if not self.endpointer.in_speech:
+            self.endpointer.disarm()
+            return NoSpeech(a, w, follow_up=self.follow_up)
+        self.endpointer.disarm()
+        start = self.endpointer.speech_start_ms
+        end_ms = self._history[-1].t_audio_ms + self.cfg.audio.chunk_ms
+        audio = self._audio_between(start - self.cfg.endpoint.preroll_ms, end_ms)
+        if self.speculator is not None:
+            self.speculator.confirm(end_ms, audio)
+        return SpeechEnded(int(end_ms), w, audio, self.rate_hz, int(start), "end_of_input", 0.0)
+
     def _ungated_wake(self, chunk: AudioChunk, end_ms: float) -> list[Event]:
         """Without the idle gate the detector hears every frame (its feature stream has
         no gaps; only an idle listener acts on a hit) and the VAD every chunk."""
