@@ -14,7 +14,20 @@ from pathlib import Path
 
 import platformdirs
 
+from hearthvox.errors import OutputError
+
 APP = "hearthvox"
+
+
+def make_output_dir(path: Path) -> Path:
+    """Create an output folder the user named (with its parents). What a check ahead
+    of time cannot see (a read-only or special file system, a race) is an
+    :class:`OutputError` (exit 6) here, not a traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {path}: {exc.strerror or exc}") from None
+    return path
 
 
 @dataclass(frozen=True)

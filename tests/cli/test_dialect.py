@@ -215,6 +215,20 @@ def test_an_unwritable_output_is_exit_status_6(args: list[str], tmp_path: Path) 
     assert error.startswith("hearthvox: error: cannot write") and "not a directory" in error
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_a_folder_the_check_cannot_foresee_is_exit_status_6_too(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    # /proc looks writable to root, but no folder can be made in it: the failure comes
+    # when the run creates its folder, and is still one line with exit status 6
+    wav = corpus_dir / "spk1_snt1.wav"
+    proc = hearthvox("transcribe", str(wav), "--out-dir", "/proc/hearthvox-test/out")
+    assert proc.returncode == 6, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr
+    assert lines[-1].startswith("hearthvox: error: cannot write"), lines
+
+
 # ---------------------------------------------------------------- --json on verbs that change state
 
 

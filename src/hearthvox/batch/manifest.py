@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from hearthvox.batch.outputs import atomic_write
 from hearthvox.errors import OutputError
+from hearthvox.paths import make_output_dir
 
 MANIFEST = "hearthvox-manifest.jsonl"
 LOCK = ".hearthvox-manifest.lock"
@@ -70,8 +71,11 @@ class Manifest:
         self._log: TextIO | None = None
 
     def __enter__(self) -> Manifest:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        lock = (self.out_dir / LOCK).open("a")
+        make_output_dir(self.out_dir)
+        try:
+            lock = (self.out_dir / LOCK).open("a")
+        except OSError as exc:
+            raise OutputError(f"cannot write into {self.out_dir}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -18,6 +18,7 @@ from hearthvox import __version__
 from hearthvox.config import Config
 from hearthvox.engines import vad as vad_mod
 from hearthvox.engines import wake as wake_mod
+from hearthvox.paths import make_output_dir
 from hearthvox.report import capacity as capacity_mod
 from hearthvox.report import operations as ops
 from hearthvox.report.contract import device_facts, model_contract
@@ -175,7 +176,7 @@ def write(raw: dict[str, Any], cfg: Config, out: Path) -> dict[str, Path]:
     from hearthvox.report.render import render_html, render_markdown
 
     data = assemble(raw, cfg)
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out)
     files = {
         "samples": out / "samples.json",
         "figures": out / "report.json",
