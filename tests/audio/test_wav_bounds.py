@@ -4,6 +4,7 @@ the declared size before anything is decoded, header chunks capped, memory set b
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -103,3 +104,42 @@ def test_a_small_file_declaring_a_huge_duration_stays_small(
     assert status == 4
     assert line.startswith("hearthvox: error: ") and fragment in line
     assert rss_mb < 600
+
+
+def test_a_pipe_or_a_device_is_refused_without_blocking(tmp_path: Path) -> None:
+    # opening a pipe with no writer would block for ever; a device never ends
+    fifo = tmp_path / "request.wav"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(AudioFormatError, match="not a regular file"):
+            load_wav(path)
+
+
+def test_transcribe_names_a_device_for_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "a.wav"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hearthvox", "transcribe", str(fifo), "/dev/zero"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 4, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 2 and all("not a regular file" in e for e in errors), errors
+
+
+def test_a_pipe_inside_a_folder_fails_alone(tmp_path: Path, corpus_dir: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes((corpus_dir / SPEECH).read_bytes())
+    os.mkfifo(folder / "b.mp3")  # PyAV would wait for a writer for ever
+    proc = subprocess.run(
+        [sys.executable, "-m", "hearthvox", "transcribe", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "b.mp3: not a regular file" in proc.stderr
+    assert "a.wav\t" in proc.stdout and "child" in proc.stdout.lower()

@@ -160,6 +160,13 @@ def load_wav(path: Path, rate_hz: int = 16000, max_s: float = MAX_FILE_S) -> Loa
     path = Path(path)
     name = str(path)
     try:
+        # a pipe would block until a writer came, a device never ends: only regular
+        # files are read whole (a stream goes through open_wav_stream: `--input -`)
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise AudioFormatError(
+                f"{name}: not a regular file (a device, a pipe, a socket); "
+                "to stream a WAV, pipe it to `--input -`"
+            )
         with path.open("rb") as fh:
             return _read_samples(fh, read_header(fh.read, name), rate_hz, max_s)
     except FileNotFoundError:

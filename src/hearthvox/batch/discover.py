@@ -72,6 +72,9 @@ def _walk(folder: Path, skip: Path | None) -> list[Path]:
     return found
 
 
+_NOT_REGULAR = "not a regular file (a device, a pipe, a socket); give a recording's file"
+
+
 def discover(paths: list[Path], out_dir: Path | None = None) -> tuple[list[Input], list[Missing]]:
     """Inputs in a stable order (arguments in order, folders sorted), and the paths not found."""
     skip = out_dir.resolve() if out_dir is not None else None
@@ -85,12 +88,18 @@ def discover(paths: list[Path], out_dir: Path | None = None) -> tuple[list[Input
                 missing.append(Missing(arg, "folder holds no recordings"))
         elif arg.is_file():
             entries = [(arg, PurePosixPath(arg.name))]
+        elif arg.exists():
+            missing.append(Missing(arg, _NOT_REGULAR))
+            continue
         else:
             missing.append(Missing(arg, "no such file or folder; check the path"))
             continue
         for path, rel in entries:
             if not _utf8(path):
                 missing.append(Missing(path, _NOT_UTF8))
+                continue
+            if not path.is_file():  # a pipe in a folder would block its decoder
+                missing.append(Missing(path, _NOT_REGULAR))
                 continue
             real = path.resolve()
             if real not in seen:
