@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,14 @@ def test_a_huge_config_file_is_refused_before_it_is_parsed(tmp_path: Path) -> No
     path.write_bytes(b"#" * (config_mod.MAX_CONFIG_BYTES + 10))
     with pytest.raises(ConfigError, match="larger than 1024 KiB"):
         config_mod.load(path)
+
+
+def test_a_pipe_or_a_device_as_the_config_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)  # opening it would wait for a writer: the start would hang
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ConfigError, match="not a regular file"):
+            config_mod.load(path)
 
 
 @pytest.mark.parametrize(

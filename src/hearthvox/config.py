@@ -446,6 +446,10 @@ def load(path: Path | None = None) -> Config:
         if explicit:
             raise ConfigError(f"config file {target} does not exist")
         return Config()
+    if not target.is_file():  # a pipe would block the start until something wrote to it
+        raise ConfigError(
+            f"config file {target} is not a regular file (a folder, a pipe, a device)"
+        )
     try:
         with target.open("rb") as fh:
             data = fh.read(MAX_CONFIG_BYTES + 1)
