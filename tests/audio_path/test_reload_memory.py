@@ -42,10 +42,14 @@ def test_model_reloads_free_the_old_models(pulse: Pulse, tmp_path: Path) -> None
     rss: list[float] = []
     try:
         d.wait_log("ready: listening on the microphone", 120)
-        for threshold in (0.55, 0.6, 0.55):
-            config.write_text(f"[endpoint]\nfollow_up = false\n[vad]\nthreshold = {threshold}\n")
+        for beam, scale in ((2, 1.05), (1, 1.0), (2, 1.05)):
+            # ASR and voice loaded again each time (the two largest models)
+            config.write_text(
+                f"[endpoint]\nfollow_up = false\n[asr]\nbeam_size = {beam}\n"
+                f"[tts]\nlength_scale = {scale}\n"
+            )
             d.proc.send_signal(signal.SIGHUP)
-            line = d.wait_log("config reloaded: models reloaded (vad changed)", 180)
+            line = d.wait_log("config reloaded: models reloaded: asr, tts (asr, tts changed)", 180)
             # --input-device/--output-device hold over the file: not an [audio] change
             assert "[audio]" not in line, line
             rss.append(_rss_mib(d.proc.pid))

@@ -56,6 +56,30 @@ def test_engine_settings_reload_the_models_and_a_failure_changes_nothing(
     assert old == before and old.engines is engines
 
 
+def test_only_the_changed_stage_is_loaded_again(engines: Engines, tmp_path: Path) -> None:
+    old = _runtime(engines, tmp_path)
+    beam = old.cfg.asr.beam_size + 1
+    done = reload_runtime(old, from_dict({"asr": {"beam_size": beam}}))
+    new = done.runtime.engines
+    assert done.engines_changed == ("asr",) and done.loaded == ("asr",)
+    assert new.asr is not engines.asr and new.asr.beam_size == beam
+    assert (new.wake, new.vad, new.tts) == (engines.wake, engines.vad, engines.tts)
+    assert done.runtime.cfg.asr.beam_size == beam and new.cfg is not None
+    assert done.summary() == "models reloaded: asr (asr changed)"
+
+
+def test_a_vad_threshold_needs_no_new_model(engines: Engines, tmp_path: Path) -> None:
+    old = _runtime(engines, tmp_path)
+    done = reload_runtime(old, from_dict({"vad": {"threshold": 0.55}}))
+    new = done.runtime.engines
+    assert done.engines_changed == ("vad",) and done.loaded == ()
+    assert (new.wake, new.vad, new.asr, new.tts) == (
+        engines.wake, engines.vad, engines.asr, engines.tts
+    )  # fmt: skip
+    assert done.runtime.cfg.vad.threshold == 0.55  # what the endpointer reads
+    assert done.summary() == "models kept (vad changed, applied without a reload)"
+
+
 def test_service_keys_are_checked_at_load() -> None:
     cfg = from_dict({"service": {"drain_s": 2, "stall_s": 45}})
     assert (cfg.service.drain_s, cfg.service.stall_s) == (2.0, 45.0)

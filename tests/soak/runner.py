@@ -83,14 +83,16 @@ class Log:
 
 def write_config(path: Path, reload: int) -> None:
     """The soak's config before its ``reload``-th reload (0: at the start). Odd reloads
-    change only the fallback reply (models kept), even ones the VAD threshold too
-    (models reloaded)."""
-    threshold = 0.5 if (reload // 2) % 2 == 0 else 0.49
+    change only the fallback reply (models kept), even ones the VAD threshold (no model
+    needed) and the wake threshold and ASR beam too (the wake and ASR models reloaded)."""
+    other = (reload // 2) % 2 == 1
     reply = LONG_REPLY if reload % 2 == 0 else LONG_REPLY.replace("small", "little")
     path.write_text(
         f'[skills]\nfallback_reply = "{reply}"\n'
         "[endpoint]\nfollow_up = false\n"
-        f"[vad]\nthreshold = {threshold}\n"
+        f"[vad]\nthreshold = {0.49 if other else 0.5}\n"
+        f"[wake]\nthreshold = {0.49 if other else 0.5}\n"
+        f"[asr]\nbeam_size = {2 if other else 1}\n"
     )
 
 

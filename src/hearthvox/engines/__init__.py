@@ -8,7 +8,7 @@ device's profile, under the keys the user set), so the matrix drives the runtime
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -107,3 +107,49 @@ def load_engines(paths: ModelPaths, cfg: Config) -> Engines:
     return Engines(
         w, v, a, t, paths.bundle_id, {"wake": w_ms, "vad": v_ms, "asr": a_ms, "tts": t_ms}, cfg
     )
+
+
+def reload_engines(
+    paths: ModelPaths, old: Engines, cfg: Config, sections: Collection[str]
+) -> tuple[Engines, tuple[str, ...]]:
+    """The engines for ``cfg`` when the config ``sections`` changed and the bundle did
+    not: only the engines of those sections are loaded again, the others are kept (the
+    same objects). Each reload of a model leaves some memory behind in the runtimes'
+    allocators, so a change of one stage should not reload all four. The VAD's
+    threshold is the endpointer's: only a change of its threads needs a new session.
+
+    Returns the engines and the names of those loaded anew (in the order wake, vad,
+    asr, tts)."""
+    cfg = effective_config(cfg)
+    loaders: dict[str, Callable[[], object]] = {}
+    if "wake" in sections:
+        loaders["wake"] = lambda: load_wake(paths, cfg)
+    if "vad" in sections and (old.cfg is None or old.cfg.vad.threads != cfg.vad.threads):
+        loaders["vad"] = lambda: SileroVad(paths.vad, threads=cfg.vad.threads)
+    if "asr" in sections:
+        loaders["asr"] = lambda: load_asr(paths, cfg)
+    if "tts" in sections:
+        loaders["tts"] = lambda: load_tts(paths, cfg)
+    loaded: dict[str, tuple[object, float]] = {}
+    if loaders:
+        with ThreadPoolExecutor(max_workers=len(loaders), thread_name_prefix="hv-load") as pool:
+            futures = {name: pool.submit(_timed, fn) for name, fn in loaders.items()}
+            loaded = {name: f.result() for name, f in futures.items()}
+    engines = Engines(
+        wake=_kept(loaded, "wake", old.wake, WakeEngine),
+        vad=_kept(loaded, "vad", old.vad, SileroVad),
+        asr=_kept(loaded, "asr", old.asr, WhisperAsr),
+        tts=_kept(loaded, "tts", old.tts, PiperTts),
+        bundle_id=old.bundle_id,
+        load_ms={**old.load_ms, **{name: ms for name, (_, ms) in loaded.items()}},
+        cfg=cfg,
+    )
+    return engines, tuple(loaded)
+
+
+def _kept(loaded: dict[str, tuple[object, float]], name: str, old: T, kind: type[T]) -> T:
+    if name not in loaded:
+        return old
+    engine = loaded[name][0]
+    assert isinstance(engine, kind)
+    return engine

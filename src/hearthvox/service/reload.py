@@ -1,8 +1,10 @@
 """Apply a new config to a running assistant (SIGHUP).
 
 The engines are reloaded only when their settings changed (``[wake]``, ``[vad]``,
-``[asr]``, ``[tts]`` as tuned for this device, or ``[models]``): then the new
-bundle's engines are loaded beside the old ones, and a failure keeps the old.
+``[asr]``, ``[tts]`` as tuned for this device, or ``[models]``), and only those:
+a change of ``[asr]`` loads Whisper again and keeps the wake, VAD and voice models;
+``[models]`` loads the (new) bundle's four. New engines are loaded beside the old
+ones, and a failure keeps the old.
 Everything else (skills, replies, endpoint timing, telemetry, service) applies
 without touching the models. ``[audio]`` changes need a restart: the input is
 open and stays as it is.
@@ -16,25 +18,31 @@ from dataclasses import dataclass
 from hearthvox.bundles.active import bundle_config
 from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
+from hearthvox.engines import reload_engines
 from hearthvox.runtime import Runtime, load_runtime
 from hearthvox.skills.registry import SkillRouter
 
 ENGINE_SECTIONS = ("wake", "vad", "asr", "tts", "models")
+ENGINE_NAMES = ("wake", "vad", "asr", "tts")
 
 
 @dataclass(frozen=True)
 class Reloaded:
     runtime: Runtime
     engines_changed: tuple[str, ...]
-    """The sections whose change reloaded the engines (empty: the engines were kept)."""
+    """The engine sections whose settings changed (empty: the engines were kept)."""
     notes: tuple[str, ...] = ()
+    loaded: tuple[str, ...] = ()
+    """The engines loaded anew (``wake``, ``vad``, ``asr``, ``tts``)."""
 
     def summary(self) -> str:
-        done = (
-            f"models reloaded ({', '.join(self.engines_changed)} changed)"
-            if self.engines_changed
-            else "models kept"
-        )
+        changed = ", ".join(self.engines_changed)
+        if self.loaded:
+            done = f"models reloaded: {', '.join(self.loaded)} ({changed} changed)"
+        elif self.engines_changed:
+            done = f"models kept ({changed} changed, applied without a reload)"
+        else:
+            done = "models kept"
         return "; ".join((done, *self.notes))
 
 
@@ -46,7 +54,11 @@ def reload_runtime(runtime: Runtime, cfg: Config) -> Reloaded:
         cfg = dataclasses.replace(cfg, audio=runtime.cfg.audio)
     tuned = effective_config(bundle_config(cfg, runtime.models))
     changed = tuple(s for s in ENGINE_SECTIONS if getattr(tuned, s) != getattr(runtime.cfg, s))
-    if changed:
-        return Reloaded(load_runtime(cfg, runtime.paths), changed, tuple(notes))
+    if "models" in changed:  # another bundle, or the trial rules: a full start
+        return Reloaded(load_runtime(cfg, runtime.paths), changed, tuple(notes), ENGINE_NAMES)
     router = SkillRouter.from_config(cfg.skills, runtime.skills)
-    return Reloaded(dataclasses.replace(runtime, cfg=tuned, router=router), (), tuple(notes))
+    if not changed:
+        return Reloaded(dataclasses.replace(runtime, cfg=tuned, router=router), (), tuple(notes))
+    engines, loaded = reload_engines(runtime.models, runtime.engines, tuned, changed)
+    new = dataclasses.replace(runtime, cfg=tuned, engines=engines, router=router)
+    return Reloaded(new, changed, tuple(notes), loaded)
