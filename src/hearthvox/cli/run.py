@@ -33,6 +33,7 @@ from hearthvox.cli.options import (
 )
 from hearthvox.cli.render import render, stage_summary
 from hearthvox.config import Config
+from hearthvox.engines.memory import limit_malloc_arenas
 from hearthvox.errors import AudioDeviceError, HearthvoxError
 from hearthvox.events import (
     AudioChunk,
@@ -279,6 +280,7 @@ def _serve(
     serve_uri: str | None = None,
 ) -> bool:
     """Load, check, open, then run the daemon; True when stuck calls were left behind."""
+    limit_malloc_arenas()  # before any model loads or pool thread starts
     state.notifier.status("starting")
     cfg = _with_devices(config_mod.load(config_path), *devices)
     serving = serve_settings(cfg, serve_uri)  # a bad address fails before the models load

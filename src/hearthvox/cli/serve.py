@@ -13,6 +13,7 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.cli.options import config_option, quiet, refuse
+from hearthvox.engines.memory import limit_malloc_arenas
 from hearthvox.errors import ConfigError
 from hearthvox.protocol.options import ServerOptions
 from hearthvox.protocol.server import (
@@ -155,6 +156,7 @@ def serve(
     Under systemd (hearthvox-serve.service) it says READY=1 once it listens and
     pings the watchdog while its event loop runs.
     """
+    limit_malloc_arenas()  # a long-running process: before any model loads
     try:
         address = parse_uri(uri)
         check_bind(address, allow_remote)
