@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -112,3 +113,19 @@ def test_prefetch_hands_worker_errors_to_the_consumer() -> None:
     assert next(stream) == "ok"
     with pytest.raises(EngineError, match="bad"):
         next(stream)
+
+
+def test_prefetch_worker_ends_when_the_consumer_stops_reading() -> None:
+    """A reply cut off after its first chunk: the worker has filled the queue with the
+    rest and has no room left for its end marker; cancel() still lets it end."""
+    stream = Prefetch(lambda item: item[0], [["a"], ["b"], ["c"]], ahead=2)
+    assert next(stream) == "a"
+    worker = stream._worker
+    assert worker is not None
+    deadline = time.monotonic() + 10
+    while stream._queue.qsize() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream._queue.full()  # "b" and "c" wait for a reader that never comes
+    stream.cancel()
+    worker.join(5)
+    assert not worker.is_alive()

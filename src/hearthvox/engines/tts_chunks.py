@@ -146,6 +146,11 @@ class Prefetch(Generic[T]):
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join()
 
+    def cancel(self) -> None:
+        """Stop synthesising ahead without waiting (the worker ends within 0.1 s of its
+        current chunk); for a consumer that drops the rest, e.g. after a barge-in."""
+        self._stop.set()
+
     def __del__(self) -> None:
         self._stop.set()
 
@@ -164,12 +169,18 @@ def _ahead(
             value: object = make(item)
         except Exception as exc:  # handed to the consumer, raised there
             value = exc
-        while not stop.is_set():
-            try:
-                out.put(value, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        if isinstance(value, Exception):
+        if not _put(out, value, stop) or isinstance(value, Exception):
             return
-    out.put(_DONE)
+    _put(out, _DONE, stop)
+
+
+def _put(out: queue.Queue[object], value: object, stop: threading.Event) -> bool:
+    """Queue ``value`` unless ``stop`` is set first (the consumer is gone: a full queue
+    would otherwise hold the worker, and the voice it synthesises with, for good)."""
+    while not stop.is_set():
+        try:
+            out.put(value, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False

@@ -164,6 +164,9 @@ async def speak_stage(
             playback_ms += (time.perf_counter() - tp) * 1000.0
             if _barged_in(sink):  # the rest of the reply is dropped
                 interrupted = True
+                cancel = getattr(sentences, "cancel", None)
+                if callable(cancel):
+                    cancel()
                 yield Interrupt(*clock.stamp(), reason="barge_in")
                 break
         yield ReplyDone(
