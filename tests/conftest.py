@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,19 @@ from hearthvox.engines import Engines, load_engines
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("HEARTHVOX_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+def hearthvox_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m hearthvox ARGS`` from the repository root, output captured as text,
+    with this process's environment (e.g. the test's ``HEARTHVOX_HOME``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hearthvox", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="session")

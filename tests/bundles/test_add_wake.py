@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +20,14 @@ from hearthvox.bundles.active import bundle_config
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config, from_dict
 from hearthvox.engines import Engines
-from tests.conftest import silence, speak16
+from tests.conftest import hearthvox_cli, silence, speak16
 
 REPO = Path(__file__).resolve().parents[2]
 OWW = default_model_paths().wake_models["hey_jarvis"].parent
 
 
-def _hv(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hearthvox", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ.copy(),
-        cwd=REPO,
-    )
-
-
 def _status(channel: str) -> dict[str, object]:
-    proc = _hv("models", "status", "--json", "--channel", channel)
+    proc = hearthvox_cli("models", "status", "--json", "--channel", channel)
     assert proc.returncode == 0, proc.stderr
     record: dict[str, object] = json.loads(proc.stdout.splitlines()[0])
     return record
@@ -51,7 +38,7 @@ def test_added_wake_word_is_a_bundle_on_beta_that_wakes_on_its_phrase(
 ) -> None:
     model = tmp_path / "hey_marvin.onnx"
     shutil.copyfile(OWW / "hey_marvin_v0.1.onnx", model)
-    proc = _hv(
+    proc = hearthvox_cli(
         "models",
         "add-wake",
         "hey_marvin",
@@ -71,7 +58,9 @@ def test_added_wake_word_is_a_bundle_on_beta_that_wakes_on_its_phrase(
     assert beta["current"] == added["bundle"] and beta["trial"] == "pending"
     assert stable["current"] == added["from"]  # stable does not move
 
-    listed = [json.loads(line) for line in _hv("models", "list", "--json").stdout.splitlines()]
+    listed = [
+        json.loads(line) for line in hearthvox_cli("models", "list", "--json").stdout.splitlines()
+    ]
     new = next(r for r in listed if r["bundle"] == added["bundle"])
     assert "wake/hey_marvin" in new["artifacts"]["wake"]
     assert new["settings"]["wake"] == {
@@ -84,7 +73,7 @@ def test_added_wake_word_is_a_bundle_on_beta_that_wakes_on_its_phrase(
     write_wav(request, np.concatenate(audio), 16000)
     config = tmp_path / "beta.toml"
     config.write_text('[models]\nchannel = "beta"\n')
-    proc = _hv(
+    proc = hearthvox_cli(
         "run", "--input", str(request), "--output", "none", "--json", "--config", str(config)
     )
     assert proc.returncode == 0, proc.stderr
@@ -98,7 +87,7 @@ def test_added_wake_word_is_a_bundle_on_beta_that_wakes_on_its_phrase(
 
     # the file is in the store: moving the original away changes nothing
     model.unlink()
-    assert _hv("models", "verify").returncode == 0
+    assert hearthvox_cli("models", "verify").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -113,7 +102,7 @@ def test_added_wake_word_is_a_bundle_on_beta_that_wakes_on_its_phrase(
 def test_files_that_are_not_a_new_classifier_are_refused(
     tmp_path: Path, name: str, file: str, says: str
 ) -> None:
-    proc = _hv("models", "add-wake", name, str(OWW / file), "--license", "MIT")
+    proc = hearthvox_cli("models", "add-wake", name, str(OWW / file), "--license", "MIT")
     assert proc.returncode == 5, proc.stderr
     assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert _status("beta")["current"] is None  # nothing was installed
@@ -135,10 +124,10 @@ def test_garbage_oversized_and_special_files_are_refused_before_loading(tmp_path
         (str(tmp_path / "missing.onnx"), "cannot read"),
     ]
     for path, says in cases:
-        proc = _hv("models", "add-wake", "hey_x", path, "--license", "MIT")
+        proc = hearthvox_cli("models", "add-wake", "hey_x", path, "--license", "MIT")
         assert proc.returncode == 5, (path, proc.stderr)
         assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    proc = _hv("models", "add-wake", "hey_x", str(garbage))
+    proc = hearthvox_cli("models", "add-wake", "hey_x", str(garbage))
     assert proc.returncode == 2 and "--license" in proc.stderr  # the licence is required
 
 

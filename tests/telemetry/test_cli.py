@@ -5,11 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,21 +18,11 @@ from hearthvox.audio.wavio import write_wav
 from hearthvox.engines import Engines
 from hearthvox.paths import user_paths
 from hearthvox.telemetry.store import TelemetryStore, default_path
-from tests.conftest import REPO, silence, speak16
+from tests.conftest import REPO, hearthvox_cli, silence, speak16
 from tests.telemetry.helpers import turn
 
 CANARY = "Hey Jarvis, remind me about zanzibar quartz."
 CANARY_WORDS = ("zanzibar", "quartz")
-
-
-def hearthvox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hearthvox", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ.copy(),
-    )
 
 
 def events_of(stdout: str) -> list[dict[str, object]]:
@@ -75,7 +62,7 @@ def test_canary_nothing_said_lands_on_disk_in_logs_or_exports(
     write_wav(request, np.concatenate([silence(1.0), speech, pattern, silence(2.5)]), 16000)
     assert pattern.tobytes()[:48] in request.read_bytes()  # the needle is really in the input
 
-    proc = hearthvox("-vv", "run", "--input", str(request), "--output", "none", "--json")
+    proc = hearthvox_cli("-vv", "run", "--input", str(request), "--output", "none", "--json")
     assert proc.returncode == 0, proc.stderr
     events = events_of(proc.stdout)
     heard = str(next(e["text"] for e in events if e["event"] == "transcript"))
@@ -91,10 +78,10 @@ def test_canary_nothing_said_lands_on_disk_in_logs_or_exports(
 
     out = tmp_path / "exports"
     exports = [
-        hearthvox("telemetry", "summary"),
-        hearthvox("telemetry", "summary", "--json"),
-        hearthvox("telemetry", "export", "--with-transcripts", "-o", str(out / "t.jsonl")),
-        hearthvox("telemetry", "export", "--format", "prometheus", "-o", str(out / "hv.prom")),
+        hearthvox_cli("telemetry", "summary"),
+        hearthvox_cli("telemetry", "summary", "--json"),
+        hearthvox_cli("telemetry", "export", "--with-transcripts", "-o", str(out / "t.jsonl")),
+        hearthvox_cli("telemetry", "export", "--format", "prometheus", "-o", str(out / "hv.prom")),
     ]
     for p in exports:
         assert p.returncode == 0, p.stderr
@@ -127,13 +114,13 @@ def test_demo_survives_a_corrupt_database_and_keeps_text_only_when_asked(
     until = (dt.date.today() + dt.timedelta(days=2)).isoformat()
     config = tmp_path / "config.toml"
     config.write_text(f'[telemetry]\nkeep_transcripts = true\nkeep_transcripts_until = "{until}"\n')
-    proc = hearthvox("demo", "--no-play", "--config", str(config))
+    proc = hearthvox_cli("demo", "--no-play", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     # the broken file is set aside with a warning, a fresh database records the turn
     assert "moved it to telemetry.sqlite3.broken-" in proc.stderr
     (aside,) = db.parent.glob("telemetry.sqlite3.broken-*")
     assert aside.read_bytes().startswith(b"\x00garbage")
-    summary = json.loads(hearthvox("telemetry", "summary", "--json").stdout)
+    summary = json.loads(hearthvox_cli("telemetry", "summary", "--json").stdout)
     assert summary["turns"] == 1 and summary["outcomes"] == {"answered": 1}
     assert summary["starts"] == 1 and summary["cold_start"]["n"] == 1
     # the text the user asked to keep is in its own table, and only exported on request
@@ -142,18 +129,18 @@ def test_demo_survives_a_corrupt_database_and_keeps_text_only_when_asked(
     conn.close()
     assert "time" in kept["transcript"].lower() and kept["reply_text"].startswith("It is")
     exported = tmp_path / "with.jsonl"
-    hearthvox("telemetry", "export", "--with-transcripts", "-o", str(exported))
+    hearthvox_cli("telemetry", "export", "--with-transcripts", "-o", str(exported))
     assert kept["transcript"] in exported.read_text()
 
-    purged = hearthvox("telemetry", "purge", "--transcripts-only", "--yes", "--json")
+    purged = hearthvox_cli("telemetry", "purge", "--transcripts-only", "--yes", "--json")
     assert purged.returncode == 0, purged.stderr
     assert json.loads(purged.stdout)["content"] == 2
     for path, data in all_files(hearthvox_home).items():
         if "cache" not in path.parts:  # the demo's own request and reply WAVs live there
             assert kept["transcript"].lower().encode() not in data.lower(), path
             assert kept["reply_text"].encode() not in data, path
-    assert hearthvox("telemetry", "purge", "--yes").returncode == 0
-    assert json.loads(hearthvox("telemetry", "summary", "--json").stdout)["turns"] == 0
+    assert hearthvox_cli("telemetry", "purge", "--yes").returncode == 0
+    assert json.loads(hearthvox_cli("telemetry", "summary", "--json").stdout)["turns"] == 0
     assert not list(db.parent.glob("telemetry.sqlite3.broken-*"))
 
 
@@ -173,7 +160,7 @@ def test_check_exits_non_zero_on_a_breach(
     _seed([900.0, 1000.0, 1100.0, 1200.0, 2000.0, 2100.0], ["answered"] * 6)
     config = tmp_path / "config.toml"
     config.write_text(f"[telemetry]\nalert_first_audio_p95_ms = {threshold}\n")
-    proc = hearthvox("telemetry", "check", "--config", str(config))
+    proc = hearthvox_cli("telemetry", "check", "--config", str(config))
     assert proc.returncode == rc, proc.stdout + proc.stderr
     line = next(x for x in proc.stdout.splitlines() if "first_audio_p95_ms" in x)
     assert line.startswith(status)
@@ -187,7 +174,7 @@ def test_check_json_names_every_breached_rule(tmp_path: Path) -> None:
     )
     config = tmp_path / "config.toml"
     config.write_text("[telemetry]\nalert_error_rate = 0.2\nalert_false_wake_rate = 0.25\n")
-    proc = hearthvox("telemetry", "check", "--json", "--config", str(config))
+    proc = hearthvox_cli("telemetry", "check", "--json", "--config", str(config))
     assert proc.returncode == 1
     results = {r["rule"]: r for r in map(json.loads, proc.stdout.splitlines())}
     assert results["error_rate"]["status"] == "breached"
@@ -197,19 +184,19 @@ def test_check_json_names_every_breached_rule(tmp_path: Path) -> None:
 
 
 def test_check_with_nothing_recorded_passes() -> None:
-    proc = hearthvox("telemetry", "check")
+    proc = hearthvox_cli("telemetry", "check")
     assert proc.returncode == 0, proc.stderr
     assert all(x.startswith(("SKIPPED", "OK")) for x in proc.stdout.splitlines())
 
 
 def test_summary_and_prometheus_export_of_recorded_turns(tmp_path: Path) -> None:
     _seed([400.0, 600.0, 800.0, 1000.0], ["answered", "answered", "error", "no_speech"])
-    text = hearthvox("telemetry", "summary").stdout
+    text = hearthvox_cli("telemetry", "summary").stdout
     assert "speech recognition" in text and "queued" in text
     assert "end of speech to first audio (ms):" in text  # the histogram
     assert "false-wake proxy: 1 of 4" in text
     prom = tmp_path / "hv.prom"
-    proc = hearthvox("telemetry", "export", "--format", "prometheus", "-o", str(prom))
+    proc = hearthvox_cli("telemetry", "export", "--format", "prometheus", "-o", str(prom))
     assert proc.returncode == 0, proc.stderr
     families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
     turns = {
