@@ -22,7 +22,6 @@ from hearthvox.config import Config, from_dict
 from hearthvox.engines import Engines
 from tests.conftest import hearthvox_cli, silence, speak16
 
-REPO = Path(__file__).resolve().parents[2]
 OWW = default_model_paths().wake_models["hey_jarvis"].parent
 
 
