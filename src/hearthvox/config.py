@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from hearthvox.config_ranges import MAX_TEXT_CHARS, check_number, check_threads
 from hearthvox.errors import ConfigError
 from hearthvox.paths import user_paths
+from hearthvox.vocabulary import load_vocabulary
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,13 @@ class AsrConfig:
     language: str = "en"
     decode: Literal["lean", "full"] = "lean"
     """``lean``: encode only the audio, guarded greedy decode; ``full``: the 30 s window."""
+    vocabulary: str = ""
+    """A file of names and codes to expect, one per line (docs/configuration.md)."""
+    vocabulary_prompt: bool = True
+    """Decode again with the listed terms as Whisper's prompt when the text holds a
+    near miss of one (docs/configuration.md#vocabulary)."""
+    correct_threshold: float = 0.9
+    """After decoding, put a listed term for words that score this close (0: never)."""
 
 
 @dataclass(frozen=True)
@@ -468,6 +476,8 @@ def load(path: Path | None = None) -> Config:
         check_threads(
             {s: getattr(cfg, s).threads for s in _THREADED if "threads" in raw.get(s, {})}
         )
+        if cfg.asr.vocabulary:  # read when the ASR loads; checked now, before any bundle
+            load_vocabulary(Path(cfg.asr.vocabulary).expanduser())
     except ConfigError as exc:
         raise ConfigError(f"{target}: {exc}") from exc
     return cfg

@@ -86,6 +86,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("endpoint", "long_hangover_ms"): _pos(10_000),
     ("asr", "threads"): _THREADS,
     ("asr", "beam_size"): Range(1, 16),
+    ("asr", "correct_threshold"): _SHARE,
     ("tts", "length_scale"): Range(0.25, 4.0),
     ("tts", "threads"): _THREADS,
     ("telemetry", "retention_days"): _pos(3650),

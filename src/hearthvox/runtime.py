@@ -43,6 +43,11 @@ class Runtime:
         )
 
 
+def share_skill_vocabulary(engines: Engines, router: SkillRouter) -> None:
+    """The ASR hears the skills' own words along with a user's or a request's list."""
+    engines.asr.skill_vocabulary = router.vocabulary()
+
+
 def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
     """Resolve the active bundle of the configured channel and load every engine once."""
     t0 = time.perf_counter()
@@ -59,6 +64,7 @@ def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
     record_in_use(paths, cfg.models.channel, models.bundle_id)
     ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
     router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
+    share_skill_vocabulary(engines, router)
     ready_ms = (time.perf_counter() - t0) * 1000.0
     run_cfg = engines.cfg or cfg  # endpoint timing and the rest, as the engines were tuned
     return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device)

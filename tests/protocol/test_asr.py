@@ -13,6 +13,7 @@ from wyoming.audio import AudioStop
 from hearthvox.audio.wavio import load_wav
 from hearthvox.engines import Engines
 from hearthvox.evaluation.wer import edit_distance, normalize
+from tests.conftest import silence, speak16
 
 from .conftest import OPTIONS, ServicesMaker
 from .wyclient import (
@@ -148,3 +149,35 @@ def test_audio_stop_without_audio_gives_an_empty_transcript(wyoming_server: Serv
         return [e.data.get("text", "") for e in events if e.type == "transcript"]
 
     assert asyncio.run(run()) == [""]
+
+
+def test_a_request_brings_its_own_vocabulary(
+    wyoming_server: ServerThread, engines: Engines
+) -> None:
+    """``context.vocabulary`` biases that request only; a bad one is one error event."""
+    audio = np.concatenate(
+        [silence(0.5), speak16(engines, "Set a timer called Zbigniew."), silence(0.5)]
+    )
+    pcm = Pcm(audio.astype("<i2").tobytes(), 16000)
+    listed = {"vocabulary": ["Zbigniew", "XJ-4471 = x j forty four seventy one"]}
+    assert "Zbigniew" in transcript_text(asyncio.run(transcribe(wyoming_server.tcp, pcm, listed)))
+    assert "Zbigniew" not in transcript_text(asyncio.run(transcribe(wyoming_server.tcp, pcm)))
+
+    async def refused(context: dict[str, object]) -> str:
+        c = client(wyoming_server.tcp)
+        await c.connect()
+        try:
+            await c.write_event(Transcribe(language="en", context=context).event())
+            events = await read_until(c, "error")
+        finally:
+            await c.disconnect()
+        assert events[-1].data["code"] == "bad-event"
+        text: str = events[-1].data["text"]
+        return text
+
+    assert "must be a list of strings" in asyncio.run(refused({"vocabulary": "Zbigniew"}))
+    assert "control character" in asyncio.run(refused({"vocabulary": ["bad\x07bell"]}))
+    too_many = {"vocabulary": [f"t{i}" for i in range(501)]}
+    assert "more than 500 terms" in asyncio.run(refused(too_many))
+    # the server goes on
+    assert "Zbigniew" in transcript_text(asyncio.run(transcribe(wyoming_server.tcp, pcm, listed)))

@@ -9,6 +9,7 @@ import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -116,12 +117,14 @@ async def send_audio(
         await c.write_event(AudioChunk(audio=pcm.data[i : i + step], **fmt).event())
 
 
-async def transcribe(address: TcpAddress, pcm: Pcm) -> list[Event]:
+async def transcribe(
+    address: TcpAddress, pcm: Pcm, context: dict[str, Any] | None = None
+) -> list[Event]:
     """A whole transcription request on a new connection; the events up to transcript-stop."""
     c = client(address)
     await c.connect()
     try:
-        await c.write_event(Transcribe(language="en").event())
+        await c.write_event(Transcribe(language="en", context=context).event())
         await send_audio(c, pcm)
         await c.write_event(AudioStop().event())
         return await read_until(c, "transcript-stop")

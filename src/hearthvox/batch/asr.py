@@ -29,8 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from hearthvox.engines.asr import decode_window, load_whisper, tokenizer_for
+from hearthvox.engines.asr import BiasOptions, decode_window, load_whisper, tokenizer_for
 from hearthvox.engines.asr_guard import BATCH_GUARD, GuardOptions, judge, token_budget
+from hearthvox.engines.biasing import (
+    SUSPECT,
+    correct,
+    prefer_second,
+    prompt_text,
+    suspect,
+    whole_token_words,
+)
 from hearthvox.errors import EngineError
 from hearthvox.evaluation.wer import normalize
 from hearthvox.events import Int16Array
@@ -56,6 +64,8 @@ class DecodeOptions:
     """Time every word (cross-attention alignment: one more decoder pass per batch)."""
     guard: GuardOptions = BATCH_GUARD
     """When a chunk's text goes to the full-window decode (shared with the live decoder)."""
+    bias: BiasOptions = BiasOptions()
+    """The user's vocabulary (the prompt, and the correction of each segment's text)."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +130,39 @@ class BatchAsr:
         )
         self._tok: Any = tokenizer_for(self._model, opts.language)
         self._prompt: list[int] = self._model.get_prompt(self._tok, [], without_timestamps=False)
+        self._hotwords = prompt_text(opts.bias.vocabulary, self._tok)
+        self._known_word = whole_token_words(self._tok)
         self._suppress = list(get_suppressed_tokens(self._tok, [-1]))
 
     def transcribe(self, pieces: Sequence[Int16Array]) -> list[ChunkText]:
         """Transcribe every piece (mono 16 kHz, at most ``30 - pad_s`` s); results in order."""
+        found = self._transcribe(pieces)
+        if not self.opts.bias.vocabulary:
+            return found
+        return [self._biased(piece, chunk) for piece, chunk in zip(pieces, found, strict=True)]
+
+    def _biased(self, piece: Int16Array, chunk: ChunkText) -> ChunkText:
+        """Each segment corrected; the chunk decoded again with the vocabulary as prompt
+        (the full-window decode) when its text holds a suspect, and that text taken when
+        :func:`~hearthvox.engines.biasing.prefer_second` says so."""
+        bias, known = self.opts.bias, self._known_word
+
+        def corrected(segment: Segment) -> Segment:
+            fixed = correct(segment.text, bias.vocabulary, bias.threshold, known)
+            return dataclasses.replace(segment, text=fixed.text) if fixed.terms else segment
+
+        first = dataclasses.replace(chunk, segments=tuple(map(corrected, chunk.segments)))
+        plain = " ".join(seg.text for seg in chunk.segments)
+        if not bias.prompt or not suspect(plain, bias.vocabulary, SUSPECT, known):
+            return first
+        again = self._window(piece, chunk.fallback or "", self._hotwords)
+        second = dataclasses.replace(again, segments=tuple(map(corrected, again.segments)))
+        text = " ".join(seg.text for seg in first.segments)
+        if prefer_second(text, " ".join(seg.text for seg in second.segments), bias.vocabulary):
+            return dataclasses.replace(second, fallback=chunk.fallback)
+        return first
+
+    def _transcribe(self, pieces: Sequence[Int16Array]) -> list[ChunkText]:
         batches = self._batches(pieces)
         results: list[ChunkText | None] = [None] * len(pieces)
         jobs = max(1, self.model_settings.jobs)
@@ -206,8 +245,9 @@ class BatchAsr:
                 out.append(self._window(piece, reason))
         return out
 
-    def _window(self, piece: Int16Array, reason: str) -> ChunkText:
-        """The chunk decoded again on its own, on the full window."""
+    def _window(self, piece: Int16Array, reason: str, hotwords: str | None = None) -> ChunkText:
+        """The chunk decoded again on its own, on the full window (``hotwords``: with the
+        vocabulary as prompt)."""
         duration_s = len(piece) / RATE_HZ
         try:
             found = decode_window(
@@ -216,6 +256,7 @@ class BatchAsr:
                 beam_size=self.opts.beam_size,
                 language=self.opts.language,
                 words=self.opts.word_timestamps,
+                hotwords=hotwords,
             )
         except Exception as exc:  # CTranslate2 errors are untyped
             raise EngineError(f"full-window transcription failed: {exc}") from exc

@@ -18,6 +18,7 @@ from hearthvox.batch.asr import DecodeOptions, ModelSettings
 from hearthvox.batch.chunking import ChunkOptions
 from hearthvox.batch.manifest import fingerprint
 from hearthvox.config import Config
+from hearthvox.engines.asr import BiasOptions
 
 if TYPE_CHECKING:
     from hearthvox.bundles.default import ModelPaths
@@ -49,15 +50,24 @@ class BatchSettings:
     def variant(self) -> dict[str, Any]:
         return {"profile": self.profile, **dataclasses.asdict(self.model)}
 
+    def _decode(self) -> dict[str, Any]:
+        """The decode options, a vocabulary as its size and digest (none: no entry, as
+        before vocabularies, so earlier runs resume)."""
+        decode = dataclasses.asdict(self.decode)
+        del decode["bias"]
+        if self.decode.bias.vocabulary:
+            decode["bias"] = self.decode.bias.describe()
+        return decode
+
     def settings(self) -> dict[str, Any]:
         return {
             "pipeline": PIPELINE_VERSION,
-            **dataclasses.asdict(self.decode),
+            **self._decode(),
             "chunking": dataclasses.asdict(self.chunking),
         }
 
     def fingerprint(self) -> str:
-        decode = {k: v for k, v in dataclasses.asdict(self.decode).items() if k != "batch_size"}
+        decode = {k: v for k, v in self._decode().items() if k != "batch_size"}
         return fingerprint(
             {
                 "bundle": self.bundle_id,
@@ -115,6 +125,7 @@ def resolve(paths: ModelPaths, cfg: Config, over: Overrides) -> BatchSettings:
             language=cfg.asr.language,
             batch_size=batch_size,
             word_timestamps=over.words,
+            bias=BiasOptions.from_config(cfg.asr),
         ),
         chunking=ChunkOptions(threshold=cfg.vad.threshold),
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
-from hearthvox.engines.asr import WhisperAsr
+from hearthvox.engines.asr import BiasOptions, WhisperAsr
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
@@ -76,6 +76,7 @@ def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
         beam_size=cfg.asr.beam_size,
         language=cfg.asr.language,
         decode=cfg.asr.decode,
+        bias=BiasOptions.from_config(cfg.asr),
     )
 
 

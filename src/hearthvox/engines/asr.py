@@ -16,6 +16,8 @@ Two ways to decode, same model loaded once:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,21 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from hearthvox.config import AsrConfig
 from hearthvox.engines.asr_guard import LIVE_GUARD, GuardOptions, judge, token_budget
+from hearthvox.engines.biasing import (
+    CORRECT_THRESHOLD,
+    SUSPECT,
+    correct,
+    prefer_second,
+    prompt_text,
+    prompt_tokens,
+    suspect,
+    whole_token_words,
+)
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Float32Array, Int16Array
+from hearthvox.vocabulary import Vocabulary, load_vocabulary
 
 RATE_HZ = 16000
 Decode = Literal["lean", "full"]
@@ -41,6 +55,44 @@ class AsrResult:
     """How the text was found: ``lean``, ``lean_cut`` (a loop was cut) or ``full``."""
     fallback: str | None = None
     """Why a lean decode fell back to the full window (None when it did not)."""
+    corrected: int = 0
+    """Listed terms the vocabulary correction put in (a count: the text is not kept)."""
+    prompted: str | None = None
+    """A second decode with the vocabulary as prompt ran: ``taken`` or ``kept`` (the
+    first text stayed); None when it did not run."""
+
+
+@dataclass(frozen=True)
+class BiasOptions:
+    """How a vocabulary biases decoding (:mod:`hearthvox.engines.biasing`)."""
+
+    vocabulary: Vocabulary = Vocabulary()
+    """The user's list (``[asr] vocabulary``)."""
+    prompt: bool = True
+    """Decode again with the terms as prompt when the first text holds a suspect."""
+    threshold: float = CORRECT_THRESHOLD
+
+    @classmethod
+    def from_config(cls, asr: AsrConfig) -> BiasOptions:
+        """``[asr] vocabulary`` (read and checked), ``vocabulary_prompt``, ``correct_threshold``."""
+        path = Path(asr.vocabulary).expanduser() if asr.vocabulary else None
+        return cls(
+            vocabulary=load_vocabulary(path) if path is not None else Vocabulary(),
+            prompt=asr.vocabulary_prompt,
+            threshold=asr.correct_threshold,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """For records and fingerprints: the list's size and digest, not its terms."""
+        digest = hashlib.sha256(
+            "\n".join("=".join(t.forms()) for t in self.vocabulary.terms).encode()
+        ).hexdigest()
+        return {
+            "terms": len(self.vocabulary),
+            "sha256": digest if self.vocabulary else None,
+            "prompt": self.prompt,
+            "threshold": self.threshold,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,7 +171,13 @@ def _mean_logprob(segments: list[Any]) -> float:
 
 
 def decode_window(
-    model: Any, x: Float32Array, *, beam_size: int, language: str, words: bool = False
+    model: Any,
+    x: Float32Array,
+    *,
+    beam_size: int,
+    language: str,
+    words: bool = False,
+    hotwords: str | None = None,
 ) -> list[WindowSegment]:
     """The full-window decode both decoders fall back to: faster-whisper's
     ``transcribe()`` (30 s windows, timestamps) with the given beam size.
@@ -129,7 +187,8 @@ def decode_window(
     text on the next run, and a paired eval would see noise as a regression. A
     window that fails faster-whisper's own thresholds is decoded once more by beam
     search (5 beams), and the more confident text wins. (The retry may repeat
-    n-grams: a ban would forbid digit strings such as "five five five five".)"""
+    n-grams: a ban would forbid digit strings such as "five five five five".)
+    ``hotwords``: a vocabulary's prompt text (:func:`hearthvox.engines.biasing.prompt_text`)."""
 
     def attempt(beam: int) -> list[Any]:
         segments, _info = model.transcribe(
@@ -139,6 +198,7 @@ def decode_window(
             temperature=0.0,
             vad_filter=False,
             word_timestamps=words,
+            hotwords=hotwords,
         )
         return list(segments)
 
@@ -166,6 +226,15 @@ class Recogniser(Protocol):
     def transcribe(self, audio: Int16Array) -> AsrResult: ...
 
 
+@dataclass(frozen=True)
+class _Bias:
+    """One vocabulary's prompt for both decodes, and the correction's terms."""
+
+    vocabulary: Vocabulary
+    lean_prompt: list[int]
+    hotwords: str | None
+
+
 class WhisperAsr:
     """Loaded once; ``transcribe`` is blocking: call it off the event loop."""
 
@@ -180,6 +249,7 @@ class WhisperAsr:
         language: str = "en",
         decode: Decode = "lean",
         lean: LeanOptions | None = None,
+        bias: BiasOptions | None = None,
     ) -> None:
         self.beam_size = beam_size
         self.language = language
@@ -193,36 +263,88 @@ class WhisperAsr:
         tokenizer = tokenizer_for(self._model, language)
         self._tokenizer: Any = tokenizer
         self._prompt: list[int] = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        self.bias = bias or BiasOptions()
+        self._known_word = whole_token_words(tokenizer)
+        self.skill_vocabulary = Vocabulary()
+        """The skills' own words: they join a user's or a request's list, never alone."""
+        self._biases: dict[Vocabulary, _Bias] = {}
+
+    def _bias_for(self, extra: Vocabulary | None) -> _Bias | None:
+        """The prompt and terms for the user's list plus ``extra`` (a request's)."""
+        listed = self.bias.vocabulary.merged(extra) if extra else self.bias.vocabulary
+        if not listed:
+            return None
+        vocabulary = listed.merged(self.skill_vocabulary)
+        found = self._biases.get(vocabulary)
+        if found is None:
+            tokens = prompt_tokens(vocabulary, self._tokenizer) if self.bias.prompt else []
+            hotwords = prompt_text(vocabulary, self._tokenizer) if self.bias.prompt else None
+            found = _Bias(vocabulary, [*tokens, *self._prompt], hotwords)
+            if len(self._biases) >= 8:  # a request's list is one of many: keep a few
+                self._biases.pop(next(iter(self._biases)))
+            self._biases[vocabulary] = found
+        return found
 
     @property
     def model(self) -> Any:
         """The faster-whisper ``WhisperModel`` (its ``.model`` is the CTranslate2 Whisper)."""
         return self._model
 
-    def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult:
+    def transcribe(
+        self, audio: Int16Array, *, fallback: bool = True, vocabulary: Vocabulary | None = None
+    ) -> AsrResult:
         """Transcribe mono 16 kHz audio; returns the text stripped of edge spaces.
 
         ``fallback=False`` (a speculative decode): when a lean guard trips, give up at
         once with an empty text and ``fallback`` naming the guard, instead of
-        decoding the full window."""
+        decoding the full window. ``vocabulary``: a request's own list, added to the
+        user's for this call."""
         duration_s = len(audio) / RATE_HZ
         if len(audio) == 0:
             return AsrResult("", 0.0, "lean" if self.decode == "lean" else "full")
         x = audio.astype(np.float32) / 32768.0
+        bias = self._bias_for(vocabulary)
         try:
-            if self.decode == "lean" and duration_s <= self.lean.max_audio_s:
-                text, reason, cut = self._lean_decode(x, duration_s)
-                if reason is None:
-                    return AsrResult(text, duration_s, "lean_cut" if cut else "lean")
-                if not fallback:
-                    return AsrResult("", duration_s, "lean", fallback=reason)
-                log.debug("lean decode fell back to the full window: %s", reason)
-                return AsrResult(self._full_decode(x), duration_s, "full", fallback=reason)
-            return AsrResult(self._full_decode(x), duration_s, "full")
+            first = self._decode(x, duration_s, fallback, None)
+            if bias is None or not first.text:
+                return first
+            return self._biased(x, duration_s, fallback, first, bias)
         except EngineError:
             raise
         except Exception as exc:  # any failure in decoding is this turn's error
             raise EngineError(f"transcription failed: {exc}") from exc
+
+    def _decode(
+        self, x: Float32Array, duration_s: float, fallback: bool, bias: _Bias | None
+    ) -> AsrResult:
+        """One decode: lean (then the full window when a guard trips), or full."""
+        if self.decode == "lean" and duration_s <= self.lean.max_audio_s:
+            text, reason, cut = self._lean_decode(x, duration_s, bias)
+            if reason is None:
+                return AsrResult(text, duration_s, "lean_cut" if cut else "lean")
+            if not fallback:
+                return AsrResult("", duration_s, "lean", fallback=reason)
+            log.debug("lean decode fell back to the full window: %s", reason)
+            return AsrResult(self._full_decode(x, bias), duration_s, "full", fallback=reason)
+        return AsrResult(self._full_decode(x, bias), duration_s, "full")
+
+    def _biased(
+        self, x: Float32Array, duration_s: float, fallback: bool, first: AsrResult, bias: _Bias
+    ) -> AsrResult:
+        """The correction of the plain text; a prompted decode when it holds a suspect
+        (:mod:`hearthvox.engines.biasing`)."""
+        threshold, known = self.bias.threshold, self._known_word
+        fixed = correct(first.text, bias.vocabulary, threshold, known)
+        result = dataclasses.replace(first, text=fixed.text, corrected=len(fixed.terms))
+        if not self.bias.prompt or not suspect(first.text, bias.vocabulary, SUSPECT, known):
+            return result
+        second = self._decode(x, duration_s, fallback, bias)
+        fixed2 = correct(second.text, bias.vocabulary, threshold, known)
+        if prefer_second(result.text, fixed2.text, bias.vocabulary):
+            return dataclasses.replace(
+                second, text=fixed2.text, corrected=len(fixed2.terms), prompted="taken"
+            )
+        return dataclasses.replace(result, prompted="kept")
 
     def transcribe_full(self, audio: Int16Array) -> AsrResult:
         """The reference decode: faster-whisper ``transcribe`` on the 30 s window."""
@@ -234,10 +356,13 @@ class WhisperAsr:
         except Exception as exc:  # any failure in decoding is this turn's error
             raise EngineError(f"transcription failed: {exc}") from exc
 
-    def _lean_decode(self, x: Float32Array, duration_s: float) -> tuple[str, str | None, bool]:
+    def _lean_decode(
+        self, x: Float32Array, duration_s: float, bias: _Bias | None = None
+    ) -> tuple[str, str | None, bool]:
         import ctranslate2
 
         opts = self.lean
+        prompt = bias.lean_prompt if bias is not None else self._prompt
         padded = np.concatenate([x, np.zeros(int(RATE_HZ * opts.margin_s), dtype=np.float32)])
         features = self._model.feature_extractor(padded, padding=0)
         frames = features.shape[-1] - features.shape[-1] % 2  # the encoder halves the frames
@@ -245,9 +370,9 @@ class WhisperAsr:
         budget = token_budget(duration_s, opts.guard)
         result = self._model.model.generate(
             ctranslate2.StorageView.from_array(batch),
-            [self._prompt],
+            [prompt],
             beam_size=1,
-            max_length=len(self._prompt) + budget,
+            max_length=len(prompt) + budget,
             return_scores=True,
             suppress_blank=True,
             suppress_tokens=[-1],
@@ -259,6 +384,12 @@ class WhisperAsr:
         verdict = judge(text, len(tokens), budget, avg_logprob, duration_s, opts.guard)
         return verdict.text, verdict.fallback, verdict.loop_cut
 
-    def _full_decode(self, x: Float32Array) -> str:
-        found = decode_window(self._model, x, beam_size=self.beam_size, language=self.language)
+    def _full_decode(self, x: Float32Array, bias: _Bias | None = None) -> str:
+        found = decode_window(
+            self._model,
+            x,
+            beam_size=self.beam_size,
+            language=self.language,
+            hotwords=bias.hotwords if bias is not None else None,
+        )
         return " ".join(seg.text for seg in found).strip()

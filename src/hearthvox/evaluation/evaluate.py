@@ -28,6 +28,7 @@ from hearthvox.bundles.manifest import CHANNELS
 from hearthvox.bundles.store import Store
 from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
+from hearthvox.engines.asr import BiasOptions
 from hearthvox.errors import ModelError
 from hearthvox.evaluation.corpus import find_corpus, load_corpus
 from hearthvox.evaluation.evalset import EvalSet, load_or_build
@@ -140,7 +141,13 @@ def fingerprint(target: Target, evalset: EvalSet) -> dict[str, Any]:
             s: dataclasses.asdict(getattr(cfg, s)) for s in ("wake", "vad", "endpoint", "asr")
         },
         "runtimes": {name: metadata.version(name) for name in _RUNTIMES},
+        **({"vocabulary": _vocabulary(cfg)} if cfg.asr.vocabulary else {}),
     }
+
+
+def _vocabulary(cfg: Config) -> dict[str, Any]:
+    """The vocabulary file's size and digest: a changed file is another result."""
+    return BiasOptions.from_config(cfg.asr).describe()
 
 
 def load_engines_for(target: Target) -> EvalEngines:
@@ -151,12 +158,14 @@ def load_engines_for(target: Target) -> EvalEngines:
 
     models, cfg = target.models, target.cfg
     check_bundle_supported(models.hardware, *parse_ref(models.bundle_id))
+    asr = load_asr(models, cfg)
     return EvalEngines(
         models.bundle_id,
         load_wake(models, cfg),
         SileroVad(models.vad, threads=cfg.vad.threads),
-        load_asr(models, cfg),
+        asr,
         cfg,
+        listed=asr.bias.vocabulary.written(),
     )
 
 

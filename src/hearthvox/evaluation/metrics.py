@@ -53,6 +53,10 @@ class SliceMetrics:
     cutoffs: int = 0
     lates: int = 0
     endpoint_p50_ms: float | None = None
+    unlisted: int = 0
+    """Commands whose reference holds no term of the vocabulary (with a vocabulary)."""
+    insertions: int = 0
+    """Terms of the vocabulary heard in those commands."""
 
     @property
     def wer(self) -> float | None:
@@ -61,6 +65,11 @@ class SliceMetrics:
     @property
     def entity_error(self) -> float | None:
         return _rate(self.entity_errors, self.entities)
+
+    @property
+    def insertions_per_100(self) -> float | None:
+        """Listed terms heard where none was said, per 100 commands without one."""
+        return None if not self.unlisted else 100 * self.insertions / self.unlisted
 
     @property
     def exact_match(self) -> float | None:
@@ -127,6 +136,12 @@ class SliceMetrics:
             )
         if self.entities:
             out["entities"] = self.entities
+        if self.unlisted:
+            out.update(
+                false_insertions=self.insertions,
+                false_insertions_per_100=_round(self.insertions_per_100, 2),
+                unlisted=self.unlisted,
+            )
         if self.wake_n:
             out.update(
                 wake_frr=_round(self.wake_frr),
@@ -173,6 +188,7 @@ def slice_metrics(name: str, outcomes: list[ClipOutcome], split: str = "") -> Sl
         if ci is not None:
             cis.append((metric, ci[0], ci[1]))
     entities = [o for o in commands if o.entity_ok is not None]
+    listed = [o for o in commands if o.listed_said is not None]  # run with a vocabulary
     wakes = [o for o in outcomes if o.role == "wake"]
     vads = [o.vad for o in outcomes if o.vad is not None]
     others = [o for o in outcomes if o.role != "wake"]
@@ -197,6 +213,8 @@ def slice_metrics(name: str, outcomes: list[ClipOutcome], split: str = "") -> Sl
         vad_fp=sum(v[1] for v in vads),
         vad_fn=sum(v[2] for v in vads),
         vad_n=len(vads),
+        unlisted=sum(not o.listed_said for o in listed),
+        insertions=sum(o.inserted for o in listed if not o.listed_said),
         cutoffs=sum(bool(o.cutoff) for o in commands),
         lates=sum(bool(o.late) for o in commands),
         endpoint_p50_ms=round(statistics.median(delays), 1) if delays else None,

@@ -96,6 +96,23 @@ CARRIERS: tuple[Carrier, ...] = (
     Carrier("Book a table at Nguyen's for two.", "book a table at Nguyen's for two", "Nguyen"),
     Carrier("Is filter B R 5 0 in stock?", "is filter BR-50 in stock", "BR-50"),
 )
+DEV_CARRIERS: tuple[Carrier, ...] = (
+    Carrier("Set a timer called Krzysztof.", "set a timer called Krzysztof", "Krzysztof"),
+    Carrier("Order part N M 3 3 1 7.", "order part NM-3317", "NM-3317"),
+    Carrier("Call Saoirse in the living room.", "call Saoirse in the living room", "Saoirse"),
+    Carrier("Add T B 4 7 2 to my list.", "add TB-472 to my list", "TB-472"),
+    Carrier(
+        "Remind me to phone Chiamaka tonight.", "remind me to phone Chiamaka tonight", "Chiamaka"
+    ),
+    Carrier("Ship part R X 9 0 5 2 today.", "ship part RX-9052 today", "RX-9052"),
+    Carrier("Message Niamh that dinner is ready.", "message Niamh that dinner is ready", "Niamh"),
+    Carrier("Play the album called Anneliese.", "play the album called Anneliese", "Anneliese"),
+    Carrier(
+        "Find a table at Wojciech's tonight.", "find a table at Wojciech's tonight", "Wojciech"
+    ),
+    Carrier("Is valve D K 6 0 available?", "is valve DK-60 available", "DK-60"),
+)
+"""The dev split's carriers: other names and codes, so that tuning never sees the test's."""
 QUICK_CARRIERS = (0, 1, 2, 3)
 
 WAKE_COMMANDS: tuple[tuple[str, float], ...] = (
@@ -149,7 +166,8 @@ class SetSpec:
         return self.wake_word.replace("_", " ").title() + "."
 
     def carriers(self) -> tuple[Carrier, ...]:
-        return tuple(CARRIERS[i] for i in QUICK_CARRIERS) if self.quick else CARRIERS
+        every = DEV_CARRIERS if self.split == "dev" else CARRIERS
+        return tuple(every[i] for i in QUICK_CARRIERS) if self.quick else every
 
     def wake_commands(self) -> tuple[tuple[str, float], ...]:
         return WAKE_COMMANDS[:QUICK_WAKE] if self.quick else WAKE_COMMANDS

@@ -24,7 +24,13 @@ from hearthvox.engines.endpoint import Endpointer, hangover_for
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
 from hearthvox.evaluation.evalset import Clip
-from hearthvox.evaluation.wer import entity_found, letters_digits, word_errors
+from hearthvox.evaluation.wer import (
+    entity_found,
+    false_insertions,
+    letters_digits,
+    term_said,
+    word_errors,
+)
 from hearthvox.events import Int16Array
 
 RATE_HZ = 16000
@@ -55,6 +61,8 @@ class EvalEngines:
     cfg: Config
     fingerprint: dict[str, Any] = field(default_factory=dict)
     """Everything that decides the results (model sha256s, settings, runtime versions)."""
+    listed: tuple[str, ...] = ()
+    """The user's vocabulary (written forms): its terms heard where not said are counted."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,11 @@ class ClipOutcome:
     tags: tuple[str, ...] = ()
     exact_ok: bool | None = None
     """An alphanumeric recording: its letters and digits exactly right."""
+    listed_said: bool | None = None
+    """The reference holds a term of the vocabulary (then the clip does not count for
+    insertions); None: the eval ran without a vocabulary."""
+    inserted: int = 0
+    """Terms of the vocabulary heard that the reference does not hold."""
     hypothesis: str = field(default="", compare=False)
     """The transcript: kept in memory only (``eval --clips``), never written to disk."""
 
@@ -224,6 +237,10 @@ def run_command(
             if clip.style == "alphanumeric"
             else None
         ),
+        listed_said=(
+            any(term_said(t, clip.reference) for t in engines.listed) if engines.listed else None
+        ),
+        inserted=false_insertions(engines.listed, clip.reference, heard.text),
         cutoff=cutoff,
         late=heard.start_ms is not None and (delay is None or delay > LATE_MS),
         endpoint_ms=round(delay, 1) if delay is not None else None,

@@ -106,3 +106,26 @@ def entity_found(entity: str, hypothesis: str) -> bool:
     ``xj 4 4 7 1`` and ``X.J. 4471`` both hold ``XJ-4471``)."""
     want = "".join(normalize(entity))
     return not want or want in "".join(normalize(hypothesis))
+
+
+def term_said(term: str, text: str) -> bool:
+    """Whether a listed *term* is in *text*: a run of its normalised words that, joined,
+    is the term's normalised words joined (whole words only: "Ann" is not in "planning")."""
+    want = "".join(normalize(term))
+    words = normalize(text)
+    if not want:
+        return False
+    for i in range(len(words)):
+        joined = ""
+        for word in words[i:]:
+            joined += word
+            if joined == want:
+                return True
+            if not want.startswith(joined):
+                break
+    return False
+
+
+def false_insertions(terms: Iterable[str], reference: str, hypothesis: str) -> int:
+    """Listed terms the hypothesis holds and the reference does not."""
+    return sum(term_said(t, hypothesis) and not term_said(t, reference) for t in terms)

@@ -194,6 +194,7 @@ class Connection:
             max_s=self._options.max_audio_s,
             on_chunk=self._transcript_chunk if streaming else None,
             cut_silence_ms=self._options.segment_silence_ms,
+            vocabulary=pending.vocabulary if pending else None,
         )
         self._audio = _Audio(PcmConverter(fmt), stream, language)
         if streaming:

@@ -17,8 +17,10 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeVoice
 from wyoming.wake import Detect
 
+from hearthvox.errors import ConfigError
 from hearthvox.protocol.framing import ProtocolError
 from hearthvox.protocol.info import PROGRAM, ServedModels, voice_language
+from hearthvox.vocabulary import Vocabulary, parse_terms
 
 
 def bad(text: str) -> ProtocolError:
@@ -49,6 +51,8 @@ def _primary(language: str) -> str:
 @dataclass(frozen=True)
 class AsrRequest:
     language: str
+    vocabulary: Vocabulary | None = None
+    """``context.vocabulary`` of the transcribe event: terms for this request only."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,25 @@ def transcribe_request(event: Event, served: ServedModels) -> AsrRequest:
         raise unsupported(
             f"language {language!r} is not served; the speech model speaks {served.asr_language!r}"
         )
-    return AsrRequest(served.asr_language)
+    return AsrRequest(served.asr_language, request_vocabulary(req.context))
+
+
+def request_vocabulary(context: object) -> Vocabulary | None:
+    """A transcribe event's ``context.vocabulary``: a list of at most MAX_TERMS strings,
+    ``TERM`` or ``TERM = SPOKEN`` (docs/wyoming.md); None when there is none."""
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        raise bad("'context' must be an object")
+    raw = context.get("vocabulary")
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise bad("'context.vocabulary' must be a list of strings")
+    try:
+        return parse_terms(raw, "context.vocabulary") or None
+    except ConfigError as exc:
+        raise bad(str(exc)) from None
 
 
 def detect_request(event: Event, served_names: list[str]) -> WakeRequest:

@@ -32,6 +32,7 @@ from hearthvox.errors import ModelError
 from hearthvox.events import Int16Array
 from hearthvox.protocol.gate import EngineGate
 from hearthvox.protocol.info import ServedModels, build_info
+from hearthvox.vocabulary import Vocabulary
 
 T = TypeVar("T")
 
@@ -100,11 +101,14 @@ class Services:
     def vad_stream(self) -> SileroVad:
         return self.engines.vad.new_stream()
 
-    async def transcribe(self, audio: Int16Array) -> str:
-        """16 kHz mono audio to text (one Whisper call at a time, server-wide)."""
+    async def transcribe(self, audio: Int16Array, vocabulary: Vocabulary | None = None) -> str:
+        """16 kHz mono audio to text (one Whisper call at a time, server-wide);
+        ``vocabulary``: the request's own terms, with the configured list."""
         engines = self.engines
         result = await run_exclusive(
-            self._asr_lock, lambda: engines.asr.transcribe(audio), self.gate
+            self._asr_lock,
+            lambda: engines.asr.transcribe(audio, vocabulary=vocabulary),
+            self.gate,
         )
         return result.text
 

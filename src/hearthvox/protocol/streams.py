@@ -18,6 +18,7 @@ from hearthvox.events import Int16Array
 from hearthvox.protocol.framing import ProtocolError
 from hearthvox.protocol.pcm import RATE_HZ
 from hearthvox.protocol.services import Services
+from hearthvox.vocabulary import Vocabulary
 
 MIN_SPEECH_MS = 200.0
 """A segment needs this much voiced audio to be worth transcribing on its own."""
@@ -65,8 +66,10 @@ class AsrStream:
         max_s: float,
         on_chunk: Callable[[str], Awaitable[None]] | None,
         cut_silence_ms: float = 600.0,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self._services = services
+        self._vocabulary = vocabulary
         self._audio = AudioBuffer(max_s)
         self._on_chunk = on_chunk
         self._vad = services.vad_stream() if on_chunk is not None else None
@@ -110,7 +113,7 @@ class AsrStream:
     async def _segment(self, before: asyncio.Future[None] | None, audio: Int16Array) -> None:
         if before is not None:
             await before
-        await self._emit(await self._services.transcribe(audio))
+        await self._emit(await self._services.transcribe(audio, self._vocabulary))
 
     async def _emit(self, text: str) -> None:
         if not text:
@@ -125,12 +128,14 @@ class AsrStream:
         self._audio.append(tail)
         audio = self._audio.all()
         if self._cuts == 0:
-            await self._emit(await self._services.transcribe(audio))
+            await self._emit(await self._services.transcribe(audio, self._vocabulary))
         else:
             if self._chain is not None:
                 await self._chain
             if self._voiced_ms >= MIN_SPEECH_MS:
-                await self._emit(await self._services.transcribe(audio[self._seg_start :]))
+                await self._emit(
+                    await self._services.transcribe(audio[self._seg_start :], self._vocabulary)
+                )
         return "".join(self._texts)
 
     async def close(self) -> None:

@@ -57,6 +57,7 @@ class TimeSkill:
     """ "What time is it?" -> "It is 11:04 PM." """
 
     name = "time"
+    vocabulary = ("time", "o'clock")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)
@@ -88,6 +89,7 @@ class DateSkill:
     """ "What's the date?" -> "Today is Saturday, November 28." """
 
     name = "date"
+    vocabulary = ("date", "today", "tomorrow")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)
@@ -150,6 +152,7 @@ class StopSkill:
     """
 
     name = "stop"
+    vocabulary = ("stop", "cancel", "never mind")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)
@@ -177,6 +180,7 @@ class RepeatSkill:
     """ "Say that again" -> the last thing said (``ctx.last_reply``)."""
 
     name = "repeat"
+    vocabulary = ("repeat", "say that again")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)

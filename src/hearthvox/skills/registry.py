@@ -32,8 +32,9 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 from hearthvox.config import SkillsConfig
-from hearthvox.errors import SkillError
+from hearthvox.errors import ConfigError, SkillError
 from hearthvox.skills.base import Skill, SkillContext, SkillResult
+from hearthvox.vocabulary import Vocabulary, merge, parse_terms
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,24 @@ class SkillRouter:
     def from_config(cls, config: SkillsConfig, ctx: SkillContext) -> SkillRouter:
         """The installed skills minus ``config.disabled``, with its fallback reply."""
         return cls(load_skills(config.disabled), ctx, config.fallback_reply)
+
+    def vocabulary(self) -> Vocabulary:
+        """The skills' own words (a skill's optional ``vocabulary``: a sequence of
+        ``TERM`` / ``TERM = SPOKEN`` strings); one that is not valid is left out."""
+        found = []
+        for skill in self.skills:
+            terms = getattr(skill, "vocabulary", ())
+            if not terms:
+                continue
+            try:
+                found.append(parse_terms(list(terms), f"skill {skill.name}'s vocabulary"))
+            except (ConfigError, TypeError) as exc:
+                log.warning("%s; left out", exc)
+        try:
+            return merge(found)
+        except ConfigError as exc:
+            log.warning("the skills' vocabularies: %s; left out", exc)
+            return Vocabulary()
 
     def answer(self, utterance: str) -> tuple[str, SkillResult]:
         """``(skill name, result)``; ``("fallback", fallback reply)`` when no skill takes it.

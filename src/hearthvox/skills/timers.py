@@ -69,6 +69,7 @@ _MAX_LABEL_WORDS = 3
 
 class TimerSkill:
     name = "timer"
+    vocabulary = ("timer", "timers", "minutes", "seconds", "hours")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)

@@ -1,0 +1,192 @@
+"""The vocabulary's effect, slice by slice: tiny.en alone, the correction, the
+correction with the second (prompted) decode, and the prompt on every decode
+(docs/evaluation.md, "Names and codes").
+
+    .venv/bin/python scripts/vocabulary_table.py --split dev --sweep 0.7,0.75,0.8,0.85,0.9
+    .venv/bin/python scripts/vocabulary_table.py --split test --threshold 0.9
+
+Runs the eval's clips of the chosen slices (default: clean, tts, entities) twice
+through the default bundle's wake, VAD and ASR: plain, and with the vocabulary as
+prompt on every decode. The correction and the second, prompted decode of
+``WhisperAsr`` are functions of those two texts (engines/biasing.py), so every
+variant and threshold is computed from the two runs. Prints per slice: WER,
+entity error, false insertions of listed terms per 100 commands that hold none,
+and the paired change of each variant against tiny.en alone with its 95 %
+interval (the gate's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hearthvox.bundles.default import default_model_paths
+from hearthvox.config import AsrConfig, Config
+from hearthvox.engines.asr import AsrResult, WhisperAsr
+from hearthvox.engines.biasing import SUSPECT, correct, prefer_second, suspect
+from hearthvox.evaluation.evaluate import load_engines_for, options_for, prepare_set, target_for
+from hearthvox.evaluation.gate import compare
+from hearthvox.evaluation.metrics import EvalResult, result_from, slice_metrics
+from hearthvox.evaluation.runner import ClipOutcome, Transcriber, run_clips
+from hearthvox.evaluation.wer import entity_found, false_insertions, term_said, word_errors
+from hearthvox.events import Int16Array
+from hearthvox.vocabulary import load_vocabulary
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--vocabulary", type=Path, default=REPO / "docs/examples/vocabulary.txt")
+    ap.add_argument("--slices", default="clean,tts,entities")
+    ap.add_argument("--threshold", type=float, default=0.8, help="for the table")
+    ap.add_argument("--sweep", default="", help="thresholds to compare (dev only)")
+    ap.add_argument("--dump", type=Path, help="write each clip's transcripts here (JSON)")
+    args = ap.parse_args()
+    if args.sweep and args.split != "dev":
+        ap.error("tune on dev only: --sweep needs --split dev")
+    slices = tuple(args.slices.split(","))
+    vocabulary = load_vocabulary(args.vocabulary)
+    listed = vocabulary.written()
+
+    base_cfg = Config()
+    options = options_for(base_cfg, None, quick=False, split=args.split, keep_text=True)
+    evalset = prepare_set(options, base_cfg)
+    clips = tuple(c for c in evalset.clips if c.slice in slices and c.role == "command")
+    by_id = {c.id: c for c in clips}
+    print(f"{len(clips)} clips of {', '.join(slices)} ({args.split} split)", file=sys.stderr)
+
+    cfg = dataclasses.replace(
+        base_cfg, asr=dataclasses.replace(AsrConfig(), vocabulary=str(args.vocabulary))
+    )
+    engines = load_engines_for(target_for(default_model_paths(), cfg))
+    loaded = engines.asr
+    assert isinstance(loaded, WhisperAsr)
+    asr: WhisperAsr = loaded
+    bias = asr._bias_for(None)
+
+    class Prompted:
+        """Every decode with the vocabulary as prompt (and no correction)."""
+
+        def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult:
+            x = audio.astype(np.float32) / 32768.0
+            return asr._decode(x, len(audio) / 16000, fallback, bias)
+
+    class Plain:
+        """tiny.en alone: no prompt, no correction."""
+
+        def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult:
+            x = audio.astype(np.float32) / 32768.0
+            return asr._decode(x, len(audio) / 16000, fallback, None)
+
+    def decode(transcriber: Transcriber, name: str) -> list[ClipOutcome]:
+        t0 = time.perf_counter()
+        out = run_clips(dataclasses.replace(engines, asr=transcriber), clips)
+        print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return out
+
+    known = asr._known_word
+
+    def scored(outcomes: list[ClipOutcome], texts: list[str]) -> list[ClipOutcome]:
+        out = []
+        for o, text in zip(outcomes, texts, strict=True):
+            clip = by_id[o.id]
+            edits, words = word_errors(clip.reference, text)
+            out.append(
+                dataclasses.replace(
+                    o,
+                    hypothesis=text,
+                    edits=edits,
+                    words=words,
+                    entity_ok=entity_found(clip.entity, text) if clip.entity else None,
+                    listed_said=any(term_said(t, clip.reference) for t in listed),
+                    inserted=false_insertions(listed, clip.reference, text),
+                )
+            )
+        return out
+
+    def two_pass(first: str, prompted: str, threshold: float) -> str:
+        """What WhisperAsr.transcribe gives (engines/biasing.py), from the two decodes."""
+        text = correct(first, vocabulary, threshold, known).text
+        if not first or not suspect(first, vocabulary, SUSPECT, known):
+            return text
+        second = correct(prompted, vocabulary, threshold, known).text
+        return second if prefer_second(text, second, vocabulary) else text
+
+    plain, prompted = decode(Plain(), "plain"), decode(Prompted(), "prompted")
+    if args.dump:
+        rows = [
+            {
+                "id": a.id,
+                "slice": a.slice,
+                "ref": by_id[a.id].reference,
+                "plain": a.hypothesis,
+                "prompt": b.hypothesis,
+            }
+            for a, b in zip(plain, prompted, strict=True)
+        ]
+        args.dump.write_text(json.dumps(rows, indent=1))
+    first = [o.hypothesis for o in plain]
+    again = [o.hypothesis for o in prompted]
+    thresholds = [float(t) for t in args.sweep.split(",")] if args.sweep else [args.threshold]
+    variants: list[tuple[str, list[ClipOutcome]]] = [
+        ("tiny.en alone", scored(plain, first)),
+        ("prompt on every decode", scored(plain, again)),
+    ]
+    for t in thresholds:
+        variants.append(
+            (
+                f"correction {t:g}",
+                scored(plain, [correct(a, vocabulary, t, known).text for a in first]),
+            )
+        )
+        variants.append(
+            (
+                f"prompt every decode + corr. {t:g}",
+                scored(plain, [correct(b, vocabulary, t, known).text for b in again]),
+            )
+        )
+        variants.append(
+            (
+                f"corr. {t:g} + 2nd pass (default)",
+                scored(plain, [two_pass(a, b, t) for a, b in zip(first, again, strict=True)]),
+            )
+        )
+        n = sum(bool(a) and suspect(a, vocabulary, SUSPECT, known) for a in first)
+        print(f"  second decodes at {t:g}: {n} of {len(first)} clips", file=sys.stderr)
+
+    def result(outcomes: list[ClipOutcome]) -> EvalResult:
+        return result_from("default", evalset.digest, False, tuple(outcomes), split=args.split)
+
+    baseline = result(variants[0][1])
+    print(
+        f"{'variant':30} {'slice':9} {'n':>4} {'WER':>6} {'entity err':>10} "
+        f"{'ins/100':>7}  change vs alone [95% CI]"
+    )
+    for name, outcomes in variants:
+        res = result(outcomes)
+        checks = {(c.slice, c.metric.name): c for c in compare(base_cfg.eval, baseline, res)}
+        for s in slices + ("all",):
+            members = [o for o in outcomes if o.slice == s] if s != "all" else outcomes
+            m = slice_metrics(s, members, args.split)
+            ent = f"{m.entity_errors}/{m.entities}" if m.entities else "-"
+            ins = f"{m.insertions_per_100:.1f}" if m.insertions_per_100 is not None else "-"
+            wer = f"{m.wer * 100:.1f}%" if m.wer is not None else "-"
+            change = []
+            for metric in ("wer", "entity_error"):
+                c = checks.get((s, metric))
+                if c is not None and name != variants[0][0]:
+                    change.append(f"{metric} {c.change_text()}")
+            print(f"{name:30} {s:9} {m.n:>4} {wer:>6} {ent:>10} {ins:>7}  {'; '.join(change)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
