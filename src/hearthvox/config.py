@@ -86,6 +86,8 @@ class EndpointConfig:
 
 @dataclass(frozen=True)
 class AsrConfig:
+    second_model: Literal["auto", "on", "off"] = "auto"
+    """Whisper base as a second ASR model: ``auto`` = the device profile's choice (hw)."""
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = "int8"
     threads: int = 2

@@ -93,7 +93,7 @@ FALLBACK = "  - id: any\n    match: {}\n"
          "<t>: profile 'pi4'.variants.asr.compute_type: 'int4' is not a CTranslate2 compute type"),
         (_edit("asr: {beam_size: 2}", "asr: {model: asr/whisper-base.en}"),
          "<t>: profile 'pi4'.variants.asr: ASR model 'asr/whisper-base.en' is not in "
-         "hearthvox/data/models.lock (packaged) (it has: asr/whisper-tiny.en)"),
+         "hearthvox/data/models.lock (packaged) (it has: asr/whisper-base, asr/whisper-tiny.en)"),
         (_edit("asr: {beam_size: 2}", "tts: {voice: en_GB-alba-medium}"),
          "<t>: profile 'pi4'.variants.tts: voice 'en_GB-alba-medium' is not in "
          "hearthvox/data/models.lock (packaged) (it has: en_US-joe-medium)"),

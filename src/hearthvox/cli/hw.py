@@ -78,6 +78,7 @@ def device_report(
         "profile_variants": setup.selection.variants,
         "overrides": [dataclasses.asdict(o) for o in setup.overrides],
         "bundle": {"ref": ref, "refused": refused, "verified": verified},
+        "second_asr": dataclasses.asdict(setup.second_asr()),
         "matrix": matrix.origin,
     }
     if root.resolve() != LIVE:
@@ -109,6 +110,10 @@ def _plan(v: dict[str, dict[str, Any]]) -> list[str]:
         f"{asr.get('compute_type')}, beam {asr.get('beam_size')} ({threads(asr)})",
         f"  speech synthesis    {tts.get('voice', '?')} ({threads(tts)})",
     ]
+    if second := v.get("second_asr"):
+        lines.append(
+            f"  second ASR model    {second['model']}: {'on' if second['enabled'] else 'off'}"
+        )
     if end:
         lines.append(
             f"  end of speech       after {end.get('hangover_ms', '?')} ms of silence, "
@@ -136,7 +141,7 @@ def summary(report: dict[str, Any]) -> str:
         f"Profile: {report['profile']}"
         + (f" ({report['description']})" if report["description"] else ""),
         "hearthvox will run:",
-        *_plan(report["variants"]),
+        *_plan({**report["variants"], "second_asr": report["second_asr"]}),
         "Why:",
         *(f"  - {r}" for r in report["reasons"]),
     ]

@@ -25,6 +25,7 @@ from hearthvox.compat.schema import (
     Match,
     Matrix,
     Profile,
+    SecondAsr,
     Variants,
     Verified,
     build_matrix,
@@ -169,6 +170,17 @@ class Selection:
     verified: list[Verified] = field(default_factory=list)
     known_bad: list[KnownBad] = field(default_factory=list)
     matrix: str = ""  # where the matrix was read from
+    second_asr: SecondAsr = SecondAsr(False, "")  # the profile's choice (the user may override)
+
+
+SECOND_ASR_MODEL = "asr/whisper-base"  # hearthvox.bundles.optional.SECOND_ASR (no import: layers)
+
+
+def profile_second_asr(profile: Profile) -> SecondAsr:
+    """*profile*'s choice for the second ASR model; off, with a reason, when it names none."""
+    if profile.second_asr is not None:
+        return profile.second_asr
+    return SecondAsr(False, f"profile '{profile.id}' does not turn it on (not measured there)")
 
 
 def merge(base: Variants, over: Variants) -> Variants:
@@ -263,6 +275,11 @@ def select_profile(probe: Probe, matrix: Matrix) -> Selection:
         reasons.append(
             f"only {probe.cores} core(s) available: threads capped ({', '.join(capped)})"
         )
+    second = profile_second_asr(chosen)
+    reasons.append(
+        f"second ASR model ({SECOND_ASR_MODEL}): {'on' if second.enabled else 'off'}: "
+        f"{second.reason}"
+    )
     return Selection(
         profile=chosen.id,
         reasons=reasons,
@@ -272,4 +289,5 @@ def select_profile(probe: Probe, matrix: Matrix) -> Selection:
         verified=list(chosen.verified),
         known_bad=list(chosen.known_bad),
         matrix=matrix.origin,
+        second_asr=second,
     )

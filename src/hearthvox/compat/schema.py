@@ -38,8 +38,9 @@ FIGURES = frozenset({"asr_rtf", "asr_audio_s", "tts_first_audio_ms", "peak_rss_m
 
 _TOP_KEYS = frozenset({"schema_version", "defaults", "profiles"})
 _PROFILE_KEYS = frozenset(
-    {"id", "description", "match", "variants", "cuda", "verified", "known_bad"}
+    {"id", "description", "match", "variants", "cuda", "verified", "known_bad", "second_asr"}
 )
+_SECOND_ASR_KEYS = frozenset({"enabled", "reason"})
 _MATCH_KEYS = frozenset(
     {"arch", "flags", "min_mem_mb", "max_mem_mb", "min_cores", "board", "l4t", "cuda",
      "providers"}
@@ -97,6 +98,14 @@ class Verified:
 
 
 @dataclass(frozen=True)
+class SecondAsr:
+    """Whether a profile runs the second ASR model (Whisper base), and why, in words."""
+
+    enabled: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class Profile:
     id: str
     description: str
@@ -105,6 +114,7 @@ class Profile:
     cuda: Variants  # overrides applied when CTranslate2 sees a CUDA device
     verified: tuple[Verified, ...] = ()
     known_bad: tuple[KnownBad, ...] = ()
+    second_asr: SecondAsr | None = None  # None: off, the profile does not turn it on
 
 
 @dataclass(frozen=True)
@@ -290,6 +300,11 @@ def _variants(raw: object, where: str, models: LockModels) -> Variants:
         if stage not in STAGES:
             raise ConfigError(f"{where}: unknown stage {stage!r} (stages: {', '.join(STAGES)})")
         settings = _mapping(settings, f"{where}.{stage}")
+        if stage == "asr" and "second_model" in settings:
+            raise ConfigError(
+                f"{where}.asr: second_model is the user's switch; a profile says it with "
+                f"second_asr: {{enabled: true|false, reason: ...}}"
+            )
         checked = {k: v for k, v in settings.items() if not (stage == "asr" and k == "model")}
         try:  # the same keys, types and ranges as the [stage] table of config.toml
             config_mod.from_dict({stage: checked})
@@ -360,6 +375,16 @@ def _verified(raw: object, where: str) -> Verified:
     )
 
 
+def _second_asr(raw: object, where: str) -> SecondAsr | None:
+    if raw is None:
+        return None
+    raw = _mapping(raw, where)
+    _keys(raw, _SECOND_ASR_KEYS, where)
+    if not isinstance(raw.get("enabled"), bool):
+        raise ConfigError(f"{where}.enabled: expected true or false, got {raw.get('enabled')!r}")
+    return SecondAsr(raw["enabled"], _str(raw.get("reason"), f"{where}.reason"))
+
+
 def _list(raw: object, where: str) -> list[Any]:
     if raw is None:
         return []
@@ -388,6 +413,7 @@ def _profile(raw: object, origin: str, index: int, models: LockModels) -> Profil
             _known_bad(v, f"{where}.known_bad[{i}]")
             for i, v in enumerate(_list(raw.get("known_bad"), f"{where}.known_bad"))
         ),
+        second_asr=_second_asr(raw.get("second_asr"), f"{where}.second_asr"),
     )
 
 

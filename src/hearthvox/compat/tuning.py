@@ -16,6 +16,7 @@ from typing import Any
 
 from hearthvox import config as config_mod
 from hearthvox.compat.matrix import (
+    SECOND_ASR_MODEL,
     Selection,
     fit_compute_type,
     load_matrix,
@@ -50,6 +51,11 @@ class DeviceSetup:
     overrides: tuple[Override, ...]
     notes: tuple[str, ...]  # what the user's config asked that the device cannot do
 
+    def second_asr(self) -> SecondAsrChoice:
+        """Whether the second ASR model runs here: ``[asr] second_model`` of the user's config
+        (``on``/``off``), else (``auto``) the profile's choice, with the reason."""
+        return second_asr_choice(self.cfg, self.selection)
+
     def running(self) -> Variants:
         """The variants as they run: the profile's keys, with the tuned config's values."""
         out: Variants = {}
@@ -60,6 +66,29 @@ class DeviceSetup:
                 for key, value in self.selection.variants.get(stage, {}).items()
             }
         return out
+
+
+@dataclass(frozen=True)
+class SecondAsrChoice:
+    enabled: bool
+    reason: str
+    by: str  # "profile" or "config"
+    model: str = SECOND_ASR_MODEL
+
+
+def second_asr_choice(cfg: Config, selection: Selection) -> SecondAsrChoice:
+    """The second ASR model on or off for *cfg* on the device of *selection*, and why."""
+    profile = selection.second_asr
+    setting = cfg.asr.second_model
+    if setting == "auto":
+        return SecondAsrChoice(profile.enabled, profile.reason, "profile")
+    said = "on" if profile.enabled else "off"
+    return SecondAsrChoice(
+        setting == "on",
+        f"your config sets [asr] second_model = {setting!r} (profile '{selection.profile}' "
+        f"says {said}: {profile.reason})",
+        "config",
+    )
 
 
 def _plain(value: Any) -> Any:
