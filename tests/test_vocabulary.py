@@ -113,3 +113,10 @@ def test_the_config_names_a_missing_vocabulary_before_anything_loads(tmp_path: P
     assert proc.stderr.strip().splitlines() == [
         f"hearthvox: error: {cfg}: vocabulary file {tmp_path / 'nope.txt'} does not exist"
     ]
+
+
+def test_a_relative_vocabulary_path_is_beside_the_config(tmp_path: Path) -> None:
+    (tmp_path / "names.txt").write_text("Zbigniew\n")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[asr]\nvocabulary = "names.txt"\n')
+    assert load(cfg).asr.vocabulary == str(tmp_path.resolve() / "names.txt")

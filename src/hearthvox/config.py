@@ -86,8 +86,6 @@ class EndpointConfig:
 
 @dataclass(frozen=True)
 class AsrConfig:
-    second_model: Literal["auto", "on", "off"] = "auto"
-    """Whisper base as a second ASR model: ``auto`` = the device profile's choice (hw)."""
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = "int8"
     threads: int = 2
@@ -95,6 +93,8 @@ class AsrConfig:
     language: str = "en"
     decode: Literal["lean", "full"] = "lean"
     """``lean``: encode only the audio, guarded greedy decode; ``full``: the 30 s window."""
+    second_model: Literal["auto", "on", "off"] = "auto"
+    """Whisper base as a second ASR model: ``auto`` = the device profile's choice (hw)."""
     vocabulary: str = ""
     """A file of names and codes to expect, one per line (docs/configuration.md)."""
     vocabulary_prompt: bool = True
@@ -479,7 +479,13 @@ def load(path: Path | None = None) -> Config:
             {s: getattr(cfg, s).threads for s in _THREADED if "threads" in raw.get(s, {})}
         )
         if cfg.asr.vocabulary:  # read when the ASR loads; checked now, before any bundle
-            load_vocabulary(Path(cfg.asr.vocabulary).expanduser())
+            listed = Path(cfg.asr.vocabulary).expanduser()
+            if not listed.is_absolute():  # next to the config file, wherever the daemon runs
+                listed = target.parent.resolve() / listed
+                cfg = dataclasses.replace(
+                    cfg, asr=dataclasses.replace(cfg.asr, vocabulary=str(listed))
+                )
+            load_vocabulary(listed)
     except ConfigError as exc:
         raise ConfigError(f"{target}: {exc}") from exc
     return cfg

@@ -87,6 +87,7 @@ EDITS: list[tuple[str, Edit]] = [
     ("lacks a time zone", lambda d: d.update(expires="2030-01-01T00:00:00")),
     ("one 'features' artifact", lambda d: d["stages"]["wake"]["artifacts"].pop(0)),
     ("bad settings", lambda d: d["stages"]["asr"]["settings"].update(beams=2)),
+    ("vocabulary is the user's", lambda d: _stage(d, "asr")["settings"].update(vocabulary="")),
     ("is a vad artifact", lambda d: _stage(d, "asr").update(artifacts=_artifacts(d, "vad"))),
     ("appears twice", lambda d: _artifacts(d, "wake").append(_artifacts(d, "wake")[1])),
 ]  # fmt: skip

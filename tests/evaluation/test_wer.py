@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from hearthvox.evaluation.metrics import slice_metrics
+from hearthvox.evaluation.runner import ClipOutcome
 from hearthvox.evaluation.wer import (
     entity_found,
+    false_insertions,
     letters_digits,
     normalize,
+    term_said,
     word_error_rate,
     word_errors,
 )
@@ -81,3 +85,33 @@ def test_word_error_rate_pools_the_pairs() -> None:
 )
 def test_entity_found(entity: str, heard: str, found: bool) -> None:
     assert entity_found(entity, heard) is found
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "said"),
+    [
+        ("Ann", "Ann is here", True),
+        ("Ann", "planning the day", False),  # whole words only
+        ("XJ-4471", "order part XJ 4 4 7 1", True),
+        ("XJ-4471", "order part XJ 4 4 1 7", False),
+        ("Aoife", "text a wife", False),
+    ],
+)
+def test_term_said(term: str, text: str, said: bool) -> None:
+    assert term_said(term, text) is said
+
+
+def test_false_insertions_count_listed_terms_the_reference_lacks() -> None:
+    listed = ("Zbigniew", "XJ-4471", "Aoife")
+    assert false_insertions(listed, "set a timer", "set a timer Zbigniew") == 1
+    assert false_insertions(listed, "call Aoife", "call Aoife") == 0
+    clips = [
+        ClipOutcome("a", "clean", "command", 1.0, listed_said=False, inserted=1),
+        ClipOutcome("b", "clean", "command", 1.0, listed_said=False),
+        ClipOutcome("c", "clean", "command", 1.0, listed_said=True, inserted=1),  # not counted
+    ]
+    m = slice_metrics("clean", clips)
+    assert (m.unlisted, m.insertions, m.insertions_per_100) == (2, 1, 50.0)
+    assert m.to_json()["false_insertions_per_100"] == 50.0
+    without = slice_metrics("clean", [ClipOutcome("a", "clean", "command", 1.0)])
+    assert without.unlisted == 0 and "false_insertions" not in without.to_json()

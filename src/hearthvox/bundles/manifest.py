@@ -41,6 +41,10 @@ MANIFEST_MAX = 1 << 20
 """The largest manifest read (bytes): the default bundle's is about 6 KB."""
 
 
+USER_ONLY_KEYS = frozenset({"asr.vocabulary", "asr.second_model"})
+"""Config keys a bundle may not set: a file on this device, the device's own choice."""
+
+
 @dataclass(frozen=True)
 class StageArtifact:
     role: str  # "features" (the wake word front end) or "model"
@@ -254,6 +258,9 @@ def _stage(name: str, raw: object, where: str) -> Stage:
     settings = raw.get("settings", {})
     if not isinstance(settings, dict):
         raise ModelError(f"{where}: settings must be an object")
+    local = sorted(f"{name}.{k}" for k in settings if f"{name}.{k}" in USER_ONLY_KEYS)
+    if local:
+        raise ModelError(f"{where}: {local[0]} is the user's to set, not a bundle's")
     try:
         config_mod.from_dict({name: settings})
     except ConfigError as exc:
