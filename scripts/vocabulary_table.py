@@ -17,7 +17,6 @@ interval (the gate's own).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -25,43 +24,32 @@ import time
 from pathlib import Path
 
 import numpy as np
+from asr_tables import command_clips, parser, rescore
+from asr_tables import two_pass as two_pass_text
 
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import AsrConfig, Config
 from hearthvox.engines.asr import AsrResult, WhisperAsr
-from hearthvox.engines.biasing import SUSPECT, correct, prefer_second, suspect
-from hearthvox.evaluation.evaluate import load_engines_for, options_for, prepare_set, target_for
+from hearthvox.engines.biasing import CORRECT_THRESHOLD, SUSPECT, correct, suspect
+from hearthvox.evaluation.evaluate import load_engines_for, target_for
 from hearthvox.evaluation.gate import compare
 from hearthvox.evaluation.metrics import EvalResult, result_from, slice_metrics
 from hearthvox.evaluation.runner import ClipOutcome, Transcriber, run_clips
-from hearthvox.evaluation.wer import entity_found, false_insertions, term_said, word_errors
 from hearthvox.events import Int16Array
 from hearthvox.vocabulary import load_vocabulary
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("dev", "test"), default="dev")
-    ap.add_argument("--vocabulary", type=Path, default=REPO / "docs/examples/vocabulary.txt")
-    ap.add_argument("--slices", default="clean,tts,entities")
-    ap.add_argument("--threshold", type=float, default=0.8, help="for the table")
-    ap.add_argument("--sweep", default="", help="thresholds to compare (dev only)")
+    ap = parser(__doc__, "correction thresholds")
+    ap.add_argument("--threshold", type=float, default=CORRECT_THRESHOLD, help="for the table")
     ap.add_argument("--dump", type=Path, help="write each clip's transcripts here (JSON)")
     args = ap.parse_args()
-    if args.sweep and args.split != "dev":
-        ap.error("tune on dev only: --sweep needs --split dev")
-    slices = tuple(args.slices.split(","))
     vocabulary = load_vocabulary(args.vocabulary)
     listed = vocabulary.written()
-
     base_cfg = Config()
-    options = options_for(base_cfg, None, quick=False, split=args.split, keep_text=True)
-    evalset = prepare_set(options, base_cfg)
-    clips = tuple(c for c in evalset.clips if c.slice in slices and c.role == "command")
+    evalset, clips = command_clips(ap, args, base_cfg)
+    slices = tuple(args.slices.split(","))
     by_id = {c.id: c for c in clips}
-    print(f"{len(clips)} clips of {', '.join(slices)} ({args.split} split)", file=sys.stderr)
 
     cfg = dataclasses.replace(
         base_cfg, asr=dataclasses.replace(AsrConfig(), vocabulary=str(args.vocabulary))
@@ -95,30 +83,10 @@ def main() -> int:
     known = asr._known_word
 
     def scored(outcomes: list[ClipOutcome], texts: list[str]) -> list[ClipOutcome]:
-        out = []
-        for o, text in zip(outcomes, texts, strict=True):
-            clip = by_id[o.id]
-            edits, words = word_errors(clip.reference, text)
-            out.append(
-                dataclasses.replace(
-                    o,
-                    hypothesis=text,
-                    edits=edits,
-                    words=words,
-                    entity_ok=entity_found(clip.entity, text) if clip.entity else None,
-                    listed_said=any(term_said(t, clip.reference) for t in listed),
-                    inserted=false_insertions(listed, clip.reference, text),
-                )
-            )
-        return out
+        return rescore(outcomes, texts, by_id, listed)
 
     def two_pass(first: str, prompted: str, threshold: float) -> str:
-        """What WhisperAsr.transcribe gives (engines/biasing.py), from the two decodes."""
-        text = correct(first, vocabulary, threshold, known).text
-        if not first or not suspect(first, vocabulary, SUSPECT, known):
-            return text
-        second = correct(prompted, vocabulary, threshold, known).text
-        return second if prefer_second(text, second, vocabulary) else text
+        return two_pass_text(first, prompted, vocabulary, threshold, known)
 
     plain, prompted = decode(Plain(), "plain"), decode(Prompted(), "prompted")
     if args.dump:

@@ -102,6 +102,10 @@ class AsrConfig:
     near miss of one (docs/configuration.md#vocabulary)."""
     correct_threshold: float = 0.9
     """After decoding, put a listed term for words that score this close (0: never)."""
+    cascade: bool = False
+    """Decode unsure sentences again with the second model (where it runs: second_model)."""
+    cascade_logprob: float = -0.8
+    """... unsure: the small model's mean token log probability under this."""
 
 
 @dataclass(frozen=True)

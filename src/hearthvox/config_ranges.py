@@ -87,6 +87,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("asr", "threads"): _THREADS,
     ("asr", "beam_size"): Range(1, 16),
     ("asr", "correct_threshold"): _SHARE,
+    ("asr", "cascade_logprob"): Range(-10, 0),
     ("tts", "length_scale"): Range(0.25, 4.0),
     ("tts", "threads"): _THREADS,
     ("telemetry", "retention_days"): _pos(3650),

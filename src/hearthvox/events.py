@@ -87,6 +87,9 @@ class Transcript:
     audio_duration_s: float
     queue_ms: float = 0.0
     """From the end of speech being found to the recogniser starting."""
+    extra_ms: dict[str, float] = field(default_factory=dict)
+    """Part of ``asr_ms`` spent on more decodes: ``asr_prompted`` (the vocabulary's
+    prompted decode), ``asr_second`` (the cascade's larger model)."""
     t_created_s: float = _created()
 
 

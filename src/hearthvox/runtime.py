@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
 from hearthvox.bundles.active import bundle_config, record_in_use, start_active_bundle
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.bundles.health import health_check
+from hearthvox.bundles.optional import load_second_asr
 from hearthvox.compat.refusal import check_bundle_supported, parse_ref
 from hearthvox.compat.tuning import DeviceSetup, device_setup
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
+from hearthvox.errors import HearthvoxError
 from hearthvox.paths import Paths, user_paths
 from hearthvox.pipeline.runner import Observer, Pipeline
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +49,31 @@ class Runtime:
         )
 
 
+def start_second_asr(engines: Engines, device: DeviceSetup | None, paths: Paths) -> None:
+    """With ``[asr] cascade`` where the second model runs (``hw``), load it in the
+    background and hand it to the ASR when ready: its load never delays a turn (until
+    then the small model's text stands). A model that cannot load is said once."""
+    cfg = engines.cfg
+    if cfg is None or not cfg.asr.cascade or engines.asr.second is not None:
+        return
+    choice = device.second_asr() if device is not None else None
+    if choice is None or not choice.enabled:
+        why = choice.reason if choice is not None else "no device profile"
+        log.info("[asr] cascade is on, but the second model does not run here: %s", why)
+        return
+    small = engines.asr
+
+    def load() -> None:
+        try:
+            small.attach_second(load_second_asr(cfg, paths))
+        except HearthvoxError as exc:
+            log.warning("the cascade is off: %s", exc)
+        else:
+            log.info("the cascade's second model is loaded (%s)", choice.model)
+
+    threading.Thread(target=load, name="hv-load-second-asr", daemon=True).start()
+
+
 def share_skill_vocabulary(engines: Engines, router: SkillRouter) -> None:
     """The ASR hears the skills' own words along with a user's or a request's list."""
     engines.asr.skill_vocabulary = router.vocabulary()
@@ -65,6 +96,7 @@ def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
     ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
     router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
     share_skill_vocabulary(engines, router)
+    start_second_asr(engines, device, paths)
     ready_ms = (time.perf_counter() - t0) * 1000.0
     run_cfg = engines.cfg or cfg  # endpoint timing and the rest, as the engines were tuned
     return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device)

@@ -1,5 +1,6 @@
 """The second ASR model, Whisper base (multilingual), loads from the store at int8 on the
-CPU and transcribes a real recording (one load for the module)."""
+CPU and transcribes a real recording; the cascade hands it the utterances it picks
+(one load of each model for the module)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,65 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from hearthvox.bundles.optional import second_asr_dir
-from hearthvox.engines.asr import WhisperAsr
+from hearthvox.bundles.default import default_model_paths
+from hearthvox.bundles.optional import load_second_asr, second_asr_dir
+from hearthvox.config import Config
+from hearthvox.engines.asr import AsrResult, CascadeOptions, WhisperAsr, escalate
+from hearthvox.events import Int16Array
+
+CHILD = "the child almost hurt the small dog".split()
+
+
+@pytest.fixture(scope="module")
+def base() -> WhisperAsr:
+    return load_second_asr(Config())
+
+
+def _child(corpus_dir: Path) -> Int16Array:
+    with wave.open(str(corpus_dir / "spk1_snt1.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
 
 
 def test_whisper_base_transcribes_a_corpus_recording(corpus_dir: Path) -> None:
     asr = WhisperAsr(second_asr_dir(), compute_type="int8", threads=2, language="en")
-    with wave.open(str(corpus_dir / "spk1_snt1.wav")) as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
-        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-    result = asr.transcribe(audio)
-    words = result.text.lower().strip(".").split()
-    assert words == "the child almost hurt the small dog".split(), result.text
+    result = asr.transcribe(_child(corpus_dir))
+    assert result.text.lower().strip(".").split() == CHILD, result.text
+    assert result.avg_logprob is not None and -1.0 < result.avg_logprob <= 0.0
+
+
+def test_the_cascade_hands_what_it_picks_to_the_second_model(
+    base: WhisperAsr, corpus_dir: Path
+) -> None:
+    path = default_model_paths().asr_dir
+    audio = _child(corpus_dir)
+    always = CascadeOptions(enabled=True, logprob_below=0.0, min_words=1)
+    small = WhisperAsr(path, threads=1, cascade=always)
+    assert small.transcribe(audio).model == "small"  # nothing attached yet: tiny's text
+    small.attach_second(base)
+    result = small.transcribe(audio)
+    assert result.model == "large"
+    assert result.text.lower().strip(".").split() == CHILD, result.text
+    off = WhisperAsr(path, threads=1, cascade=CascadeOptions(enabled=False))
+    off.attach_second(base)
+    assert off.transcribe(audio).model == "small"
+
+
+@pytest.mark.parametrize(
+    ("first", "text", "up"),
+    [
+        (AsrResult("a b c", 1.0, avg_logprob=-0.9), "the child almost hurt", True),
+        (AsrResult("a b c", 1.0, avg_logprob=-0.1), "the child almost hurt", False),
+        (AsrResult("a b c", 1.0, fallback="low_confidence", avg_logprob=-0.1), "the dog sat", True),
+        (AsrResult("x", 1.0, avg_logprob=-2.0), "Stop.", False),  # one word stays
+        (AsrResult("x", 1.0, avg_logprob=-2.0), "5 5 3 5", False),  # digits stay
+        (AsrResult("x", 1.0, avg_logprob=-2.0), "C-I N-D Y", False),  # spelled letters stay
+        (AsrResult("x", 1.0, avg_logprob=-2.0), "", False),
+    ],
+)
+def test_escalate_picks_unsure_sentences(first: AsrResult, text: str, up: bool) -> None:
+    opts = CascadeOptions(enabled=True, logprob_below=-0.45, min_words=3)
+    assert escalate(first, text, opts) is up
+    assert not escalate(first, text, CascadeOptions(enabled=False))

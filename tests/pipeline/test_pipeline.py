@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,10 @@ import numpy as np
 import numpy.typing as npt
 
 from hearthvox.audio.sources import array_source
+from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config
 from hearthvox.engines import Engines
+from hearthvox.engines.asr import BiasOptions, WhisperAsr
 from hearthvox.errors import SkillError
 from hearthvox.events import (
     Event,
@@ -28,6 +31,7 @@ from hearthvox.events import (
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.skills.base import SkillContext, SkillResult
 from hearthvox.skills.registry import SkillRouter, load_skills
+from hearthvox.vocabulary import parse_vocabulary
 from tests.conftest import silence, speak16
 
 
@@ -179,3 +183,30 @@ def test_timer_survives_a_restart_and_announces_itself(engines: Engines, tmp_pat
     assert len(announced) == 1 and "timer is done" in announced[0].text
     assert sink.chunks, "the announcement was spoken"
     assert not timers.remaining()
+
+
+def test_a_vocabulary_turn_records_its_prompted_decode(engines: Engines, tmp_path: Path) -> None:
+    """With a user list, the turn's transcript has the listed name, and the telemetry's
+    stage times say that a prompted second decode ran (never the text)."""
+    listed = WhisperAsr(
+        default_model_paths().asr_dir,
+        threads=1,
+        bias=BiasOptions(vocabulary=parse_vocabulary("Zbigniew\nXJ-4471\n", "test")),
+    )
+    audio = np.concatenate(
+        [
+            silence(0.5),
+            speak16(engines, "Hey Jarvis."),
+            silence(0.4),
+            speak16(engines, "Set a timer called Zbigniew."),
+            silence(2.0),
+        ]
+    )
+    events = run_pipeline(
+        dataclasses.replace(engines, asr=listed), router_for(tmp_path), audio, ListSink()
+    )
+    texts = [e.text for e in events if isinstance(e, Transcript)]
+    assert any("Zbigniew" in t for t in texts), texts
+    done = [e for e in events if isinstance(e, TurnDone)]
+    assert done and "asr_prompted" in done[0].stages_ms
+    assert done[0].stages_ms["asr_prompted"] <= done[0].stages_ms["asr"]

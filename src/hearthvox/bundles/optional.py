@@ -34,6 +34,8 @@ from hearthvox.bundles.manifest import MANIFEST_MAX, Manifest, Stage, StageArtif
 from hearthvox.bundles.manifest import artifact_to_dict as _to_dict
 from hearthvox.bundles.sources import ArtifactSources, StageContext
 from hearthvox.bundles.store import Store
+from hearthvox.config import Config
+from hearthvox.engines.asr import BiasOptions, WhisperAsr
 from hearthvox.errors import ModelError
 from hearthvox.paths import Paths, user_paths
 
@@ -168,3 +170,20 @@ def _build(store: Store, artifact: Artifact, tree: Path) -> None:
         raise
     finally:
         txn.close()
+
+
+def load_second_asr(cfg: Config, paths: Paths | None = None) -> WhisperAsr:
+    """Whisper base for the cascade, with the small model's settings and vocabulary
+    (``[asr]``; English: the cascade serves the small model's language). Raises a
+    one-line ModelError when it is not installed or cannot load."""
+    asr = cfg.asr
+    return WhisperAsr(
+        second_asr_dir(paths),
+        device="cpu" if asr.device == "auto" else asr.device,
+        compute_type=asr.compute_type,
+        threads=asr.threads,
+        beam_size=asr.beam_size,
+        language=asr.language,
+        decode=asr.decode,
+        bias=BiasOptions.from_config(asr),
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
-from hearthvox.engines.asr import BiasOptions, WhisperAsr
+from hearthvox.engines.asr import BiasOptions, CascadeOptions, WhisperAsr
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
@@ -77,6 +77,7 @@ def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
         language=cfg.asr.language,
         decode=cfg.asr.decode,
         bias=BiasOptions.from_config(cfg.asr),
+        cascade=CascadeOptions(enabled=cfg.asr.cascade, logprob_below=cfg.asr.cascade_logprob),
     )
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -60,6 +62,14 @@ class AsrResult:
     prompted: str | None = None
     """A second decode with the vocabulary as prompt ran: ``taken`` or ``kept`` (the
     first text stayed); None when it did not run."""
+    avg_logprob: float | None = None
+    """The decode's mean token log probability (its confidence; the cascade's signal)."""
+    model: str = "small"
+    """Which model's text this is: ``small``, or ``large`` when the cascade took the
+    second model's (:class:`CascadeOptions`)."""
+    extra_ms: tuple[tuple[str, float], ...] = ()
+    """Time spent beyond the first decode, by path: ``asr_prompted`` (the prompted
+    second decode), ``asr_second`` (the cascade's larger model); telemetry keeps it."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +232,37 @@ def decode_window(
     ]
 
 
+@dataclass(frozen=True)
+class CascadeOptions:
+    """When the larger model (Whisper base) decodes an utterance again: the small
+    model's own confidence says so, on utterances where the larger one is better
+    (docs/evaluation.md, "The cascade"; tuned on the dev split)."""
+
+    enabled: bool = False
+    """``[asr] cascade``: a bundle setting, so ``models promote`` gates it."""
+    logprob_below: float = -0.8
+    """The small decode's mean token log probability under which it escalates."""
+    min_words: int = 3
+    """Shorter texts stay (Whisper base reads single command words worse)."""
+
+
+_SPELLED = re.compile(r"^[\W\d_]*$|^(?:\w[\W_]*){1,2}$")
+
+
+def escalate(first: AsrResult, text: str, opts: CascadeOptions) -> bool:
+    """Whether the larger model should decode this utterance again: the small model's
+    first decode fell back to the full window (a guard tripped) or was unsure, and
+    its text is a sentence (``min_words`` words or more, not only digits or
+    spelled letters, which the larger model reads no better)."""
+    if not opts.enabled or not text:
+        return False
+    words = text.split()
+    if len(words) < opts.min_words or all(_SPELLED.match(w) for w in words):
+        return False
+    unsure = first.avg_logprob is not None and first.avg_logprob < opts.logprob_below
+    return first.fallback is not None or unsure
+
+
 class Recogniser(Protocol):
     def transcribe(self, audio: Int16Array) -> AsrResult: ...
 
@@ -250,6 +291,7 @@ class WhisperAsr:
         decode: Decode = "lean",
         lean: LeanOptions | None = None,
         bias: BiasOptions | None = None,
+        cascade: CascadeOptions | None = None,
     ) -> None:
         self.beam_size = beam_size
         self.language = language
@@ -265,9 +307,29 @@ class WhisperAsr:
         self._prompt: list[int] = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         self.bias = bias or BiasOptions()
         self._known_word = whole_token_words(tokenizer)
-        self.skill_vocabulary = Vocabulary()
-        """The skills' own words: they join a user's or a request's list, never alone."""
+        self._skill_vocabulary = Vocabulary()
+        self.cascade = cascade or CascadeOptions()
+        self.second: WhisperAsr | None = None
+        """The larger model of the cascade, once loaded (:meth:`attach_second`)."""
         self._biases: dict[Vocabulary, _Bias] = {}
+
+    @property
+    def skill_vocabulary(self) -> Vocabulary:
+        """The skills' own words: they join a user's or a request's list, never alone."""
+        return self._skill_vocabulary
+
+    @skill_vocabulary.setter
+    def skill_vocabulary(self, vocabulary: Vocabulary) -> None:
+        self._skill_vocabulary = vocabulary
+        self._biases.clear()
+        if self.second is not None:
+            self.second.skill_vocabulary = vocabulary
+
+    def attach_second(self, second: WhisperAsr) -> None:
+        """Use ``second`` (a larger model, loaded with the same bias options) for the
+        utterances :func:`escalate` picks. Called from the thread that loaded it."""
+        second.skill_vocabulary = self._skill_vocabulary
+        self.second = second
 
     def _bias_for(self, extra: Vocabulary | None) -> _Bias | None:
         """The prompt and terms for the user's list plus ``extra`` (a request's)."""
@@ -306,9 +368,20 @@ class WhisperAsr:
         bias = self._bias_for(vocabulary)
         try:
             first = self._decode(x, duration_s, fallback, None)
-            if bias is None or not first.text:
-                return first
-            return self._biased(x, duration_s, fallback, first, bias)
+            result = first
+            if bias is not None and first.text:
+                result = self._biased(x, duration_s, fallback, first, bias)
+            second = self.second
+            if second is not None and escalate(first, result.text, self.cascade):
+                t0 = time.perf_counter()
+                larger = second.transcribe(audio, fallback=fallback, vocabulary=vocabulary)
+                spent = ("asr_second", round((time.perf_counter() - t0) * 1000.0, 1))
+                if larger.text or not fallback:
+                    return dataclasses.replace(
+                        larger, model="large", extra_ms=(*result.extra_ms, spent)
+                    )
+                return dataclasses.replace(result, extra_ms=(*result.extra_ms, spent))
+            return result
         except EngineError:
             raise
         except Exception as exc:  # any failure in decoding is this turn's error
@@ -319,14 +392,18 @@ class WhisperAsr:
     ) -> AsrResult:
         """One decode: lean (then the full window when a guard trips), or full."""
         if self.decode == "lean" and duration_s <= self.lean.max_audio_s:
-            text, reason, cut = self._lean_decode(x, duration_s, bias)
+            text, reason, cut, logprob = self._lean_decode(x, duration_s, bias)
             if reason is None:
-                return AsrResult(text, duration_s, "lean_cut" if cut else "lean")
+                return AsrResult(
+                    text, duration_s, "lean_cut" if cut else "lean", avg_logprob=logprob
+                )
             if not fallback:
                 return AsrResult("", duration_s, "lean", fallback=reason)
             log.debug("lean decode fell back to the full window: %s", reason)
-            return AsrResult(self._full_decode(x, bias), duration_s, "full", fallback=reason)
-        return AsrResult(self._full_decode(x, bias), duration_s, "full")
+            text, logprob = self._full_decode(x, bias)
+            return AsrResult(text, duration_s, "full", fallback=reason, avg_logprob=logprob)
+        text, logprob = self._full_decode(x, bias)
+        return AsrResult(text, duration_s, "full", avg_logprob=logprob)
 
     def _biased(
         self, x: Float32Array, duration_s: float, fallback: bool, first: AsrResult, bias: _Bias
@@ -338,13 +415,19 @@ class WhisperAsr:
         result = dataclasses.replace(first, text=fixed.text, corrected=len(fixed.terms))
         if not self.bias.prompt or not suspect(first.text, bias.vocabulary, SUSPECT, known):
             return result
+        t0 = time.perf_counter()
         second = self._decode(x, duration_s, fallback, bias)
+        spent = (("asr_prompted", round((time.perf_counter() - t0) * 1000.0, 1)),)
         fixed2 = correct(second.text, bias.vocabulary, threshold, known)
         if prefer_second(result.text, fixed2.text, bias.vocabulary):
             return dataclasses.replace(
-                second, text=fixed2.text, corrected=len(fixed2.terms), prompted="taken"
+                second,
+                text=fixed2.text,
+                corrected=len(fixed2.terms),
+                prompted="taken",
+                extra_ms=spent,
             )
-        return dataclasses.replace(result, prompted="kept")
+        return dataclasses.replace(result, prompted="kept", extra_ms=spent)
 
     def transcribe_full(self, audio: Int16Array) -> AsrResult:
         """The reference decode: faster-whisper ``transcribe`` on the 30 s window."""
@@ -352,13 +435,15 @@ class WhisperAsr:
         if len(audio) == 0:
             return AsrResult("", 0.0)
         try:
-            return AsrResult(self._full_decode(audio.astype(np.float32) / 32768.0), duration_s)
+            text, _ = self._full_decode(audio.astype(np.float32) / 32768.0)
+            return AsrResult(text, duration_s)
         except Exception as exc:  # any failure in decoding is this turn's error
             raise EngineError(f"transcription failed: {exc}") from exc
 
     def _lean_decode(
         self, x: Float32Array, duration_s: float, bias: _Bias | None = None
-    ) -> tuple[str, str | None, bool]:
+    ) -> tuple[str, str | None, bool, float]:
+        """(text, why it must fall back or None, a loop was cut, mean log probability)."""
         import ctranslate2
 
         opts = self.lean
@@ -382,9 +467,10 @@ class WhisperAsr:
         text = self._tokenizer.decode(tokens)
         avg_logprob = float(result.scores[0]) if result.scores else 0.0
         verdict = judge(text, len(tokens), budget, avg_logprob, duration_s, opts.guard)
-        return verdict.text, verdict.fallback, verdict.loop_cut
+        return verdict.text, verdict.fallback, verdict.loop_cut, avg_logprob
 
-    def _full_decode(self, x: Float32Array, bias: _Bias | None = None) -> str:
+    def _full_decode(self, x: Float32Array, bias: _Bias | None = None) -> tuple[str, float]:
+        """(text, mean log probability of its segments)."""
         found = decode_window(
             self._model,
             x,
@@ -392,4 +478,5 @@ class WhisperAsr:
             language=self.language,
             hotwords=bias.hotwords if bias is not None else None,
         )
-        return " ".join(seg.text for seg in found).strip()
+        logprob = sum(seg.avg_logprob for seg in found) / len(found) if found else LOG_PROB_MIN
+        return " ".join(seg.text for seg in found).strip(), logprob

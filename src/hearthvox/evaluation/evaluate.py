@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -25,8 +26,9 @@ from hearthvox.bundles.active import bundle_config, installed_paths
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.bundles.install import find_installed
 from hearthvox.bundles.manifest import CHANNELS
+from hearthvox.bundles.optional import load_second_asr
 from hearthvox.bundles.store import Store
-from hearthvox.compat.tuning import effective_config
+from hearthvox.compat.tuning import device_setup, effective_config
 from hearthvox.config import Config
 from hearthvox.engines.asr import BiasOptions
 from hearthvox.errors import ModelError
@@ -36,6 +38,8 @@ from hearthvox.evaluation.metrics import EvalResult, result_from
 from hearthvox.evaluation.recipes import SetSpec
 from hearthvox.evaluation.runner import EvalEngines, run_clips
 from hearthvox.paths import user_paths
+
+log = logging.getLogger(__name__)
 
 RESULTS_VERSION = 3
 _RUNTIMES = ("onnxruntime", "ctranslate2", "faster-whisper")
@@ -159,6 +163,14 @@ def load_engines_for(target: Target) -> EvalEngines:
     models, cfg = target.models, target.cfg
     check_bundle_supported(models.hardware, *parse_ref(models.bundle_id))
     asr = load_asr(models, cfg)
+    if cfg.asr.cascade:  # measured as it runs: the second model loaded before the first clip
+        choice = device_setup(cfg).second_asr()
+        if choice.enabled:
+            asr.attach_second(load_second_asr(cfg))
+        else:
+            log.warning(
+                "[asr] cascade is on, but the second model does not run here: %s", choice.reason
+            )
     return EvalEngines(
         models.bundle_id,
         load_wake(models, cfg),

@@ -83,6 +83,7 @@ async def track_turns(
             case Transcript() if turn is not None:
                 turn.stages_ms["asr"] = event.asr_ms
                 turn.queue_ms["asr"] = event.queue_ms
+                turn.stages_ms.update(event.extra_ms)  # the paths the decode took
             case StageError() if turn is not None:
                 turn.error = True
             case Reply(announcement=False) if turn is not None:

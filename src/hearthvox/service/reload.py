@@ -19,7 +19,7 @@ from hearthvox.bundles.active import bundle_config
 from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
 from hearthvox.engines import reload_engines
-from hearthvox.runtime import Runtime, load_runtime, share_skill_vocabulary
+from hearthvox.runtime import Runtime, load_runtime, share_skill_vocabulary, start_second_asr
 from hearthvox.skills.registry import SkillRouter
 
 ENGINE_SECTIONS = ("wake", "vad", "asr", "tts", "models")
@@ -62,5 +62,6 @@ def reload_runtime(runtime: Runtime, cfg: Config) -> Reloaded:
         return Reloaded(dataclasses.replace(runtime, cfg=tuned, router=router), (), tuple(notes))
     engines, loaded = reload_engines(runtime.models, runtime.engines, tuned, changed)
     share_skill_vocabulary(engines, router)
+    start_second_asr(engines, runtime.device, runtime.paths)
     new = dataclasses.replace(runtime, cfg=tuned, engines=engines, router=router)
     return Reloaded(new, changed, tuple(notes), loaded)

@@ -31,6 +31,8 @@ STAGES = (
     "wake",
     "endpoint",
     "asr",
+    "asr_prompted",
+    "asr_second",
     "skill",
     "tts_first_audio",
     "tts_total",
