@@ -4,6 +4,8 @@ CPU and transcribes a real recording; the cascade hands it the utterances it pic
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import wave
 from pathlib import Path
 
@@ -12,9 +14,13 @@ import pytest
 
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.bundles.optional import load_second_asr, second_asr_dir
-from hearthvox.config import Config
+from hearthvox.compat.tuning import device_setup
+from hearthvox.config import AsrConfig, Config
+from hearthvox.engines import Engines
 from hearthvox.engines.asr import AsrResult, CascadeOptions, WhisperAsr, escalate
 from hearthvox.events import Int16Array
+from hearthvox.paths import user_paths
+from hearthvox.runtime import start_second_asr
 
 CHILD = "the child almost hurt the small dog".split()
 
@@ -70,3 +76,29 @@ def test_escalate_picks_unsure_sentences(first: AsrResult, text: str, up: bool) 
     opts = CascadeOptions(enabled=True, logprob_below=-0.45, min_words=3)
     assert escalate(first, text, opts) is up
     assert not escalate(first, text, CascadeOptions(enabled=False))
+
+
+def test_the_runtime_loads_the_second_model_off_the_start(engines: Engines) -> None:
+    """With [asr] cascade where the profile runs the second model, it loads in a thread
+    and is attached when ready; where it does not run, nothing loads."""
+    cfg = dataclasses.replace(Config(), asr=dataclasses.replace(AsrConfig(), cascade=True))
+    small = WhisperAsr(
+        default_model_paths().asr_dir, threads=1, cascade=CascadeOptions(enabled=True)
+    )
+    mine = dataclasses.replace(engines, asr=small, cfg=cfg)
+    device = device_setup(cfg)
+    start_second_asr(mine, device, user_paths())
+    if not device.second_asr().enabled:
+        assert small.second is None
+        return
+    deadline = time.monotonic() + 120
+    while small.second is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert small.second is not None
+    off = dataclasses.replace(cfg, asr=dataclasses.replace(cfg.asr, second_model="off"))
+    other = WhisperAsr(default_model_paths().asr_dir, threads=1)
+    start_second_asr(
+        dataclasses.replace(engines, asr=other, cfg=off), device_setup(off), user_paths()
+    )
+    time.sleep(0.5)
+    assert other.second is None
