@@ -13,6 +13,8 @@ from hearthvox.config import Config
 from hearthvox.engines.biasing import SUSPECT, correct, prefer_second, suspect
 from hearthvox.evaluation.evalset import Clip, EvalSet
 from hearthvox.evaluation.evaluate import options_for, prepare_set
+from hearthvox.evaluation.gate import Check
+from hearthvox.evaluation.metrics import SliceMetrics
 from hearthvox.evaluation.runner import ClipOutcome
 from hearthvox.evaluation.wer import (
     entity_found,
@@ -91,3 +93,22 @@ def command_clips(
     clips = tuple(c for c in evalset.clips if c.slice in slices and c.role == "command")
     print(f"{len(clips)} clips of {', '.join(slices)} ({args.split} split)", file=sys.stderr)
     return evalset, clips
+
+
+def cells(
+    m: SliceMetrics, checks: Mapping[tuple[str, str], Check], view: str, paired: bool
+) -> dict[str, str]:
+    """One table row's figures: WER, exact, entity errors, insertions per 100, and
+    the paired changes of WER and entity error (when ``paired``)."""
+    change = []
+    for metric in ("wer", "entity_error"):
+        c = checks.get((view, metric))
+        if c is not None and paired:
+            change.append(f"{metric} {c.change_text()}")
+    return {
+        "wer": f"{m.wer * 100:.1f}%" if m.wer is not None else "-",
+        "exact": f"{m.exact_match * 100:.0f}%" if m.exact_match is not None else "-",
+        "entity": f"{m.entity_errors}/{m.entities}" if m.entities else "-",
+        "ins": f"{m.insertions_per_100:.1f}" if m.insertions_per_100 is not None else "-",
+        "change": "; ".join(change),
+    }

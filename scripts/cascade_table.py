@@ -23,7 +23,7 @@ import sys
 import time
 
 import numpy as np
-from asr_tables import command_clips, parser, rescore, two_pass
+from asr_tables import cells, command_clips, parser, rescore, two_pass
 
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.bundles.optional import load_second_asr
@@ -148,18 +148,10 @@ def main() -> int:
             m = slice_metrics(view, mine, args.split)
             ids = {o.id for o in mine}
             n_up = sum(e for o, e in zip(outcomes, up, strict=True) if o.id in ids)
-            wer = f"{m.wer * 100:.1f}%" if m.wer is not None else "-"
-            exact = f"{m.exact_match * 100:.0f}%" if m.exact_match is not None else "-"
-            ent = f"{m.entity_errors}/{m.entities}" if m.entities else "-"
-            ins = f"{m.insertions_per_100:.1f}" if m.insertions_per_100 is not None else "-"
-            change = []
-            for metric in ("wer", "entity_error"):
-                c = checks.get((view, metric))
-                if c is not None and name != variants[0][0]:
-                    change.append(f"{metric} {c.change_text()}")
+            c = cells(m, checks, view, name != variants[0][0])
             print(
-                f"{name:28} {view:12} {m.n:>4} {wer:>6} {exact:>6} {ent:>6} {ins:>7} "
-                f"{n_up / len(mine) * 100:>5.0f}%  {'; '.join(change)}"
+                f"{name:28} {view:12} {m.n:>4} {c['wer']:>6} {c['exact']:>6} {c['entity']:>6} "
+                f"{c['ins']:>7} {n_up / len(mine) * 100:>5.0f}%  {c['change']}"
             )
         added = [ms for ms, e in zip(base_ms, up, strict=True) if e]
         if added:

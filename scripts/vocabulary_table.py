@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from asr_tables import command_clips, parser, rescore
+from asr_tables import cells, command_clips, parser, rescore
 from asr_tables import two_pass as two_pass_text
 
 from hearthvox.bundles.default import default_model_paths
@@ -144,15 +144,11 @@ def main() -> int:
         for s in slices + ("all",):
             members = [o for o in outcomes if o.slice == s] if s != "all" else outcomes
             m = slice_metrics(s, members, args.split)
-            ent = f"{m.entity_errors}/{m.entities}" if m.entities else "-"
-            ins = f"{m.insertions_per_100:.1f}" if m.insertions_per_100 is not None else "-"
-            wer = f"{m.wer * 100:.1f}%" if m.wer is not None else "-"
-            change = []
-            for metric in ("wer", "entity_error"):
-                c = checks.get((s, metric))
-                if c is not None and name != variants[0][0]:
-                    change.append(f"{metric} {c.change_text()}")
-            print(f"{name:30} {s:9} {m.n:>4} {wer:>6} {ent:>10} {ins:>7}  {'; '.join(change)}")
+            c = cells(m, checks, s, name != variants[0][0])
+            print(
+                f"{name:30} {s:9} {m.n:>4} {c['wer']:>6} {c['entity']:>10} {c['ins']:>7}  "
+                f"{c['change']}"
+            )
     return 0
 
 

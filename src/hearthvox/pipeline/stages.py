@@ -82,7 +82,7 @@ async def transcribe_stage(
             asr_ms=_ms_since(t0),
             audio_duration_s=round(result.audio_duration_s, 3),
             queue_ms=_waited_ms(event.t_created_s, t0),
-            extra_ms=dict(getattr(result, "extra_ms", ())),
+            extra_ms=dict(result.extra_ms),
         )
 
 
