@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hearthvox.bundles.default import default_model_paths
@@ -58,14 +59,42 @@ def test_engine_settings_reload_the_models_and_a_failure_changes_nothing(
 
 def test_only_the_changed_stage_is_loaded_again(engines: Engines, tmp_path: Path) -> None:
     old = _runtime(engines, tmp_path)
-    beam = old.cfg.asr.beam_size + 1
-    done = reload_runtime(old, from_dict({"asr": {"beam_size": beam}}))
+    threads = old.cfg.asr.threads % 2 + 1  # a model setting: the session is created anew
+    done = reload_runtime(old, from_dict({"asr": {"threads": threads}}))
     new = done.runtime.engines
     assert done.engines_changed == ("asr",) and done.loaded == ("asr",)
-    assert new.asr is not engines.asr and new.asr.beam_size == beam
+    assert new.asr is not engines.asr and new.asr.model is not engines.asr.model
     assert (new.wake, new.vad, new.tts) == (engines.wake, engines.vad, engines.tts)
-    assert done.runtime.cfg.asr.beam_size == beam and new.cfg is not None
+    assert done.runtime.cfg.asr.threads == threads and new.cfg is not None
     assert done.summary() == "models reloaded: asr (asr changed)"
+
+
+def test_decoding_settings_retune_the_loaded_models(engines: Engines, tmp_path: Path) -> None:
+    old = _runtime(engines, tmp_path)
+    beam = old.cfg.asr.beam_size + 1
+    cfg = from_dict(
+        {
+            "asr": {"beam_size": beam, "correct_threshold": 0.95},
+            "wake": {"threshold": 0.61, "refractory_s": 3.0},
+            "tts": {"length_scale": 1.2, "first_clause": False},
+        }
+    )
+    done = reload_runtime(old, cfg)
+    new = done.runtime.engines
+    assert done.engines_changed == ("wake", "asr", "tts") and done.loaded == ()
+    # new engine objects on the same loaded models and sessions
+    assert new.asr is not engines.asr and new.asr.model is engines.asr.model
+    assert (new.asr.beam_size, new.asr.bias.threshold) == (beam, 0.95)
+    assert engines.asr.beam_size == old.cfg.asr.beam_size  # a turn in flight keeps its own
+    assert new.wake is not engines.wake and new.wake.model_names == engines.wake.model_names
+    assert new.wake.threshold_for(new.wake.model_names[0]) == 0.61
+    assert new.wake.refractory_ms == 3000.0
+    assert new.tts is not engines.tts and new.tts.chunking.first_clause is False
+    assert new.tts.rate_hz == engines.tts.rate_hz and new.vad is engines.vad
+    assert done.summary() == "models kept (wake, asr, tts changed, applied without a reload)"
+    # the retuned engines still work
+    assert new.asr.transcribe(np.zeros(16000, dtype=np.int16)).text == ""
+    assert sum(len(a) for a in new.tts.sentences("Hello.")) > 0
 
 
 def test_a_vad_threshold_needs_no_new_model(engines: Engines, tmp_path: Path) -> None:

@@ -83,8 +83,8 @@ class Log:
 
 def write_config(path: Path, reload: int) -> None:
     """The soak's config before its ``reload``-th reload (0: at the start). Odd reloads
-    change only the fallback reply (models kept), even ones the VAD threshold (no model
-    needed) and the wake threshold and ASR beam too (the wake and ASR models reloaded)."""
+    change only the fallback reply (models kept), even ones the VAD and wake thresholds
+    and the ASR beam too (the loaded engines retuned: no model loaded again)."""
     other = (reload // 2) % 2 == 1
     reply = LONG_REPLY if reload % 2 == 0 else LONG_REPLY.replace("small", "little")
     path.write_text(

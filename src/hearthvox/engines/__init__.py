@@ -7,6 +7,7 @@ device's profile, under the keys the user set), so the matrix drives the runtime
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -115,38 +116,80 @@ def reload_engines(
     paths: ModelPaths, old: Engines, cfg: Config, sections: Collection[str]
 ) -> tuple[Engines, tuple[str, ...]]:
     """The engines for ``cfg`` when the config ``sections`` changed and the bundle did
-    not: only the engines of those sections are loaded again, the others are kept (the
-    same objects). Each reload of a model leaves some memory behind in the runtimes'
-    allocators, so a change of one stage should not reload all four. The VAD's
-    threshold is the endpointer's: only a change of its threads needs a new session.
+    not: only the engines of those sections whose model settings changed (models,
+    threads, device, compute type, language) are loaded again; a change of thresholds,
+    beam size, vocabulary, cascade or speed retunes the loaded engine (:func:`retune`),
+    and the others are kept (the same objects). Each reload of a model leaves some
+    memory behind in the runtimes' allocators, so a change of one setting should not
+    reload a model. The VAD's threshold is the endpointer's: only a change of its
+    threads needs a new session.
 
     Returns the engines and the names of those loaded anew (in the order wake, vad,
     asr, tts)."""
     cfg = effective_config(cfg)
+    was = old.cfg
     loaders: dict[str, Callable[[], object]] = {}
-    if "wake" in sections:
+    if "wake" in sections and (was is None or _wake_model_changed(was, cfg)):
         loaders["wake"] = lambda: load_wake(paths, cfg)
-    if "vad" in sections and (old.cfg is None or old.cfg.vad.threads != cfg.vad.threads):
+    if "vad" in sections and (was is None or was.vad.threads != cfg.vad.threads):
         loaders["vad"] = lambda: SileroVad(paths.vad, threads=cfg.vad.threads)
-    if "asr" in sections:
+    if "asr" in sections and (was is None or _asr_model_changed(was, cfg)):
         loaders["asr"] = lambda: load_asr(paths, cfg)
-    if "tts" in sections:
+    if "tts" in sections and (was is None or was.tts.threads != cfg.tts.threads):
         loaders["tts"] = lambda: load_tts(paths, cfg)
     loaded: dict[str, tuple[object, float]] = {}
     if loaders:
         with ThreadPoolExecutor(max_workers=len(loaders), thread_name_prefix="hv-load") as pool:
             futures = {name: pool.submit(_timed, fn) for name, fn in loaders.items()}
             loaded = {name: f.result() for name, f in futures.items()}
+    kept = retune(old, cfg, [s for s in sections if s not in loaders])
     engines = Engines(
-        wake=_kept(loaded, "wake", old.wake, WakeEngine),
-        vad=_kept(loaded, "vad", old.vad, SileroVad),
-        asr=_kept(loaded, "asr", old.asr, WhisperAsr),
-        tts=_kept(loaded, "tts", old.tts, PiperTts),
+        wake=_kept(loaded, "wake", kept.wake, WakeEngine),
+        vad=_kept(loaded, "vad", kept.vad, SileroVad),
+        asr=_kept(loaded, "asr", kept.asr, WhisperAsr),
+        tts=_kept(loaded, "tts", kept.tts, PiperTts),
         bundle_id=old.bundle_id,
         load_ms={**old.load_ms, **{name: ms for name, (_, ms) in loaded.items()}},
         cfg=cfg,
     )
     return engines, tuple(loaded)
+
+
+def _wake_model_changed(was: Config, now: Config) -> bool:
+    return (was.wake.models, was.wake.threads) != (now.wake.models, now.wake.threads)
+
+
+def _asr_model_changed(was: Config, now: Config) -> bool:
+    a, b = was.asr, now.asr
+    return (a.device, a.compute_type, a.threads, a.language, a.second_model) != (
+        b.device,
+        b.compute_type,
+        b.threads,
+        b.language,
+        b.second_model,
+    )
+
+
+def retune(old: Engines, cfg: Config, sections: Collection[str]) -> Engines:
+    """``old``'s loaded models with ``cfg``'s decoding settings for the ``sections``
+    that changed (new engine objects: a turn in flight keeps the ones it started with)."""
+    wake, asr, tts = old.wake, old.asr, old.tts
+    if "wake" in sections:
+        wake = wake.retuned(
+            threshold=cfg.wake.threshold,
+            thresholds=dict(cfg.wake.thresholds),
+            refractory_s=cfg.wake.refractory_s,
+        )
+    if "asr" in sections:
+        asr = asr.retuned(
+            beam_size=cfg.asr.beam_size,
+            decode=cfg.asr.decode,
+            bias=BiasOptions.from_config(cfg.asr),
+            cascade=CascadeOptions(enabled=cfg.asr.cascade, logprob_below=cfg.asr.cascade_logprob),
+        )
+    if "tts" in sections:
+        tts = tts.retuned(length_scale=cfg.tts.length_scale, first_clause=cfg.tts.first_clause)
+    return dataclasses.replace(old, wake=wake, asr=asr, tts=tts, cfg=cfg)
 
 
 def _kept(loaded: dict[str, tuple[object, float]], name: str, old: T, kind: type[T]) -> T:

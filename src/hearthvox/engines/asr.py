@@ -16,6 +16,7 @@ Two ways to decode, same model loaded once:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import logging
@@ -312,6 +313,28 @@ class WhisperAsr:
         self.second: WhisperAsr | None = None
         """The larger model of the cascade, once loaded (:meth:`attach_second`)."""
         self._biases: dict[Vocabulary, _Bias] = {}
+
+    def retuned(
+        self,
+        *,
+        beam_size: int,
+        decode: Decode,
+        bias: BiasOptions,
+        cascade: CascadeOptions,
+    ) -> WhisperAsr:
+        """The same loaded model (and second model, if any) with other decoding
+        settings: a SIGHUP that changes only those loads nothing."""
+        other = copy.copy(self)
+        other.beam_size = beam_size
+        other.decode = decode
+        other.bias = bias
+        other.cascade = cascade
+        other._biases = {}
+        if self.second is not None:
+            other.second = self.second.retuned(
+                beam_size=beam_size, decode=decode, bias=bias, cascade=CascadeOptions()
+            )
+        return other
 
     @property
     def skill_vocabulary(self) -> Vocabulary:

@@ -7,6 +7,7 @@ the caller plays (see :mod:`hearthvox.engines.tts_chunks`).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,15 @@ class PiperTts:
         self._syn = SynthesisConfig(length_scale=length_scale)
         self.rate_hz: int = int(cfg.sample_rate)
         self.chunking = ChunkOptions(first_clause=first_clause)
+
+    def retuned(self, *, length_scale: float, first_clause: bool) -> PiperTts:
+        """The same loaded voice with another speed and first-clause chunking."""
+        from piper import SynthesisConfig
+
+        other = copy.copy(self)
+        other._syn = SynthesisConfig(length_scale=length_scale)
+        other.chunking = ChunkOptions(first_clause=first_clause)
+        return other
 
     def sentences(self, text: str, length_scale: float | None = None) -> Iterator[Int16Array]:
         """Yield the audio of each sentence of ``text`` as soon as it is synthesised."""

@@ -96,6 +96,19 @@ class WakeEngine:
         other.reset()
         return other
 
+    def retuned(
+        self, *, threshold: float, thresholds: Mapping[str, float], refractory_s: float
+    ) -> WakeEngine:
+        """A fresh detector on the same loaded models with other thresholds (a SIGHUP
+        that changes only those loads nothing: each reload of a model leaves memory
+        behind in the runtime's allocator)."""
+        other = self.new_stream()
+        other.threshold = threshold
+        other.own_thresholds = dict(thresholds)
+        other.refractory_ms = refractory_s * 1000.0
+        other.strict = 0.0
+        return other
+
     def reset(self) -> None:
         """Forget the stream (after a gap in the audio fed to the detector)."""
         self._raw = np.zeros(FRAME_SAMPLES + _MEL_CONTEXT, dtype=np.int16)

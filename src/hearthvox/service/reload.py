@@ -1,10 +1,12 @@
 """Apply a new config to a running assistant (SIGHUP).
 
-The engines are reloaded only when their settings changed (``[wake]``, ``[vad]``,
-``[asr]``, ``[tts]`` as tuned for this device, or ``[models]``), and only those:
-a change of ``[asr]`` loads Whisper again and keeps the wake, VAD and voice models;
-``[models]`` loads the (new) bundle's four. New engines are loaded beside the old
-ones, and a failure keeps the old.
+The engines change only when their settings changed (``[wake]``, ``[vad]``,
+``[asr]``, ``[tts]`` as tuned for this device, or ``[models]``), and only those: a
+decoding setting (a threshold, the beam size, the vocabulary, the voice's speed)
+retunes the loaded model; a model setting (the models, threads, device, compute type,
+language) loads that stage's model again and keeps the others
+(:func:`hearthvox.engines.reload_engines`); ``[models]`` loads the (new) bundle's
+four. New engines are loaded beside the old ones, and a failure keeps the old.
 Everything else (skills, replies, endpoint timing, telemetry, service) applies
 without touching the models. ``[audio]`` changes need a restart: the input is
 open and stays as it is.
