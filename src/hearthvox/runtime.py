@@ -15,6 +15,7 @@ from hearthvox.compat.refusal import check_bundle_supported, parse_ref
 from hearthvox.compat.tuning import DeviceSetup, device_setup
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
+from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.paths import Paths, user_paths
 from hearthvox.pipeline.runner import Observer, Pipeline
@@ -49,10 +50,14 @@ class Runtime:
         )
 
 
-def start_second_asr(engines: Engines, device: DeviceSetup | None, paths: Paths) -> None:
+def start_second_asr(
+    engines: Engines, device: DeviceSetup | None, paths: Paths | None, *, wait: bool = False
+) -> None:
     """With ``[asr] cascade`` where the second model runs (``hw``), load it in the
     background and hand it to the ASR when ready: its load never delays a turn (until
-    then the small model's text stands). A model that cannot load is said once."""
+    then the small model's text stands). A model that cannot load is said once.
+    ``wait``: return once it is loaded (measurements: every clip decoded as the daemon
+    decodes once the model is in)."""
     cfg = engines.cfg
     if cfg is None or not cfg.asr.cascade or engines.asr.second is not None:
         return
@@ -70,8 +75,19 @@ def start_second_asr(engines: Engines, device: DeviceSetup | None, paths: Paths)
             log.warning("the cascade is off: %s", exc)
         else:
             log.info("the cascade's second model is loaded (%s)", choice.model)
+        release_free_memory()  # the float16 weights read before the int8 conversion
 
-    threading.Thread(target=load, name="hv-load-second-asr", daemon=True).start()
+    thread = threading.Thread(target=load, name="hv-load-second-asr", daemon=True)
+    thread.start()
+    if wait:
+        thread.join()
+
+
+def load_second_asr_now(engines: Engines, paths: Paths | None = None) -> None:
+    """The cascade's second model for a measurement (eval, bench, report): loaded before
+    the first clip where ``[asr] cascade`` is on and it runs on this device."""
+    if engines.cfg is not None:
+        start_second_asr(engines, device_setup(engines.cfg), paths, wait=True)
 
 
 def share_skill_vocabulary(engines: Engines, router: SkillRouter) -> None:
@@ -79,8 +95,9 @@ def share_skill_vocabulary(engines: Engines, router: SkillRouter) -> None:
     engines.asr.skill_vocabulary = router.vocabulary()
 
 
-def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
-    """Resolve the active bundle of the configured channel and load every engine once."""
+def load_runtime(cfg: Config, paths: Paths | None = None, *, wait_second: bool = False) -> Runtime:
+    """Resolve the active bundle of the configured channel and load every engine once
+    (the cascade's second model in the background, or at once with ``wait_second``)."""
     t0 = time.perf_counter()
     paths = paths or user_paths()
     device = device_setup(cfg)  # probed once per process; the matrix's variant for it
@@ -96,7 +113,7 @@ def load_runtime(cfg: Config, paths: Paths | None = None) -> Runtime:
     ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
     router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
     share_skill_vocabulary(engines, router)
-    start_second_asr(engines, device, paths)
+    start_second_asr(engines, device, paths, wait=wait_second)
     ready_ms = (time.perf_counter() - t0) * 1000.0
     run_cfg = engines.cfg or cfg  # endpoint timing and the rest, as the engines were tuned
     return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device)

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hearthvox.bench.audio import corpus_speech, turn_stream
+from hearthvox.bench.measure import router
+from hearthvox.bench.run import extra_decodes
+from hearthvox.bench.turns import run_turns
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.bundles.optional import load_second_asr, second_asr_dir
 from hearthvox.compat.tuning import device_setup
@@ -102,3 +106,28 @@ def test_the_runtime_loads_the_second_model_off_the_start(engines: Engines) -> N
     )
     time.sleep(0.5)
     assert other.second is None
+
+
+def test_the_bench_harness_counts_the_turns_sent_to_the_second_model(
+    engines: Engines, base: WhisperAsr, corpus_dir: Path, tmp_path: Path
+) -> None:
+    always = CascadeOptions(enabled=True, logprob_below=0.0, min_words=3)
+    small = engines.asr.retuned(
+        beam_size=1, decode=engines.asr.decode, bias=engines.asr.bias, cascade=always
+    )
+    small.attach_second(base)
+    assert engines.asr.second is None  # the session's engines are not touched
+    mine = dataclasses.replace(engines, asr=small)
+    stream = turn_stream(engines.tts, corpus_speech(corpus_dir, 2))
+    timings = run_turns(mine, router(tmp_path), Config(), stream, False)
+    heard = [t for t in timings if t.audio is not None]
+    escalated = [t for t in heard if "asr_second" in t.asr_extra_ms]
+    assert escalated, [t.transcript for t in heard]  # corpus sentences: several words each
+    metric = extra_decodes(heard)
+    assert metric.ours == pytest.approx(len(escalated) / len(heard))
+    assert metric.extra["asr_second_p50_ms"] > 0 and metric.extra["n"] == len(heard)
+    # a SIGHUP's retune keeps the second model, with the new decoding settings
+    again = small.retuned(beam_size=2, decode="full", bias=small.bias, cascade=always)
+    assert again.second is not None and again.second.model is base.model
+    assert (again.second.beam_size, again.second.decode) == (2, "full")
+    assert small.beam_size == 1 and base.beam_size == Config().asr.beam_size

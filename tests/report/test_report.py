@@ -215,3 +215,28 @@ def test_an_eval_that_cannot_run_is_not_measured(tmp_path: Path) -> None:
     target = resolve(Config())
     quality = run_eval(Config(), target, tmp_path / "no-corpus", quick=True)
     assert quality.missing.startswith("the eval failed:") and not quality.slices
+
+
+def test_the_cascade_share_latency_and_memory_are_reported(built_report: Path) -> None:
+    raw, figures, md = _load(built_report)
+    off = figures["latency"]["cascade"]
+    assert off["measured"] and not off["on"] and off["escalated"] == 0  # off by default
+    assert "Cascade ([asr] cascade): off or not loaded on this device" in md
+    # the same turns as if the cascade had sent two of them to its larger model
+    lat = raw["warm"]["latency"]
+    lat["decodes"] = {"second_loaded": True, "asr_second_ms": [210.0, 330.0],
+                      "asr_prompted_ms": [90.0]}  # fmt: skip
+    raw["probe"]["engines"]["asr_second"] = {"load_ms": 1500.0, "rss_mib": 131.5}
+    files = write(raw, Config(), built_report.parent / "cascade")
+    on = json.loads(files["figures"].read_text())["latency"]["cascade"]
+    assert (on["on"], on["escalated"], on["prompted"]) == (True, 2, 1)
+    assert on["escalated_share"] == pytest.approx(2 / lat["heard"])
+    assert on["added_ms"]["p50_ms"] == pytest.approx(270.0)
+    assert on["memory_mib"] == 131.5
+    shown = files["markdown"].read_text()
+    assert f"2 of {lat['heard']} turns escalated to the larger model" in shown
+    assert "p50 270.0 / p95 324.0 ms" in shown and "costs 131.5 MiB of RSS" in shown
+    assert "| asr_second | 1500.0 |" in shown  # the engine table: its load and RSS step
+    # a report's raw samples from before the cascade was measured still assemble
+    del lat["decodes"]
+    assert assemble(raw, Config())["latency"]["cascade"] == {"measured": False}

@@ -72,10 +72,12 @@ def ours(corpus: Path, soak_min: float, config_path: Path | None) -> dict[str, A
     from hearthvox.bench.audio import RATE_HZ, corpus_negatives, room_tone, spoken
     from hearthvox.bench.turns import StampSink, bench_config
     from hearthvox.config import load
+    from hearthvox.engines.memory import limit_malloc_arenas
     from hearthvox.runtime import load_runtime
 
+    limit_malloc_arenas()  # as `run` and `serve` do, before any model loads
     cfg = bench_config(load(config_path))
-    runtime = load_runtime(cfg)
+    runtime = load_runtime(cfg, wait_second=True)  # [asr] cascade: its model resident
     ready_ms = _since_start_ms()
     rss_ready = _rss_mib()
     request = spoken(runtime.engines.tts, "Hey Jarvis. What time is it?")

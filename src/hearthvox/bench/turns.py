@@ -52,6 +52,8 @@ class TurnTiming:
     vad_tail_ms: float | None = None
     """The VAD's last voiced frame after the true end of speech (negative: before it)."""
     cut_off: bool = False
+    asr_extra_ms: dict[str, float] = field(default_factory=dict)
+    """The decodes beyond the first (``asr_prompted``, ``asr_second``) and their ms."""
     _end_wall: float | None = field(default=None, repr=False)
 
 
@@ -148,6 +150,7 @@ def run_turns(
                 case Transcript() if current is not None:
                     current.transcript = event.text
                     current.asr_ms = (now - detected) * 1000.0
+                    current.asr_extra_ms = dict(event.extra_ms)
                 case Reply(announcement=False) if current is not None:
                     current.reply = event.text
                     current.skill_ms = event.skill_ms

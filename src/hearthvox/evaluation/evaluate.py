@@ -31,6 +31,7 @@ from hearthvox.bundles.store import Store
 from hearthvox.compat.tuning import device_setup, effective_config
 from hearthvox.config import Config
 from hearthvox.engines.asr import BiasOptions
+from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import ModelError
 from hearthvox.evaluation.corpus import find_corpus, load_corpus
 from hearthvox.evaluation.evalset import EvalSet, load_or_build
@@ -167,6 +168,7 @@ def load_engines_for(target: Target) -> EvalEngines:
         choice = device_setup(cfg).second_asr()
         if choice.enabled:
             asr.attach_second(load_second_asr(cfg))
+            release_free_memory()
         else:
             log.warning(
                 "[asr] cascade is on, but the second model does not run here: %s", choice.reason

@@ -146,6 +146,7 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
             "heard": lat["heard"],
             "missed_wake": lat["missed_wake"],
             "cut_off": lat["cut_off"],
+            "cascade": cascade(lat, probe),
         },
         "memory": memory,
         "quality": {"slices": slices, "bundle": q.bundle, "quick": q.quick, "missing": q.missing},
@@ -168,6 +169,30 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
         "verdict": ops.verdict(
             slices, rules, raw["device"], cap, raw["contract"], raw.get("recorded_rules")
         ),
+    }
+
+
+def cascade(lat: dict[str, Any], probe: dict[str, Any]) -> dict[str, Any]:
+    """The cascade's share of the warm turns, the time its larger model added to them,
+    its memory (the RSS step of loading it in the probe), and the vocabulary's prompted
+    decodes. Raw samples from before these were measured give ``measured: False``."""
+    d = lat.get("decodes")
+    if d is None:
+        return {"measured": False}
+    heard = lat["heard"]
+    second, prompted = d["asr_second_ms"], d["asr_prompted_ms"]
+    step = probe["engines"].get("asr_second")
+    return {
+        "measured": True,
+        "on": bool(d["second_loaded"]),
+        "turns": heard,
+        "escalated": len(second),
+        "escalated_share": len(second) / heard if heard else None,
+        "added_ms": distribution(second),
+        "memory_mib": step["rss_mib"] if step else None,
+        "load_ms": step["load_ms"] if step else None,
+        "prompted": len(prompted),
+        "prompted_ms": distribution(prompted),
     }
 
 

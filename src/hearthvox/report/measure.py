@@ -24,6 +24,7 @@ from hearthvox.bench.turns import run_turns
 from hearthvox.engines import Engines, load_engines
 from hearthvox.errors import HearthvoxError
 from hearthvox.report.target import Target
+from hearthvox.runtime import load_second_asr_now
 
 Progress = Callable[[str], None]
 
@@ -82,6 +83,15 @@ def latency(engines: Engines, target: Target, plan: Plan, progress: Progress) ->
             samples["end_of_speech_to_transcript_ms"].append(round(t.endpoint_ms + t.asr_ms, 2))
     return {
         "samples": samples,
+        "decodes": {  # the cascade's larger model, the vocabulary's prompted decode
+            "second_loaded": engines.asr.second is not None,
+            "asr_second_ms": [
+                t.asr_extra_ms["asr_second"] for t in heard if "asr_second" in t.asr_extra_ms
+            ],
+            "asr_prompted_ms": [
+                t.asr_extra_ms["asr_prompted"] for t in heard if "asr_prompted" in t.asr_extra_ms
+            ],
+        },
         "requests": len(timings),
         "heard": len(heard),
         "missed_wake": sum(t.audio is None for t in timings),
@@ -129,6 +139,7 @@ def baselines(
 def warm(target: Target, plan: Plan, progress: Progress) -> dict[str, Any]:
     progress("loading the engines")
     engines = load_engines(target.models, target.cfg)
+    load_second_asr_now(engines)  # [asr] cascade: measured with the larger model in
     lat = latency(engines, target, plan, progress)
     audios = lat.pop("asr_audio")
     return {

@@ -37,13 +37,17 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     from hearthvox.bench.audio import RATE_HZ, corpus_speech, room_tone, turn_stream
     from hearthvox.bench.measure import router
     from hearthvox.bench.turns import StampSink, bench_config
+    from hearthvox.bundles.optional import load_second_asr
+    from hearthvox.compat.tuning import device_setup
     from hearthvox.config import load
     from hearthvox.engines import Engines, load_asr, load_tts, load_wake
+    from hearthvox.engines.memory import limit_malloc_arenas, release_free_memory
     from hearthvox.engines.vad import SileroVad
     from hearthvox.events import TurnDone
     from hearthvox.pipeline.runner import Pipeline
     from hearthvox.report.target import resolve
 
+    limit_malloc_arenas()  # as `run` and `serve` do, before any model loads
     config = args.get("config")
     cfg0 = load(Path(config) if config else None)
     target = resolve(cfg0, args.get("bundle"), args.get("channel"))
@@ -61,6 +65,15 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         before, t0 = _rss_mib(), time.perf_counter()
         loaded[stage] = loader()
         steps[stage] = {
+            "load_ms": round((time.perf_counter() - t0) * 1000.0, 1),
+            "rss_mib": round(_rss_mib() - before, 1),
+        }
+    choice = device_setup(cfg).second_asr() if cfg.asr.cascade else None
+    if choice is not None and choice.enabled:  # [asr] cascade: its larger model resident
+        before, t0 = _rss_mib(), time.perf_counter()
+        loaded["asr"].attach_second(load_second_asr(cfg))
+        release_free_memory()
+        steps["asr_second"] = {
             "load_ms": round((time.perf_counter() - t0) * 1000.0, 1),
             "rss_mib": round(_rss_mib() - before, 1),
         }

@@ -122,7 +122,26 @@ def latency(d: dict[str, Any]) -> list[Block]:
         ),
         ("plot", "latency"),
     ]
+    c = lat.get("cascade") or {}
+    if c.get("measured"):
+        out.insert(3, ("p", _cascade_line(c)))
     return out
+
+
+def _cascade_line(c: dict[str, Any]) -> str:
+    prompted = (
+        f"The vocabulary's prompted decode ran on {c['prompted']} of {c['turns']} turns "
+        f"(p50 {fmt(c['prompted_ms'].get('p50_ms'))} ms)."
+    )
+    if not c["on"]:
+        return f"Cascade ([asr] cascade): off or not loaded on this device. {prompted}"
+    return (
+        f"Cascade ([asr] cascade): {c['escalated']} of {c['turns']} turns escalated to the "
+        f"larger model ({fmt(100.0 * (c['escalated_share'] or 0.0))} %), adding "
+        f"p50 {fmt(c['added_ms'].get('p50_ms'))} / p95 {fmt(c['added_ms'].get('p95_ms'))} ms "
+        f"to those turns; its model costs {fmt(c['memory_mib'])} MiB of RSS "
+        f"(loaded in {fmt(c['load_ms'])} ms, off the turns' path). {prompted}"
+    )
 
 
 def memory(d: dict[str, Any]) -> list[Block]:
