@@ -59,6 +59,7 @@ from hearthvox.service import (
     use_journal_format,
 )
 from hearthvox.service.serving import ServeAlongside, serve_settings
+from hearthvox.service.startsignals import StartSignals, StoppedBeforeStart
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +224,17 @@ def run(
         use_journal_format()
     state = StateLog(Notifier(env.notify_socket), journal, quiet=quiet())  # -q: no state lines
     lock = DaemonLock().acquire() if input_ == "mic" or env.notify_socket else None
+    starting = StartSignals().install()  # a stop while the models load is not lost
     try:
         devices = (input_device, output_device)
         wait = bool(env.notify_socket) if wait_for_device is None else wait_for_device
         left = _serve(
-            env, state, input_, output, realtime, as_json, config_path, devices, wait, serve_uri
-        )
+            env, state, input_, output, realtime, as_json, config_path, devices, wait, serve_uri,
+            starting,
+        )  # fmt: skip
+    except StoppedBeforeStart as stop:
+        state(f"stopped ({stop.signal.name} before the start had finished)")
+        return
     except HearthvoxError as exc:
         state.notifier.status(f"failed: {exc}")
         raise
@@ -236,6 +242,7 @@ def run(
         state("stopped")
         return
     finally:
+        starting.restore()
         if lock is not None:
             lock.release()
     if left:  # a stuck engine call: its thread would keep the process alive
@@ -278,22 +285,28 @@ def _serve(
     devices: tuple[str | None, str | None] = (None, None),
     wait_for_device: bool = False,
     serve_uri: str | None = None,
+    starting: StartSignals | None = None,
 ) -> bool:
-    """Load, check, open, then run the daemon; True when stuck calls were left behind."""
+    """Load, check, open, then run the daemon; True when stuck calls were left behind.
+    ``starting``: the stop signals taken over for the start (checked between its steps)."""
+    starting = starting or StartSignals()
     limit_malloc_arenas()  # before any model loads or pool thread starts
     state.notifier.status("starting")
     cfg = _with_devices(config_mod.load(config_path), *devices)
     serving = serve_settings(cfg, serve_uri)  # a bad address fails before the models load
     source = open_source(input_, cfg, realtime, wait_for_device)
     sink = open_sink(output, cfg)
+    starting.check()
     state("loading models")
     runtime = load_runtime(cfg)
+    starting.check()
     bundle = runtime.engines.bundle_id
     state.line(f"models ready in {runtime.ready_ms / 1000:.1f} s (bundle {bundle})")
     if env.notify_socket:  # the service starts only once a real inference worked
         state("checking health")
         report = health_check(runtime.engines)
         state.line(f"health check passed in {report.took_ms / 1000:.1f} s")
+        starting.check()
     install_debug_hooks(runtime)
     earcons = Earcons(sink) if isinstance(sink, SpeakerSink) and cfg.audio.earcons else None
     bargein: BargeIn | None = None
@@ -322,6 +335,7 @@ def _serve(
         ready_status=f"listening on {source.label} for {wake_words}",
         config_path=config_path,
         overrides=lambda file_cfg: _with_devices(file_cfg, *devices),
+        early_stop=lambda: starting.received,
     )
     along = ServeAlongside.of(runtime, serving)
     daemon = Daemon(

@@ -64,6 +64,9 @@ class DaemonOptions:
     """The file SIGHUP re-reads (None: the user's config.toml)."""
     reload: bool = True
     """Whether SIGHUP reloads the config (else it is left to its default action)."""
+    early_stop: Callable[[], signal.Signals | None] | None = None
+    """A stop signal that came before the daemon's own handlers were in (the start's,
+    :mod:`hearthvox.service.startsignals`): acted on as soon as they are."""
     overrides: Callable[[config_mod.Config], config_mod.Config] | None = None
     """What the command line sets over the file (``--input-device``), applied again to
     the file re-read at each reload, so that a reload does not see it as a change."""
@@ -159,6 +162,9 @@ class Daemon:
         if self.options.reload:
             loop.add_signal_handler(signal.SIGHUP, self._on_reload)
             signals.append(signal.SIGHUP)
+        early = self.options.early_stop() if self.options.early_stop is not None else None
+        if early is not None:  # came while the handlers were being put in
+            self._on_stop(early)
         reader = asyncio.create_task(self.feed.read(), name="hv-input")
         ticker = asyncio.create_task(self._tick(), name="hv-ticker")
         self._drive = asyncio.create_task(self._turns(), name="hv-pipeline")
