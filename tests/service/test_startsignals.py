@@ -47,8 +47,17 @@ def test_sigterm_while_the_models_load_stops_the_daemon_cleanly(time_request_wav
     handlers are in): the process ends with status 0 and says why, instead of running on
     or dying of the signal."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hearthvox", "run", "--input", str(time_request_wav),
-         "--realtime", "--output", "none"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "hearthvox",
+            "run",
+            "--input",
+            str(time_request_wav),
+            "--realtime",
+            "--output",
+            "none",
+        ],  # fmt: skip
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
