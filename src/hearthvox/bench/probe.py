@@ -3,7 +3,7 @@
 ``python -m hearthvox.bench.probe ours CORPUS SOAK_MIN`` loads the runtime, then
 feeds ``SOAK_MIN`` minutes of audio (room tone, one spoken request a minute,
 noise) through the pipeline as fast as it goes, sampling RSS once a minute
-(after one long sentence, so Piper's arena is already at its size).
+(after one long sentence, so the voice's buffers are already at their size).
 ``... baseline CORPUS`` loads the stock libraries their own default way
 (openWakeWord ``Model``, faster-whisper ``WhisperModel`` and its Silero VAD,
 ``PiperVoice.load``) and runs three turns' worth of work. Each prints one JSON line.
@@ -81,7 +81,7 @@ def ours(corpus: Path, soak_min: float, config_path: Path | None) -> dict[str, A
     ready_ms = _since_start_ms()
     rss_ready = _rss_mib()
     request = spoken(runtime.engines.tts, "Hey Jarvis. What time is it?")
-    # Piper's arena grows to the longest sentence synthesised so far and stays there
+    # the voice's working memory grows with the longest sentence synthesised so far
     # (bounded, not a leak): synthesise a long one first, so growth shows leaks only
     list(runtime.engines.tts.stream(_LONG_SENTENCE))
     noise = corpus_negatives(corpus, 8.0)

@@ -2,9 +2,9 @@
 
 Every session lives in the process's one ONNX Runtime environment, with a fixed
 intra-op thread budget, one inter-op thread, and no spinning when it has more
-than one thread (idle listening must not burn a core). The small streaming
-models (wake word, VAD) run without the memory arena: their tensors are tiny,
-and an arena keeps whatever its largest run needed for the life of the process.
+than one thread (idle listening must not burn a core). No session keeps ONNX
+Runtime's memory arena: an arena keeps whatever its largest runs needed for the
+life of the process, and Piper's grew in steps over an hour of replies.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from typing import Any
 from hearthvox.errors import ModelError
 
 
-def cpu_session(path: Path, threads: int, *, arena: bool = False) -> Any:
-    """A CPU inference session with a fixed thread budget and quiet logging;
-    ``arena``: keep ONNX Runtime's memory arena (worth it for large models only)."""
+def cpu_session(path: Path, threads: int) -> Any:
+    """A CPU inference session with a fixed thread budget, no memory arena and quiet
+    logging."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    opts.enable_cpu_mem_arena = arena
+    opts.enable_cpu_mem_arena = False
     if threads > 1:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:

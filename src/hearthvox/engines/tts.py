@@ -40,9 +40,10 @@ class PiperTts:
             cfg = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot read the voice config {config}: {exc}") from exc
-        # the arena stays on: it keeps the largest sentence's buffers, ~20% faster than
-        # freeing them after each run (docs/performance.md)
-        session = cpu_session(model, threads, arena=True)
+        # no memory arena: it grew in steps with the sentences synthesised (170 -> 344
+        # MiB over sixteen replies, the ramp of the soak's first hour) and saved ~10 ms
+        # of the first chunk; without it RSS stays flat (docs/performance.md)
+        session = cpu_session(model, threads)
         self._voice: Any = PiperVoice(session=session, config=cfg)
         self._syn = SynthesisConfig(length_scale=length_scale)
         self.rate_hz: int = int(cfg.sample_rate)

@@ -37,7 +37,7 @@ class ChunkOptions:
     """... near this share of its length."""
     max_chunk: int = 96
     """Longer sentences are cut (at a clause break, else a word gap) into chunks of at
-    most this many phonemes: Piper's memory arena grows to its longest chunk."""
+    most this many phonemes: the voice's working memory grows with its longest chunk."""
 
 
 def split_first(phonemes: list[str], opts: ChunkOptions) -> list[list[str]]:
