@@ -3,8 +3,11 @@
 Pure logic over audio time, no model: feed it one probability per VAD frame.
 Rules (all in :class:`hearthvox.config.EndpointConfig`):
 
-- speech starts once frames above threshold add up to ``speech_start_ms``
-  without a gap longer than the hangover;
+- speech starts once voiced frames add up to ``speech_start_ms`` without a gap
+  longer than the hangover, where a run begins at a frame above threshold and
+  goes on over frames above ``threshold - START_HYSTERESIS`` (as Silero VAD's
+  own segmenter does: a short or quiet word, e.g. one spoken digit, rarely
+  holds the full threshold for three frames);
 - it ends after ``hangover_ms`` of frames below threshold, or at
   ``max_utterance_s``;
 - while waiting for speech (after a wake word, or in a follow-up window) the
@@ -88,6 +91,8 @@ class Endpointer:
             return None
         frame_end = frame_start_ms + self.frame_ms
         voiced = prob >= self.threshold
+        if not self.in_speech and not voiced and self._run_start_ms is not None:
+            voiced = prob >= self.threshold - START_HYSTERESIS
         if self._settle_until_ms is not None:
             if voiced and frame_start_ms < self._settle_until_ms:
                 return None
@@ -132,6 +137,9 @@ class Endpointer:
         return None
 
 
+START_HYSTERESIS = 0.15
+"""Below the threshold by this much, a frame still continues a run that a frame above
+it began (dev split: three spoken digits of the eval's clean slice never started)."""
 _GAP_MARGIN_MS = 64.0  # a pause must outlast the longest one before it by this much
 _FILLERS = frozenset("um umm uh uhh er erm hmm mm like".split())
 _TRAILING = frozenset(
