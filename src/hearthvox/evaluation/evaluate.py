@@ -42,7 +42,7 @@ from hearthvox.paths import user_paths
 
 log = logging.getLogger(__name__)
 
-RESULTS_VERSION = 3
+RESULTS_VERSION = 4  # 4: start hysteresis in the endpointer, digit words
 _RUNTIMES = ("onnxruntime", "ctranslate2", "faster-whisper")
 
 
