@@ -115,3 +115,10 @@ def test_false_insertions_count_listed_terms_the_reference_lacks() -> None:
     assert m.to_json()["false_insertions_per_100"] == 50.0
     without = slice_metrics("clean", [ClipOutcome("a", "clean", "command", 1.0)])
     assert without.unlisted == 0 and "false_insertions" not in without.to_json()
+
+
+def test_a_spelled_o_and_a_zero_are_one_symbol() -> None:
+    # the normaliser reads a lone O as zero: a right "BORO" must still match
+    assert letters_digits("A Y L E S B O R O") == letters_digits("AYLES BORO") == "aylesboro"
+    assert letters_digits("one zero two") == letters_digits("1 O 2")
+    assert letters_digits("B O R O") != letters_digits("B O R E")

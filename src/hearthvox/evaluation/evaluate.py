@@ -42,7 +42,7 @@ from hearthvox.paths import user_paths
 
 log = logging.getLogger(__name__)
 
-RESULTS_VERSION = 4  # 4: start hysteresis in the endpointer, digit words
+RESULTS_VERSION = 4  # 4: start hysteresis, digit words, O and 0 one symbol in exact matches
 _RUNTIMES = ("onnxruntime", "ctranslate2", "faster-whisper")
 
 

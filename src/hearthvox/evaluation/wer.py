@@ -70,8 +70,12 @@ def normalize(text: str) -> list[str]:
 
 def letters_digits(text: str) -> str:
     """The normalised letters and digits of *text*, spaces and symbols dropped: what an
-    alphanumeric utterance must get exactly right (``U M N Y H SIX`` -> ``umnyh6``)."""
-    return "".join(c for c in "".join(normalize(text)) if c.isalnum())
+    alphanumeric utterance must get exactly right (``U M N Y H SIX`` -> ``umnyh6``).
+
+    The letter O and the digit 0 are one symbol (``o``): spoken, "oh" is either,
+    and the normaliser reads a lone ``O`` as zero, so ``B O R O`` (``b0r0``) could
+    never match a right ``BORO``."""
+    return "".join(c for c in "".join(normalize(text)) if c.isalnum()).replace("0", "o")
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
