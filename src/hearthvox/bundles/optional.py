@@ -85,6 +85,49 @@ def optional_artifact_dir(
     return tree / "files"
 
 
+def check_built(store: Store, lock: LockFile | None = None) -> tuple[int, int, int, list[str]]:
+    """``models verify``: every optional artifact already built in the store, each file
+    hashed again and every link checked: (trees, files, bytes, problems). One not built
+    yet is no problem (it is built on first use)."""
+    lock = lock or load_lock()
+    trees = files = size = 0
+    problems: list[str] = []
+    for artifact_id in sorted(EXTRAS):
+        artifact = lock.artifact(artifact_id)
+        tree = store.artifacts / tree_key(artifact)
+        if not (tree.exists() or tree.is_symlink()):
+            continue
+        trees += 1
+        files += len(artifact.files)
+        size += sum(f.size for f in artifact.files)
+        problems += _problems(store, artifact, tree, True)
+    return trees, files, size, problems
+
+
+def repair_built(store: Store, lock: LockFile | None = None) -> list[str]:
+    """``models verify --repair``: a damaged optional tree is removed and built again
+    from the installed packages (or the reason it cannot be)."""
+    lock = lock or load_lock()
+    fixed: list[str] = []
+    with store.writer():
+        for artifact_id in sorted(EXTRAS):
+            artifact = lock.artifact(artifact_id)
+            tree = store.artifacts / tree_key(artifact)
+            if not (tree.exists() or tree.is_symlink()):
+                continue
+            if not _problems(store, artifact, tree, True):
+                continue
+            _remove(store, artifact, tree)
+            try:
+                _check_installed(artifact)
+                _build(store, artifact, tree)
+            except ModelError as exc:
+                fixed.append(f"model {artifact_id!r}: removed, not built again: {exc}")
+                continue
+            fixed.append(f"model {artifact_id!r}: built again from the installed packages")
+    return fixed
+
+
 def tree_key(artifact: Artifact) -> str:
     return hashlib.sha256(_entry(artifact)).hexdigest()
 

@@ -1,5 +1,6 @@
-"""``models verify``: every signature, object, file tree and channel pointer of the store;
-``--repair`` fetches damaged or missing objects again from the artifacts' sources."""
+"""``models verify``: every signature, object, file tree and channel pointer of the store,
+and the optional artifacts built in it; ``--repair`` fetches damaged or missing objects
+again from the artifacts' sources (an optional artifact: from its installed packages)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 from hearthvox.bundles.install import Policy
 from hearthvox.bundles.manifest import CHANNELS
+from hearthvox.bundles.optional import check_built, repair_built
 from hearthvox.bundles.signing import open_envelope
 from hearthvox.bundles.sources import ArtifactSources, StageContext
 from hearthvox.bundles.store import Installed, Store, manifest_sha
@@ -18,6 +20,8 @@ class VerifyReport:
     bundles: int = 0
     objects: int = 0
     bytes: int = 0
+    optional: int = 0
+    """Optional artifacts built in the store (``asr/whisper-base``), checked too."""
     problems: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
 
@@ -47,6 +51,11 @@ def verify_store(store: Store, policy: Policy, channel: str | None = None) -> Ve
         )
         for name in CHANNELS if channel is None else (channel,):
             report.problems += _check_channel(store, name, readable)
+        if channel is None:
+            report.optional, files, size, problems = check_built(store)
+            report.objects += files
+            report.bytes += size
+            report.problems += problems
     return report
 
 
@@ -114,4 +123,4 @@ def repair_store(store: Store) -> list[str]:
             fixed += [f"{i.manifest.ref}: {i.manifest.describe(s)} fetched again" for s in got]
             for s in set(bad) - got:
                 fixed.append(f"{i.manifest.ref}: {i.manifest.describe(s)} has no usable source")
-    return fixed
+    return fixed + repair_built(store)

@@ -321,8 +321,9 @@ def verify(channel: str | None, repair: bool, as_json: bool, config_path: Path |
             click.echo(f"repaired: {line}")
         for line in report.problems:
             click.echo(f"problem: {line}")
+        optional = f", {report.optional} optional model(s)" if report.optional else ""
         click.echo(
-            f"{'ok' if report.ok else 'FAILED'}: {report.bundles} bundle(s), "
+            f"{'ok' if report.ok else 'FAILED'}: {report.bundles} bundle(s){optional}, "
             f"{report.objects} file(s), {report.bytes / 1e6:.1f} MB checked"
         )
     if not report.ok:
