@@ -72,7 +72,7 @@ def test_verify_finds_the_damage_and_repair_fetches_the_file_again() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     size = manifest_from_lock(lock).total_size
     assert json.loads(proc.stdout) == {
-        "ok": True, "bundles": 1, "objects": 13, "bytes": size, "problems": [],
+        "ok": True, "bundles": 1, "optional": 0, "objects": 13, "bytes": size, "problems": [],
         "repaired": ["default-0.1.0@1: tts/en_US-joe-medium/MODEL_CARD fetched again"],
     }  # fmt: skip
     active_model_paths(Config())
