@@ -104,7 +104,7 @@ class AsrConfig:
     """After decoding, put a listed term for words that score this close (0: never)."""
     digit_words: bool = True
     """Score a short utterance's text against the ten digit words and take the digit
-    when the audio supports it better ("Kevin." -> "7.")
+    when the audio supports it better ("Kevin." -> "seven")
     (docs/configuration.md#digit-words)."""
     cascade: bool = False
     """Decode unsure sentences again with the second model (where it runs: second_model)."""

@@ -67,6 +67,12 @@ def optional_artifact_dir(
     """The checked file tree of the optional artifact *artifact_id* (see the module doc)."""
     artifact = (lock or load_lock()).artifact(artifact_id)
     store = Store.open((paths or user_paths()).data_dir)
+    return _ensure(store, artifact, verify)
+
+
+def _ensure(store: Store, artifact: Artifact, verify: bool) -> Path:
+    """The artifact's checked tree in *store*, built (again) from the packages when it is
+    missing or damaged."""
     tree = store.artifacts / tree_key(artifact)
     if not _problems(store, artifact, tree, verify):
         return tree / "files"
@@ -85,46 +91,37 @@ def optional_artifact_dir(
     return tree / "files"
 
 
+def _built(store: Store, lock: LockFile | None) -> list[tuple[Artifact, Path]]:
+    """The optional artifacts that have a tree in the store (built, or left damaged)."""
+    artifacts = [(lock or load_lock()).artifact(a) for a in sorted(EXTRAS)]
+    trees = [(a, store.artifacts / tree_key(a)) for a in artifacts]
+    return [(a, t) for a, t in trees if t.exists() or t.is_symlink()]
+
+
 def check_built(store: Store, lock: LockFile | None = None) -> tuple[int, int, int, list[str]]:
     """``models verify``: every optional artifact already built in the store, each file
     hashed again and every link checked: (trees, files, bytes, problems). One not built
     yet is no problem (it is built on first use)."""
-    lock = lock or load_lock()
-    trees = files = size = 0
-    problems: list[str] = []
-    for artifact_id in sorted(EXTRAS):
-        artifact = lock.artifact(artifact_id)
-        tree = store.artifacts / tree_key(artifact)
-        if not (tree.exists() or tree.is_symlink()):
-            continue
-        trees += 1
-        files += len(artifact.files)
-        size += sum(f.size for f in artifact.files)
-        problems += _problems(store, artifact, tree, True)
-    return trees, files, size, problems
+    built = _built(store, lock)
+    problems = [p for a, tree in built for p in _problems(store, a, tree, True)]
+    files = sum(len(a.files) for a, _ in built)
+    size = sum(f.size for a, _ in built for f in a.files)
+    return len(built), files, size, problems
 
 
 def repair_built(store: Store, lock: LockFile | None = None) -> list[str]:
     """``models verify --repair``: a damaged optional tree is removed and built again
     from the installed packages (or the reason it cannot be)."""
-    lock = lock or load_lock()
     fixed: list[str] = []
-    with store.writer():
-        for artifact_id in sorted(EXTRAS):
-            artifact = lock.artifact(artifact_id)
-            tree = store.artifacts / tree_key(artifact)
-            if not (tree.exists() or tree.is_symlink()):
-                continue
-            if not _problems(store, artifact, tree, True):
-                continue
-            _remove(store, artifact, tree)
-            try:
-                _check_installed(artifact)
-                _build(store, artifact, tree)
-            except ModelError as exc:
-                fixed.append(f"model {artifact_id!r}: removed, not built again: {exc}")
-                continue
-            fixed.append(f"model {artifact_id!r}: built again from the installed packages")
+    for artifact, tree in _built(store, lock):
+        if not _problems(store, artifact, tree, True):
+            continue
+        try:
+            _ensure(store, artifact, True)
+        except ModelError as exc:
+            fixed.append(f"model {artifact.id!r}: removed, not built again: {exc}")
+            continue
+        fixed.append(f"model {artifact.id!r}: built again from the installed packages")
     return fixed
 
 

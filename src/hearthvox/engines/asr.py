@@ -83,7 +83,7 @@ class BiasOptions:
     """Decode again with the terms as prompt when the first text holds a suspect."""
     threshold: float = CORRECT_THRESHOLD
     digits: bool = True
-    """Score a short lean text against the digit words (:data:`DIGIT_MAX_S`)."""
+    """Score an unsure short text against the digit words (:data:`DIGIT_MAX_S`)."""
 
     @classmethod
     def from_config(cls, asr: AsrConfig) -> BiasOptions:
@@ -154,7 +154,8 @@ class _Lean(NamedTuple):
     fallback: str | None
     loop_cut: bool
     avg_logprob: float
-    encoded: Float32Array
+    encoded: Any
+    """The encoder output (a CTranslate2 ``StorageView`` on the model's device)."""
     frames: int
 
 
@@ -522,12 +523,10 @@ class WhisperAsr:
         frames = features.shape[-1] - features.shape[-1] % 2  # the encoder halves the frames
         batch = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
         budget = token_budget(duration_s, opts.guard)
-        # encoded once: the digit words are scored on the same encoder output
-        encoded = np.asarray(
-            self._model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=True)
-        )
+        # encoded once (and left on its device): the digit words are scored on it too
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(batch))
         result = self._model.model.generate(
-            ctranslate2.StorageView.from_array(encoded),
+            encoded,
             [prompt],
             beam_size=1,
             max_length=len(prompt) + budget,
@@ -542,17 +541,19 @@ class WhisperAsr:
         verdict = judge(text, len(tokens), budget, avg_logprob, duration_s, opts.guard)
         return _Lean(verdict.text, verdict.fallback, verdict.loop_cut, avg_logprob, encoded, frames)
 
-    def _digit_word(self, encoded: Float32Array, frames: int, text: str) -> str:
+    def _digit_word(self, encoded: Any, frames: int, text: str) -> str:
         """``text``, or the digit word that Whisper's own token probabilities on this
         audio score higher (summed log probability, :data:`DIGIT_FORMS`)."""
         import ctranslate2
 
+        if encoded.device != "cpu":  # one row per text: repeated on the host
+            encoded = encoded.to_device(ctranslate2.Device.cpu)
         tok = self._tokenizer
         texts = [" " + text, *DIGIT_FORMS]
         sequences = [tok.encode(t) for t in texts]
         found = self._model.model.align(
             ctranslate2.StorageView.from_array(
-                np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0))
+                np.ascontiguousarray(np.repeat(np.asarray(encoded), len(texts), axis=0))
             ),
             self._prompt,
             sequences,
