@@ -304,7 +304,8 @@ def rollback(channel: str | None, to: str | None, as_json: bool, config_path: Pa
 @_json
 @_config
 def verify(channel: str | None, repair: bool, as_json: bool, config_path: Path | None) -> None:
-    """Re-hash every file of every installed bundle; check signatures and channels."""
+    """Re-hash every file of every installed bundle and of the optional models built in the
+    store (Whisper base); check signatures and channels."""
     from hearthvox.bundles.verify import repair_store, verify_store
 
     cfg, store, _ = _setup(config_path, None)
