@@ -18,6 +18,7 @@ from hearthvox.audio.wavio import write_wav
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
+from hearthvox.settings import engine_config
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("HEARTHVOX_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -59,7 +60,8 @@ def hearthvox_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture(scope="session")
 def engines() -> Engines:
     """The real engines of the default bundle, loaded once for the session."""
-    return load_engines(default_model_paths(), Config())
+    models = default_model_paths()
+    return load_engines(models, engine_config(Config(), models))
 
 
 def speak16(engines: Engines, text: str) -> npt.NDArray[np.int16]:

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from hearthvox.bundles.active import bundle_config, record_in_use, start_active_bundle
+from hearthvox.bundles.active import record_in_use, start_active_bundle
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.bundles.health import health_check
 from hearthvox.bundles.optional import load_second_asr
@@ -19,6 +19,7 @@ from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.paths import Paths, user_paths
 from hearthvox.pipeline.runner import Observer, Pipeline
+from hearthvox.settings import engine_config
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
 
@@ -104,7 +105,7 @@ def load_runtime(cfg: Config, paths: Paths | None = None, *, wait_second: bool =
 
     def load(m: ModelPaths) -> Engines:
         check_bundle_supported(m.hardware, *parse_ref(m.bundle_id))  # known bad: refuse now
-        return load_engines(m, bundle_config(cfg, m))  # created from the tuned config
+        return load_engines(m, engine_config(cfg, m))  # user > bundle > matrix > default
 
     models, engines = start_active_bundle(  # the configured channel's bundle; trial check
         cfg, paths, load, health_check

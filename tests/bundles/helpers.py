@@ -18,6 +18,7 @@ from hearthvox.bundles.lock import Artifact, ArtifactFile
 from hearthvox.bundles.manifest import Manifest, Stage, StageArtifact, now_utc
 from hearthvox.bundles.signing import TrustedKeys, envelope_bytes, sign
 from hearthvox.bundles.store import Store
+from hearthvox.compat.refusal import check_manifest
 
 # stage -> [(role, artifact id, file names)]
 LAYOUT: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
@@ -56,7 +57,7 @@ class Publisher:
         return TrustedKeys.of(self.key.public_key())
 
     def policy(self, tries: int = 2, now: datetime | None = None) -> Policy:
-        return Policy(self.trusted, tries, now or now_utc())
+        return Policy(self.trusted, tries, now or now_utc(), check_manifest)
 
     def sign(self, manifest: Manifest) -> bytes:
         return envelope_bytes(sign(manifest.to_dict(), self.key))

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from hearthvox.audio.wavio import write_wav
-from hearthvox.bundles.active import bundle_config
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config, from_dict
 from hearthvox.engines import Engines
+from hearthvox.settings import bundle_config
 from tests.conftest import hearthvox_cli, silence, speak16
 
 OWW = default_model_paths().wake_models["hey_jarvis"].parent

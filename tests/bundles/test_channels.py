@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from hearthvox import config as config_mod
-from hearthvox.bundles.active import active_model_paths, bundle_config
+from hearthvox.bundles.active import active_model_paths
 from hearthvox.bundles.install import activate_bundle, install_bundle, rollback_channel
 from hearthvox.bundles.manifest import Manifest
 from hearthvox.bundles.store import Store
 from hearthvox.config import Config, from_dict
 from hearthvox.errors import ModelError
+from hearthvox.settings import bundle_config
 from tests.bundles.helpers import Publisher, mark_passed, tiny_manifest, tree_hash
 
 

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from hearthvox.bundles import ArtifactFile, load_lock, parse_lock, resolve_source, sha256_file
+from hearthvox.bundles.credits import provenance_of
 from hearthvox.bundles.lock import packaged_lock_text
-from hearthvox.bundles.provenance import provenance_of
 from hearthvox.bundles.relock import render_lock
 from hearthvox.errors import ModelError
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from hearthvox import config as config_mod
-from hearthvox.cli.hw import device_report
 from hearthvox.compat import effective_config, user_matrix_path
+from hearthvox.compat.device import device_report
 from hearthvox.compat.matrix import packaged_matrix_text
 from hearthvox.config import Config
 from hearthvox.engines import Engines

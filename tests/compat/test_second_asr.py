@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from hearthvox import config as config_mod
-from hearthvox.cli.hw import device_report, summary
+from hearthvox.cli.hw import summary
 from hearthvox.compat import load_matrix, parse_matrix, probe, select_profile
+from hearthvox.compat.device import device_report
 from hearthvox.compat.matrix import packaged_matrix_text
 from hearthvox.compat.tuning import DeviceSetup, tune
 from hearthvox.config import Config

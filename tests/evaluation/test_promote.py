@@ -16,6 +16,7 @@ from hearthvox import config as config_mod
 from hearthvox.bundles.active import ensure_initialised, open_store, policy
 from hearthvox.bundles.install import install_bundle
 from hearthvox.bundles.promote import derive_bundle, records
+from hearthvox.compat.refusal import check_manifest
 from hearthvox.evaluation import recipes
 from hearthvox.evaluation.metrics import EvalResult
 
@@ -48,7 +49,9 @@ def _candidate(channel: str, name: str = "default-vad90", version: int = 2) -> s
         channel=channel,
         settings=WORSE,
     )
-    result = install_bundle(store, data, None, channel, policy(cfg, store), activate=True)
+    result = install_bundle(
+        store, data, None, channel, policy(cfg, store, check_manifest), activate=True
+    )
     return result.manifest.ref
 
 
@@ -139,7 +142,7 @@ def test_a_promoted_copy_is_the_same_content(hearthvox_home: Path) -> None:
     cfg = config_mod.load()
     ref = _candidate("canary")
     store = open_store()
-    pol = policy(cfg, store)
+    pol = policy(cfg, store, check_manifest)
     original = next(i for i in store.installed() if i.manifest.channel == "canary")
     install_bundle(store, signed_copy(store, original, "beta"), None, "beta", pol)
     again = install_bundle(store, original.data, None, "canary", pol)

@@ -22,6 +22,7 @@ from hearthvox.config import Config
 from hearthvox.engines import load_tts
 from hearthvox.evaluation.mixing import add_noise, as_float, rng_for, to_int16
 from hearthvox.events import Int16Array
+from hearthvox.settings import engine_config
 
 RATE_HZ = 16000
 WAKE = "Hey Jarvis."
@@ -61,7 +62,7 @@ def _padded(audio: Int16Array) -> Int16Array:
 def make_sounds(out: Path, corpus: Path, timer_s: int) -> Sounds:
     """Write every sound of the soak under ``out``; read real audio from ``corpus``."""
     out.mkdir(parents=True, exist_ok=True)
-    tts = load_tts(default_model_paths(), Config())
+    tts = load_tts(default_model_paths(), engine_config(Config()))
 
     def speak(text: str) -> Int16Array:
         speech = np.concatenate(list(tts.sentences(text)))

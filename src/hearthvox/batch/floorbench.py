@@ -155,8 +155,9 @@ def _decode_live(items: list[Item]) -> Iterable[tuple[str, str]]:
     from hearthvox.bundles.default import default_model_paths
     from hearthvox.config import Config
     from hearthvox.engines import load_asr
+    from hearthvox.settings import engine_config
 
-    asr = load_asr(default_model_paths(), Config())
+    asr = load_asr(default_model_paths(), engine_config(Config()))
     for item in items:
         result = asr.transcribe(load_wav(item.path).samples)
         yield result.text, result.decode + (f" ({result.fallback})" if result.fallback else "")

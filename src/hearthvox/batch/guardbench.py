@@ -112,8 +112,9 @@ def _asr_turns(work: Path, repeat: int) -> Callable[[], dict[str, float]]:
     from hearthvox.bundles.default import default_model_paths
     from hearthvox.config import Config
     from hearthvox.engines import load_asr
+    from hearthvox.settings import engine_config
 
-    asr = load_asr(default_model_paths(), Config())
+    asr = load_asr(default_model_paths(), engine_config(Config()))
     _request(work)
     audio = load_wav(work / "speech.wav")
 

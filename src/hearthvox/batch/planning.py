@@ -14,20 +14,39 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from hearthvox.batch.asr import Segment
 from hearthvox.batch.chunking import Chunk, ChunkOptions, VadScorer, plan_chunks
 from hearthvox.batch.decode import load_audio, probe_duration_s
 from hearthvox.batch.discover import Input
+from hearthvox.batch.guard import WhenBusy
 from hearthvox.batch.manifest import Manifest, file_sha256
 from hearthvox.batch.outputs import output_path, write_outputs
 from hearthvox.batch.progress import Progress
 from hearthvox.errors import HearthvoxError
 from hearthvox.events import Int16Array
 
-if TYPE_CHECKING:
-    from hearthvox.batch.runner import BatchEngine, RunOptions
+
+class Transcriber(Protocol):
+    """What a run's engine does for the planning (:class:`hearthvox.batch.runner.BatchEngine`)."""
+
+    def transcribe(self, jobs: list[Job]) -> list[list[Segment]]: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out_dir: Path | None = None
+    """None: nothing is written; results only come back (``transcribe`` without --out-dir)."""
+    formats: tuple[str, ...] = ("json", "txt")
+    retries: int = 2
+    retry_failed: bool = False
+    """Try again the inputs an earlier run recorded as failed (same bytes, same bundle)."""
+    force: bool = False
+    """Transcribe every input again, done or not."""
+    when_busy: WhenBusy = "yield"
+    busy_poll_s: float = 2.0
+
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -144,7 +163,7 @@ def groups(jobs: Iterable[Job], size: int) -> Iterator[list[Job]]:
 
 
 def transcribe_group(
-    engine: BatchEngine, jobs: list[Job], retries: int
+    engine: Transcriber, jobs: list[Job], retries: int
 ) -> list[list[Segment] | str]:
     """Segments per job, or the error that failed it (decoding before, or the ASR now)."""
     live = [j for j in jobs if not j.error]
@@ -156,7 +175,7 @@ def transcribe_group(
     return [j.error if j.error else next(found) for j in jobs]
 
 
-def _one(engine: BatchEngine, job: Job, retries: int) -> list[Segment] | str:
+def _one(engine: Transcriber, job: Job, retries: int) -> list[Segment] | str:
     error = ""
     for _ in range(retries + 1):
         job.attempts += 1

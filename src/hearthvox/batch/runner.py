@@ -16,8 +16,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hearthvox.batch.asr import BatchAsr, Segment
@@ -31,6 +29,7 @@ from hearthvox.batch.planning import (
     FileResult,
     Job,
     Planner,
+    RunOptions,
     chunk_job,
     groups,
     prepare_job,
@@ -45,20 +44,6 @@ if TYPE_CHECKING:
     from hearthvox.bundles.default import ModelPaths
 
 __all__ = ["BatchEngine", "BatchRun", "FileResult", "RunOptions"]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    out_dir: Path | None = None
-    """None: nothing is written; results only come back (``transcribe`` without --out-dir)."""
-    formats: tuple[str, ...] = ("json", "txt")
-    retries: int = 2
-    retry_failed: bool = False
-    """Try again the inputs an earlier run recorded as failed (same bytes, same bundle)."""
-    force: bool = False
-    """Transcribe every input again, done or not."""
-    when_busy: WhenBusy = "yield"
-    busy_poll_s: float = 2.0
 
 
 class BatchEngine:

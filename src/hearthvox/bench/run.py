@@ -29,6 +29,7 @@ from hearthvox.engines import load_engines
 from hearthvox.errors import HearthvoxError
 from hearthvox.evaluation.wer import word_error_rate
 from hearthvox.runtime import load_second_asr_now
+from hearthvox.settings import engine_config
 
 BASELINE_HANGOVER_MS = 700
 RSS_STEADY_MIB = 400.0
@@ -62,7 +63,7 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         raise HearthvoxError(f"no corpus.csv in {opts.corpus}; pass --corpus DIR")
     progress("loading the engines")
     paths = default_model_paths()
-    engines = load_engines(paths, cfg)
+    engines = load_engines(paths, engine_config(cfg, paths))
     load_second_asr_now(engines)  # [asr] cascade: measured with the larger model in
     cascade = engines.asr.second is not None
     utterances = corpus_speech(opts.corpus, 1 if opts.quick else None)

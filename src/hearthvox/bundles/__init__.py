@@ -1,13 +1,13 @@
 """hearthvox.bundles: the model lock, artifact resolution and checks, the default bundle."""
 
 from hearthvox.bundles.default import ModelPaths, default_model_paths, model_paths
+from hearthvox.bundles.joined import check_files
 from hearthvox.bundles.lock import (
     Artifact,
     ArtifactFile,
     BundleSpec,
     LockFile,
     PypiSource,
-    check_files,
     load_lock,
     parse_lock,
     parse_pypi_source,

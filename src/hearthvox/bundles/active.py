@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from hearthvox import config as config_mod
 from hearthvox.bundles.channels import ChannelState, Ref, restore_hint
 from hearthvox.bundles.default import ModelPaths, paths_for
-from hearthvox.bundles.install import Policy, install_bundle
+from hearthvox.bundles.install import HardwareCheck, Policy, built_here, install_bundle
 from hearthvox.bundles.lock import load_lock
-from hearthvox.bundles.manifest import STAGES, manifest_from_lock, now_utc
+from hearthvox.bundles.manifest import manifest_from_lock, now_utc
 from hearthvox.bundles.signing import (
     TrustedKeys,
     envelope_bytes,
@@ -52,8 +52,10 @@ def trusted_keys(cfg: Config, store: Store) -> TrustedKeys:
     return TrustedKeys.of(*keys, *([local] if local else []))
 
 
-def policy(cfg: Config, store: Store) -> Policy:
-    return Policy(trusted_keys(cfg, store), cfg.models.trial_tries, now_utc())
+def policy(cfg: Config, store: Store, hardware: HardwareCheck) -> Policy:
+    """The keys, trial tries and time of *cfg*, with *hardware* as the device's check
+    (:func:`hearthvox.compat.refusal.check_manifest`)."""
+    return Policy(trusted_keys(cfg, store), cfg.models.trial_tries, now_utc(), hardware)
 
 
 def default_bundle_bytes(store: Store) -> bytes:
@@ -77,7 +79,7 @@ def ensure_initialised(store: Store, cfg: Config) -> None:
             return  # another process did it while we waited
         log.info("first start: building the default bundle from the installed packages")
         data = default_bundle_bytes(store)
-        install_bundle(store, data, None, "stable", policy(cfg, store), activate=True)
+        install_bundle(store, data, None, "stable", policy(cfg, store, built_here), activate=True)
 
 
 def active_model_paths(cfg: Config, paths: Paths | None = None) -> ModelPaths:
@@ -137,22 +139,6 @@ def check_config_fits(cfg: Config, models: ModelPaths) -> None:
             f"[wake] models: {missing[0]!r} is not a wake word of bundle {models.bundle_id} "
             f"(it has: {known})"
         )
-
-
-def bundle_config(cfg: Config, models: ModelPaths) -> Config:
-    """*cfg* with the bundle's stage settings for every key the user did not choose."""
-    chosen = config_mod.user_keys(cfg)
-    for stage in STAGES:
-        settings = {
-            k: v for k, v in models.settings.get(stage, {}).items() if f"{stage}.{k}" not in chosen
-        }
-        if settings:
-            checked = getattr(config_mod.from_dict({stage: settings}), stage)
-            merged = dataclasses.replace(
-                getattr(cfg, stage), **{k: getattr(checked, k) for k in settings}
-            )
-            cfg = dataclasses.replace(cfg, **{stage: merged})
-    return cfg
 
 
 def start_active_bundle(

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hearthvox.bundles.joined import check_files
 from hearthvox.bundles.lock import (
     Artifact,
     BundleSpec,
     LockFile,
-    check_files,
     load_lock,
     resolve_source,
 )

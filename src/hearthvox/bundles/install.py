@@ -7,8 +7,7 @@ before anything visible in the store changes, and leaves every channel as it was
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,26 +20,15 @@ from hearthvox.bundles.sources import ArtifactSources, ObjectSource, StageContex
 from hearthvox.bundles.store import Installed, Store, manifest_sha
 from hearthvox.errors import ModelError
 
+HardwareCheck = Callable[[Manifest], None]
+"""Refuses (raises a :class:`~hearthvox.errors.HearthvoxError`) a bundle this device must not
+run; :func:`hearthvox.compat.refusal.check_manifest` is the one that knows the device."""
 
-def check_hardware(manifest: Manifest) -> None:
-    """Refuse a bundle this device's hardware profile is not listed for (or known bad)."""
-    compat = importlib.import_module("hearthvox.compat")
-    supported: Callable[[Sequence[str], str, str], None] | None = getattr(
-        compat, "check_bundle_supported", None
-    )
-    if supported is not None:
-        supported(list(manifest.hardware), manifest.bundle, str(manifest.version))
-        return
-    if "any" in manifest.hardware:
-        return
-    from hearthvox.compat import load_matrix, probe, select_profile
 
-    profile = select_profile(probe(), load_matrix()).profile
-    if profile not in manifest.hardware:
-        raise ModelError(
-            f"bundle {manifest.ref} supports {', '.join(manifest.hardware)}; this device is "
-            f"{profile} (see hearthvox hw): refused"
-        )
+def built_here(manifest: Manifest) -> None:
+    """The hardware check of the default bundle this device builds from its own installed
+    packages (``hardware: any``): nothing to refuse before it is installed; the start
+    refuses a known-bad one before loading it (:mod:`hearthvox.runtime`)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +36,7 @@ class Policy:
     trusted: TrustedKeys
     tries: int  # health checks a newly activated bundle gets
     now: datetime
-    hardware: Callable[[Manifest], None] = check_hardware
+    hardware: HardwareCheck
 
 
 def open_manifest(data: bytes, policy: Policy, what: str) -> Manifest:

@@ -7,6 +7,8 @@ pinned one. The parts are then streamed in order; each part's sha256 is checked 
 last byte has been read, and the consumer (the store's staging, which hashes what it
 writes) checks the joined file's own size and sha256. A caller therefore never sees the
 joined bytes of a missing, truncated, longer or altered part as a good file.
+
+:func:`check_files` checks every file of an artifact, joined or not.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hearthvox.bundles.fsutil import CHUNK, DigestMismatch, inside
-from hearthvox.bundles.lock import Artifact, ArtifactFile, resolve_local
+from hearthvox.bundles.lock import Artifact, ArtifactFile, resolve_local, sha256_file
 from hearthvox.bundles.parts import FilePart
 from hearthvox.errors import ModelError
 
@@ -106,3 +108,40 @@ def check_joined(artifact: Artifact, f: ArtifactFile) -> str:
             f"{f.sha256} ({f.size} bytes): refused"
         )
     return actual
+
+
+def check_files(artifact: Artifact, root: Path, full_hash: bool) -> None:
+    """Check every file of *artifact* under *root*: size always, sha256 when *full_hash*.
+
+    A file joined from parts is not under *root*: its parts are checked instead (located and
+    sized; with *full_hash* also read, each part and the joined whole hashed)."""
+    for f in artifact.files:
+        if f.parts:
+            if full_hash:
+                check_joined(artifact, f)
+            else:
+                for part in f.parts:
+                    locate_part(part, f"model {artifact.id!r}: {f.name}")
+            continue
+        path = root / f.name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ModelError(f"model {artifact.id!r}: file {path} is missing") from None
+        except OSError as exc:
+            raise ModelError(f"model {artifact.id!r}: cannot read {path}: {exc}") from exc
+        if size != f.size:
+            raise ModelError(
+                f"model {artifact.id!r}: {path} has size {size} bytes, expected {f.size} "
+                f"(models.lock); the file may be tampered with or corrupt"
+            )
+        if full_hash:
+            try:
+                actual = sha256_file(path)
+            except OSError as exc:
+                raise ModelError(f"model {artifact.id!r}: cannot read {path}: {exc}") from exc
+            if actual != f.sha256:
+                raise ModelError(
+                    f"model {artifact.id!r}: {path} has sha256 {actual}, expected {f.sha256} "
+                    f"(models.lock); the file may be tampered with or corrupt"
+                )

@@ -200,7 +200,8 @@ def parse_lock(text: str, origin: str = "<string>") -> LockFile:
     provenance = {
         a.id: p
         for raw, a in zip(raw_artifacts, artifacts, strict=True)
-        if (p := parse_provenance(raw, a, origin)) is not None
+        if (p := parse_provenance(raw, a.id, {f.name: f.sha256 for f in a.files}, origin))
+        is not None
     }
     return LockFile(LOCK_VERSION, artifacts, bundles, origin, provenance)
 
@@ -381,42 +382,3 @@ def sha256_file(path: Path) -> str:
         while n := fh.readinto(buf):
             digest.update(view[:n])
     return digest.hexdigest()
-
-
-def check_files(artifact: Artifact, root: Path, full_hash: bool) -> None:
-    """Check every file of *artifact* under *root*: size always, sha256 when *full_hash*.
-
-    A file joined from parts is not under *root*: its parts are checked instead (located and
-    sized; with *full_hash* also read, each part and the joined whole hashed)."""
-    for f in artifact.files:
-        if f.parts:
-            from hearthvox.bundles import joined  # joined reads sources through this module
-
-            if full_hash:
-                joined.check_joined(artifact, f)
-            else:
-                for part in f.parts:
-                    joined.locate_part(part, f"model {artifact.id!r}: {f.name}")
-            continue
-        path = root / f.name
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise ModelError(f"model {artifact.id!r}: file {path} is missing") from None
-        except OSError as exc:
-            raise ModelError(f"model {artifact.id!r}: cannot read {path}: {exc}") from exc
-        if size != f.size:
-            raise ModelError(
-                f"model {artifact.id!r}: {path} has size {size} bytes, expected {f.size} "
-                f"(models.lock); the file may be tampered with or corrupt"
-            )
-        if full_hash:
-            try:
-                actual = sha256_file(path)
-            except OSError as exc:
-                raise ModelError(f"model {artifact.id!r}: cannot read {path}: {exc}") from exc
-            if actual != f.sha256:
-                raise ModelError(
-                    f"model {artifact.id!r}: {path} has sha256 {actual}, expected {f.sha256} "
-                    f"(models.lock); the file may be tampered with or corrupt"
-                )

@@ -29,16 +29,12 @@ and ``upstream_check`` says, in words, which files have no upstream checksum and
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hearthvox.errors import ModelError
-
-if TYPE_CHECKING:
-    from hearthvox.bundles.lock import Artifact
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_TEXT = 2000  # a credit field is a name, a URL or a licence, never a document
@@ -150,58 +146,20 @@ def _upstream(raw_files: object, sha256s: dict[str, str], where: str) -> Iterato
         yield UpstreamHash(name, sha, url)
 
 
-def parse_provenance(raw: dict[str, Any], artifact: Artifact, origin: str) -> Provenance | None:
-    """The provenance of one ``[[artifact]]`` table, or None when it records none."""
-    where = f"{origin}: artifact {artifact.id!r}"
+def parse_provenance(
+    raw: dict[str, Any], artifact_id: str, sha256s: dict[str, str], origin: str
+) -> Provenance | None:
+    """The provenance of one ``[[artifact]]`` table (of the artifact whose files have the
+    pinned *sha256s*, by name), or None when it records none."""
+    where = f"{origin}: artifact {artifact_id!r}"
     raw_credits = raw.get("credit")
     if raw_credits is None:
         return None
     if not isinstance(raw_credits, list) or not raw_credits:
         raise ModelError(f"{where}: 'credit' must be a non-empty list of tables")
-    sha256s = {f.name: f.sha256 for f in artifact.files}
     return Provenance(
         credits=tuple(_credit(c, where) for c in raw_credits),
         package=_package(raw.get("package"), where),
         upstream=tuple(_upstream(raw.get("files"), sha256s, where)),
         upstream_check=_text(raw, "upstream_check", where, required=False),
     )
-
-
-@functools.cache
-def _packaged() -> dict[str, tuple[Artifact, Provenance]]:
-    from hearthvox.bundles.lock import load_lock
-
-    lock = load_lock()
-    return {a.id: (a, p) for a in lock.artifacts if (p := lock.provenance.get(a.id)) is not None}
-
-
-def provenance_of(artifact: Artifact) -> Provenance | None:
-    """The packaged lock's provenance of *artifact*, when it pins the very same files.
-
-    A bundle artifact with the id of a packaged one but other files (a retrained
-    model) gets none: its credits are not the packaged model's.
-    """
-    try:
-        entry = _packaged().get(artifact.id)
-    except ModelError:
-        return None
-    if entry is None:
-        return None
-    pinned, provenance = entry
-    same = {(f.name, f.sha256) for f in pinned.files} == {
-        (f.name, f.sha256) for f in artifact.files
-    }
-    return provenance if same else None
-
-
-def credit_lines(artifacts: Iterable[Artifact]) -> dict[str, str]:
-    """Artifact id -> one line of credits (``models list``, the report)."""
-    lines = {}
-    for a in artifacts:
-        provenance = provenance_of(a)
-        lines[a.id] = (
-            provenance.summary()
-            if provenance is not None
-            else f"licence {a.license}; no upstream record in models.lock"
-        )
-    return lines

@@ -32,6 +32,7 @@ from hearthvox.cli.options import (
     quiet,
     refuse,
 )
+from hearthvox.compat.refusal import check_manifest
 from hearthvox.config import Config
 from hearthvox.errors import ModelError, OutputError
 from hearthvox.paths import user_paths
@@ -122,7 +123,7 @@ def status(channel: str | None, as_json: bool, config_path: Path | None) -> None
 def list_(channel: str | None, as_json: bool, config_path: Path | None) -> None:
     """The bundles installed in the store (of one channel with --channel), each with the
     upstream credits and licence of its models."""
-    from hearthvox.bundles.provenance import credit_lines
+    from hearthvox.bundles.credits import credit_lines
     from hearthvox.bundles.status import bundle_records
 
     _, store, _ = _setup(config_path, None)
@@ -215,7 +216,7 @@ def install(
     spec = source or cfg.models.index_url
     if not spec:
         raise click.UsageError("give a SOURCE (or set [models] index_url in the config)")
-    pol = policy(cfg, store)
+    pol = policy(cfg, store, check_manifest)
     if spec.startswith(("http://", "https://")):
         from hearthvox.bundles.index import check_index_version, fetch_index
 
@@ -249,7 +250,7 @@ def import_(
             tar.manifest_bytes(),
             tar,
             channel,
-            policy(cfg, store),
+            policy(cfg, store, check_manifest),
             activate=activate,
             progress=bar,
         )
@@ -265,7 +266,7 @@ def activate(bundle: str, channel: str | None, as_json: bool, config_path: Path 
     """Switch the channel to an installed bundle (it goes on trial until a start passes)."""
     cfg, store, channel = _setup(config_path, channel)
     old = store.read_channel(channel).current
-    state = activate_bundle(store, channel, bundle, policy(cfg, store))
+    state = activate_bundle(store, channel, bundle, policy(cfg, store, check_manifest))
     if as_json:
         changed = state.current != old
         _emit(
@@ -291,7 +292,7 @@ def activate(bundle: str, channel: str | None, as_json: bool, config_path: Path 
 def rollback(channel: str | None, to: str | None, as_json: bool, config_path: Path | None) -> None:
     """Switch the channel back to its previous bundle; no other channel moves."""
     cfg, store, channel = _setup(config_path, channel)
-    old, new = rollback_channel(store, channel, to, policy(cfg, store))
+    old, new = rollback_channel(store, channel, to, policy(cfg, store, check_manifest))
     if as_json:
         _emit({"channel": channel, "from": str(old.current), "to": str(new.current)})
         return
@@ -309,7 +310,7 @@ def verify(channel: str | None, repair: bool, as_json: bool, config_path: Path |
     from hearthvox.bundles.verify import repair_store, verify_store
 
     cfg, store, _ = _setup(config_path, None)
-    pol = policy(cfg, store)
+    pol = policy(cfg, store, check_manifest)
     report = verify_store(store, pol, channel)
     if repair and not report.ok:
         repaired = repair_store(store)

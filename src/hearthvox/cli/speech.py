@@ -9,10 +9,11 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.audio.sinks import SpeakerSink, WavFileSink
-from hearthvox.bundles.active import active_model_paths, bundle_config
+from hearthvox.bundles.active import active_model_paths
 from hearthvox.cli.options import config_option, json_option, output_file_option, quiet
 from hearthvox.engines import load_tts
 from hearthvox.errors import AudioDeviceError
+from hearthvox.settings import engine_config
 
 
 @click.command()
@@ -26,7 +27,7 @@ def say(text: str, output: Path | None, as_json: bool, config_path: Path | None)
         raise click.BadParameter("nothing to say", param_hint="TEXT")
     cfg = config_mod.load(config_path)
     models = active_model_paths(cfg)  # the configured channel's bundle, checked
-    tts = load_tts(models, bundle_config(cfg, models))
+    tts = load_tts(models, engine_config(cfg, models))
     sink: WavFileSink | SpeakerSink
     if output is not None:
         sink = WavFileSink(output)

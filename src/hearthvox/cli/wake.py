@@ -9,7 +9,6 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.bundles.active import (
-    bundle_config,
     ensure_initialised,
     installed_paths,
     open_store,
@@ -18,7 +17,9 @@ from hearthvox.bundles.active import (
 from hearthvox.bundles.addwake import add_wake, check_name, check_wake_model
 from hearthvox.bundles.manifest import CHANNELS
 from hearthvox.cli.options import config_option, json_option, quiet
+from hearthvox.compat.refusal import check_manifest
 from hearthvox.errors import ModelError
+from hearthvox.settings import engine_config
 
 
 @click.command(name="add-wake")
@@ -88,7 +89,7 @@ def add_wake_command(
     checked = check_wake_model(
         name, model, threshold, paths.wake_melspectrogram, paths.wake_embedding
     )
-    effective = bundle_config(cfg, paths)
+    effective = engine_config(cfg, paths)
     result = add_wake(
         store,
         base,
@@ -96,7 +97,7 @@ def add_wake_command(
         license_=license_,
         threshold=threshold,
         channel=channel,
-        policy=policy(cfg, store),
+        policy=policy(cfg, store, check_manifest),
         configured=effective.wake.models,
     )
     ref = result.manifest.ref

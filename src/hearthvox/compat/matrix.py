@@ -13,10 +13,11 @@ import copy
 import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from hearthvox.bundles.lock import LockFile, load_lock
 from hearthvox.compat.probe import Probe
 from hearthvox.compat.schema import (
     STAGES,
@@ -32,9 +33,6 @@ from hearthvox.compat.schema import (
 )
 from hearthvox.errors import ConfigError, ModelError
 from hearthvox.paths import Paths, user_paths
-
-if TYPE_CHECKING:  # imported when used: the bundles package calls into compat
-    from hearthvox.bundles.lock import LockFile
 
 PACKAGED = "hearthvox/data/compat_matrix.yaml (packaged)"
 # CTranslate2 compute types to try, best first, when the chosen one is not supported
@@ -86,8 +84,6 @@ def parse_matrix(text: str, origin: str = "<string>", lock: LockFile | None = No
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin} is not valid YAML: {exc}") from exc
-    from hearthvox.bundles.lock import load_lock
-
     try:
         models = LockModels.of(lock or load_lock())
     except ModelError as exc:

@@ -18,11 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import yaml
 
+from hearthvox.audio.resample import resample_int16
+from hearthvox.bundles.default import ModelPaths
+from hearthvox.bundles.lock import load_lock
 from hearthvox.compat.matrix import (
     load_matrix,
     matrix_source,
@@ -32,11 +35,10 @@ from hearthvox.compat.matrix import (
 from hearthvox.compat.refusal import installed_version, parse_ref
 from hearthvox.compat.schema import LockModels, build_matrix
 from hearthvox.compat.tuning import DeviceSetup
+from hearthvox.config import Config
+from hearthvox.engines import Engines
 from hearthvox.errors import ConfigError
-
-if TYPE_CHECKING:
-    from hearthvox.engines import Engines
-    from hearthvox.events import Int16Array
+from hearthvox.events import Int16Array
 
 RUNTIMES = ("ctranslate2", "onnxruntime", "onnxruntime-gpu", "faster-whisper", "piper-tts")
 SPOKEN = "Hey Jarvis. Set a timer for ten minutes and tell me the weather for tomorrow."
@@ -74,8 +76,6 @@ def peak_rss_mb() -> float:
 
 def synthesised_speech(engines: Engines, text: str = SPOKEN) -> Int16Array:
     """*text* spoken by the bundle's voice, at 16 kHz (no file is written)."""
-    from hearthvox.audio.resample import resample_int16
-
     speech = np.concatenate(list(engines.tts.sentences(text)))
     return resample_int16(speech, engines.tts.rate_hz, 16000)
 
@@ -123,27 +123,35 @@ def device_name(setup: DeviceSetup) -> str:
     return f"{board}{p.cpu_model} ({p.arch}), {p.cores} cores{mem}"
 
 
-def ran_with(setup: DeviceSetup) -> dict[str, Any]:
-    """The settings the engines ran with (what the entry was measured on)."""
-    cfg = setup.cfg
+def ran_with(cfg: Config, models: ModelPaths) -> dict[str, Any]:
+    """The settings the engines ran with (what the entry was measured on): the bundle's
+    models, and *cfg* as the engines were created with it (user > bundle > matrix >
+    default, :func:`hearthvox.settings.engine_config`), not the matrix's variant."""
     return {
         "asr": {
-            "model": setup.selection.variants["asr"].get("model"),
+            "model": models.artifacts["asr"].id if "asr" in models.artifacts else None,
             "device": cfg.asr.device,
             "compute_type": cfg.asr.compute_type,
             "threads": cfg.asr.threads,
             "beam_size": cfg.asr.beam_size,
         },
-        "tts": {"voice": cfg.tts.voice, "threads": cfg.tts.threads},
+        "tts": {"voice": _voice(models, cfg), "threads": cfg.tts.threads},
         "wake": {"models": list(cfg.wake.models), "threads": cfg.wake.threads},
         "vad": {"threads": cfg.vad.threads},
     }
 
 
+def _voice(models: ModelPaths, cfg: Config) -> str:
+    tts = models.artifacts.get("tts")
+    return tts.id.split("/", 1)[-1] if tts is not None else cfg.tts.voice
+
+
 def verified_entry(
-    setup: DeviceSetup, bundle_ref: str, m: Measurement, audio: str
+    setup: DeviceSetup, engines: Engines, models: ModelPaths, m: Measurement, audio: str
 ) -> dict[str, Any]:
-    bundle_id, version = parse_ref(bundle_ref)
+    """The ``verified`` entry of *models*' bundle measured with *engines* on this device."""
+    bundle_id, version = parse_ref(models.bundle_id)
+    ran = engines.cfg if engines.cfg is not None else setup.cfg
     versions = {d: installed_version(d) for d in RUNTIMES}
     return {
         "bundle": bundle_id,
@@ -151,7 +159,7 @@ def verified_entry(
         "date": datetime.date.today().isoformat(),
         "device": device_name(setup),
         "runtime": {d: v for d, v in versions.items() if v is not None},
-        "variants": ran_with(setup),
+        "variants": ran_with(ran, models),
         "figures": m.figures(),
         "notes": f"audio: {audio}",
     }
@@ -172,8 +180,6 @@ def write_verified(entry: dict[str, Any], profile: str, path: Path | None = None
     same = ("bundle", "version", "device", "runtime")
     kept = [v for v in raw.get("verified") or [] if any(v.get(k) != entry[k] for k in same)]
     raw["verified"] = [*kept, entry]
-    from hearthvox.bundles.lock import load_lock
-
     build_matrix(data, str(target), LockModels.of(load_lock()))  # never write a bad matrix
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

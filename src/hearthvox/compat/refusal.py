@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from hearthvox.bundles.manifest import Manifest
 from hearthvox.compat.matrix import Selection, load_matrix, select_profile
 from hearthvox.compat.probe import Probe, current_probe
 from hearthvox.compat.schema import KnownBad
@@ -128,3 +129,10 @@ def check_bundle_supported(hardware: Sequence[str], bundle_id: str, version: str
     why = refusal(selection, probe, listed, bundle_id, version)
     if why:
         raise IncompatibleBundleError(why)
+
+
+def check_manifest(manifest: Manifest) -> None:
+    """The device's hardware check of a bundle before it is installed or activated
+    (:attr:`hearthvox.bundles.install.Policy.hardware`): :func:`check_bundle_supported`
+    on the manifest's hardware list."""
+    check_bundle_supported(list(manifest.hardware), manifest.bundle, str(manifest.version))

@@ -11,16 +11,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from hearthvox import config as config_mod
+from hearthvox.bundles.lock import LockFile
 from hearthvox.compat.probe import FLAGS_OF_INTEREST
 from hearthvox.errors import ConfigError
-
-if TYPE_CHECKING:  # compat must not import bundles at run time: bundles call into compat
-    from hearthvox.bundles.lock import LockFile
 
 SCHEMA_VERSION = 1
 STAGES: tuple[str, ...] = ("wake", "vad", "asr", "tts", "endpoint")

@@ -1,8 +1,8 @@
 """One thin class per model runtime, each loaded once: wake, VAD, ASR, TTS.
 
-Every loader creates its engine from the config tuned for this device
-(:func:`hearthvox.compat.effective_config`: the compatibility matrix's variant of the
-device's profile, under the keys the user set), so the matrix drives the runtime.
+Every loader creates its engine from the config exactly as given: the caller
+passes the settings the engines run with (:func:`hearthvox.settings.engine_config`:
+user > bundle > matrix > default), so no loader applies a precedence of its own.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import Protocol, TypeVar
 
-from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
 from hearthvox.engines.asr import BiasOptions, CascadeOptions, WhisperAsr
 from hearthvox.engines.tts import PiperTts
@@ -22,8 +22,27 @@ from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
 from hearthvox.errors import ConfigError
 
-if TYPE_CHECKING:
-    from hearthvox.bundles.default import ModelPaths
+
+class ModelFiles(Protocol):
+    """Where a bundle's model files are (:class:`hearthvox.bundles.default.ModelPaths`
+    is one): what the loaders read, and nothing of the bundle's own format."""
+
+    @property
+    def bundle_id(self) -> str: ...
+    @property
+    def wake_melspectrogram(self) -> Path: ...
+    @property
+    def wake_embedding(self) -> Path: ...
+    @property
+    def wake_models(self) -> dict[str, Path]: ...
+    @property
+    def vad(self) -> Path: ...
+    @property
+    def asr_dir(self) -> Path: ...
+    @property
+    def tts_model(self) -> Path: ...
+    @property
+    def tts_config(self) -> Path: ...
 
 
 @dataclass
@@ -47,8 +66,7 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     return value, (time.perf_counter() - t0) * 1000.0
 
 
-def load_wake(paths: ModelPaths, cfg: Config) -> WakeEngine:
-    cfg = effective_config(cfg)
+def load_wake(paths: ModelFiles, cfg: Config) -> WakeEngine:
     missing = [m for m in cfg.wake.models if m not in paths.wake_models]
     if missing:  # the config's mistake (exit 2), said as the start and a reload say it
         known = ", ".join(sorted(paths.wake_models))
@@ -67,8 +85,7 @@ def load_wake(paths: ModelPaths, cfg: Config) -> WakeEngine:
     )
 
 
-def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
-    cfg = effective_config(cfg)
+def load_asr(paths: ModelFiles, cfg: Config) -> WhisperAsr:
     return WhisperAsr(
         paths.asr_dir,
         device=cfg.asr.device,
@@ -82,8 +99,7 @@ def load_asr(paths: ModelPaths, cfg: Config) -> WhisperAsr:
     )
 
 
-def load_tts(paths: ModelPaths, cfg: Config) -> PiperTts:
-    cfg = effective_config(cfg)
+def load_tts(paths: ModelFiles, cfg: Config) -> PiperTts:
     return PiperTts(
         paths.tts_model,
         paths.tts_config,
@@ -93,9 +109,8 @@ def load_tts(paths: ModelPaths, cfg: Config) -> PiperTts:
     )
 
 
-def load_engines(paths: ModelPaths, cfg: Config) -> Engines:
+def load_engines(paths: ModelFiles, cfg: Config) -> Engines:
     """Load all four engines, in parallel threads (the runtimes release the GIL)."""
-    cfg = effective_config(cfg)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hv-load") as pool:
         wake = pool.submit(_timed, lambda: load_wake(paths, cfg))
         vad = pool.submit(_timed, lambda: SileroVad(paths.vad, threads=cfg.vad.threads))
@@ -113,7 +128,7 @@ def load_engines(paths: ModelPaths, cfg: Config) -> Engines:
 
 
 def reload_engines(
-    paths: ModelPaths, old: Engines, cfg: Config, sections: Collection[str]
+    paths: ModelFiles, old: Engines, cfg: Config, sections: Collection[str]
 ) -> tuple[Engines, tuple[str, ...]]:
     """The engines for ``cfg`` when the config ``sections`` changed and the bundle did
     not: only the engines of those sections whose model settings changed (models,
@@ -126,7 +141,6 @@ def reload_engines(
 
     Returns the engines and the names of those loaded anew (in the order wake, vad,
     asr, tts)."""
-    cfg = effective_config(cfg)
     was = old.cfg
     loaders: dict[str, Callable[[], object]] = {}
     if "wake" in sections and (was is None or _wake_model_changed(was, cfg)):

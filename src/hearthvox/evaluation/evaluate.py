@@ -22,16 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from hearthvox import __version__
-from hearthvox.bundles.active import bundle_config, installed_paths
+from hearthvox.bundles.active import installed_paths
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.bundles.install import find_installed
 from hearthvox.bundles.manifest import CHANNELS
 from hearthvox.bundles.optional import load_second_asr
 from hearthvox.bundles.store import Store
-from hearthvox.compat.tuning import device_setup, effective_config
+from hearthvox.compat.refusal import check_bundle_supported, parse_ref
+from hearthvox.compat.tuning import device_setup
 from hearthvox.config import Config
+from hearthvox.engines import load_asr, load_wake
 from hearthvox.engines.asr import BiasOptions
 from hearthvox.engines.memory import release_free_memory
+from hearthvox.engines.vad import SileroVad
 from hearthvox.errors import ModelError
 from hearthvox.evaluation.corpus import find_corpus, load_corpus
 from hearthvox.evaluation.evalset import EvalSet, load_or_build
@@ -39,6 +42,7 @@ from hearthvox.evaluation.metrics import EvalResult, result_from
 from hearthvox.evaluation.recipes import SetSpec
 from hearthvox.evaluation.runner import EvalEngines, run_clips
 from hearthvox.paths import user_paths
+from hearthvox.settings import engine_config
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ def prepare_set(
     options: EvalOptions, cfg: Config, on_synth: Callable[[str], None] | None = None
 ) -> EvalSet:
     """The eval set (built and cached on first use) for the config's first wake word."""
-    wake = effective_config(cfg).wake.models[0]
+    wake = engine_config(cfg).wake.models[0]
     spec = SetSpec(options.quick, options.seed, wake, options.split)
     return load_or_build(load_corpus(options.corpus), spec, options.cache_dir, on_synth)
 
@@ -105,7 +109,7 @@ class Target:
 
 
 def target_for(models: ModelPaths, cfg: Config) -> Target:
-    return Target(models, effective_config(bundle_config(cfg, models)))
+    return Target(models, engine_config(cfg, models))
 
 
 def resolve(cfg: Config, store: Store, bundle: str | None, channel: str | None) -> Target:
@@ -157,10 +161,6 @@ def _vocabulary(cfg: Config) -> dict[str, Any]:
 
 def load_engines_for(target: Target) -> EvalEngines:
     """The bundle's wake, VAD and ASR engines (the voice is not needed)."""
-    from hearthvox.compat.refusal import check_bundle_supported, parse_ref
-    from hearthvox.engines import load_asr, load_wake
-    from hearthvox.engines.vad import SileroVad
-
     models, cfg = target.models, target.cfg
     check_bundle_supported(models.hardware, *parse_ref(models.bundle_id))
     asr = load_asr(models, cfg)

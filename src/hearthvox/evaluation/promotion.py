@@ -21,6 +21,7 @@ from hearthvox.bundles import promote as bundle_promote
 from hearthvox.bundles.active import installed_paths, policy
 from hearthvox.bundles.channels import Ref
 from hearthvox.bundles.store import Installed, Store
+from hearthvox.compat.refusal import check_manifest
 from hearthvox.config import BUDGET_KEYS, Config
 from hearthvox.errors import ModelError
 from hearthvox.evaluation.evaluate import EvalOptions, evaluate, prepare_set, target_for
@@ -118,5 +119,5 @@ def promote_channel(
             + f". Nothing changed; record: {path}. To promote anyway: --force (recorded)",
             checks,
         )
-    path, current = bundle_promote.promote(store, plan, policy(cfg, store), record)
+    path, current = bundle_promote.promote(store, plan, policy(cfg, store, check_manifest), record)
     return Promoted(candidate, baseline, checks, path, current)

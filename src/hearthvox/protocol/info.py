@@ -27,8 +27,8 @@ from wyoming.info import (
 )
 
 from hearthvox import __version__
+from hearthvox.bundles.credits import provenance_of
 from hearthvox.bundles.lock import Artifact, parse_pypi_source
-from hearthvox.bundles.provenance import provenance_of
 
 PROGRAM = "hearthvox"
 """The one program name of each service type (``select-program`` accepts it)."""

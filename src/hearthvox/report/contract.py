@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hearthvox.bundles.credits import credit_lines, provenance_of
 from hearthvox.bundles.lock import Artifact
-from hearthvox.bundles.provenance import credit_lines, provenance_of
+from hearthvox.compat.device import device_report
 from hearthvox.engines import vad as vad_mod
 from hearthvox.engines import wake as wake_mod
 from hearthvox.report.target import Target
@@ -124,7 +125,5 @@ def model_contract(target: Target, device: dict[str, Any]) -> list[dict[str, Any
 
 def device_facts(target: Target, config: Any) -> dict[str, Any]:
     """The ``hw --json`` object for this device and bundle (profile, reasons, variants)."""
-    from hearthvox.cli.hw import device_report
-
     _, report = device_report(config, bundle=target.models.bundle_id)
     return report

@@ -9,9 +9,9 @@ from hearthvox.bundles.default import ModelPaths
 from hearthvox.bundles.install import find_installed
 from hearthvox.bundles.manifest import CHANNELS
 from hearthvox.bundles.store import Store
-from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
 from hearthvox.errors import ModelError
+from hearthvox.settings import engine_config
 
 
 @dataclass(frozen=True)
@@ -54,4 +54,4 @@ def _installed(cfg: Config, store: Store, bundle: str, channel: str | None) -> T
 
 
 def _run_cfg(cfg: Config, models: ModelPaths) -> Config:
-    return effective_config(active.bundle_config(cfg, models))
+    return engine_config(cfg, models)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hearthvox.bundles.active import bundle_config
-from hearthvox.compat.tuning import effective_config
 from hearthvox.config import Config
 from hearthvox.engines import reload_engines
 from hearthvox.runtime import Runtime, load_runtime, share_skill_vocabulary, start_second_asr
+from hearthvox.settings import engine_config
 from hearthvox.skills.registry import SkillRouter
 
 ENGINE_SECTIONS = ("wake", "vad", "asr", "tts", "models")
@@ -54,7 +53,7 @@ def reload_runtime(runtime: Runtime, cfg: Config) -> Reloaded:
     if cfg.audio != runtime.cfg.audio:
         notes.append("[audio] changes take effect at the next start")
         cfg = dataclasses.replace(cfg, audio=runtime.cfg.audio)
-    tuned = effective_config(bundle_config(cfg, runtime.models))
+    tuned = engine_config(cfg, runtime.models)
     changed = tuple(s for s in ENGINE_SECTIONS if getattr(tuned, s) != getattr(runtime.cfg, s))
     if "models" in changed:  # another bundle, or the trial rules: a full start
         return Reloaded(load_runtime(cfg, runtime.paths), changed, tuple(notes), ENGINE_NAMES)

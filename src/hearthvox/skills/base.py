@@ -8,29 +8,16 @@ the wall clock directly: time comes from ``ctx.clock`` so tests can drive it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from hearthvox.skills.clock import Clock, SystemClock
 from hearthvox.skills.text import normalize
 from hearthvox.skills.timer_store import TIMERS_FILE, TimerStore
 
 __all__ = ["Clock", "Skill", "SkillContext", "SkillResult", "SystemClock", "normalize"]
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Seconds since the epoch."""
-        ...
-
-
-class SystemClock:
-    """The real clock (``time.time``)."""
-
-    def now(self) -> float:
-        return time.time()
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,12 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hearthvox.errors import SkillError
 from hearthvox.filemodes import private_dir
+from hearthvox.skills.clock import Clock
 from hearthvox.skills.numbers import duration_adjective
-
-if TYPE_CHECKING:
-    from hearthvox.skills.base import Clock
 
 log = logging.getLogger(__name__)
 
