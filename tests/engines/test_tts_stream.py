@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hearthvox.engines import Engines
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts_chunks import (
     ChunkOptions,
     Prefetch,
@@ -94,38 +95,60 @@ def test_prefetch_runs_ahead_and_stops_when_closed() -> None:
         made.append(item[0])
         return item[0]
 
-    stream = Prefetch(make, [["a"], ["b"], ["c"], ["d"]])
+    voice = EngineExecutor("test-tts")
+    stream = Prefetch(make, [["a"], ["b"], ["c"], ["d"]], voice, ahead=1)
     assert next(stream) == "a"
-    assert started.wait(10)  # "b" is being made on the worker before anyone asked for it
-    stream._stop.set()  # close() would wait for "b"; stop first, then let "b" finish
-    release.set()
-    stream.close()
+    assert started.wait(10)  # "b" is being made on the voice's thread before anyone asked
+    threading.Timer(0.2, release.set).start()
+    stream.close()  # "c" never starts; waits for "b"
+    voice.submit(lambda: None).result(10)  # whatever was queued has run by now
     assert made == ["a", "b"]
+    with pytest.raises(StopIteration):
+        next(stream)
+    voice.shutdown()
 
 
 def test_prefetch_hands_worker_errors_to_the_consumer() -> None:
+    made: list[str] = []
+
     def make(item: list[str]) -> str:
         if item == ["bad"]:
-            raise EngineError("speech synthesis failed: bad")
+            raise ValueError("bad")
+        made.append(item[0])
         return item[0]
 
-    stream = Prefetch(make, [["ok"], ["bad"], ["never"]])
+    voice = EngineExecutor("test-tts")
+    items = [["ok"], ["bad"], ["n1"], ["n2"], ["never"], ["never2"]]
+    stream = Prefetch(make, items, voice, ahead=1)
     assert next(stream) == "ok"
-    with pytest.raises(EngineError, match="bad"):
+    with pytest.raises(EngineError, match="speech synthesis failed: bad"):
         next(stream)
+    with pytest.raises(StopIteration):  # a failure ends the stream
+        next(stream)
+    voice.submit(lambda: None).result(10)
+    assert not {"never", "never2"} & set(made)  # only what was already submitted ran
+    voice.shutdown()
 
 
-def test_prefetch_worker_ends_when_the_consumer_stops_reading() -> None:
-    """A reply cut off after its first chunk: the worker has filled the queue with the
-    rest and has no room left for its end marker; cancel() still lets it end."""
-    stream = Prefetch(lambda item: item[0], [["a"], ["b"], ["c"]], ahead=2)
+def test_a_dropped_reply_leaves_nothing_running() -> None:
+    """A reply cut off after its first chunk: what was not started is cancelled, and the
+    voice's thread is free at once for the next reply (no worker is left behind)."""
+    made: list[str] = []
+    voice = EngineExecutor("test-tts")
+
+    def make(item: list[str]) -> str:
+        time.sleep(0.05)
+        made.append(item[0])
+        return item[0]
+
+    stream = Prefetch(make, [[c] for c in "abcdefgh"], voice, ahead=2)
     assert next(stream) == "a"
-    worker = stream._worker
-    assert worker is not None
-    deadline = time.monotonic() + 10
-    while stream._queue.qsize() < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert stream._queue.full()  # "b" and "c" wait for a reader that never comes
     stream.cancel()
-    worker.join(5)
-    assert not worker.is_alive()
+    assert voice.submit(lambda: "free").result(10) == "free"
+    assert len(made) <= 4 and made[:1] == ["a"]  # at most the chunks already submitted
+    dropped = Prefetch(make, [[c] for c in "ijklmnop"], voice, ahead=2)
+    assert next(dropped) == "i"
+    del dropped  # dropping the iterator cancels its queued chunks
+    voice.submit(lambda: None).result(10)
+    assert not {"m", "n", "o", "p"} & set(made)
+    voice.shutdown(wait=True)  # returns: no call of a stream still runs

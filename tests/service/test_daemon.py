@@ -143,7 +143,10 @@ def test_ready_watchdog_reload_one_instance_and_drain(
     assert not re.search(r"\d\d:\d\d:\d\d", log)
 
 
-@pytest.mark.parametrize(("stage", "silent"), [("asr", "engine: "), ("wake", "pipeline: ")])
+@pytest.mark.parametrize(
+    ("stage", "silent"),
+    [("asr", "engine: asr: "), ("wake", "engine: wake: "), ("loop", "pipeline: ")],
+)
 def test_a_hung_stage_stops_the_watchdog_pings(
     tmp_path: Path, request_audio: npt.NDArray[np.int16], stage: str, silent: str
 ) -> None:

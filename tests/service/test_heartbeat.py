@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.service.heartbeat import (
     AUDIO,
     PIPELINE,
@@ -81,6 +82,31 @@ def test_the_executor_names_running_calls_and_ignores_unwatched_reads() -> None:
 
     assert asyncio.run(main()) == "done"
     assert not executor.busy() and executor.stuck(0.0) == []
+
+
+def test_each_engine_runs_on_its_own_thread_and_a_stuck_one_is_named() -> None:
+    clock = Clock()
+    asr, tts = EngineExecutor("asr", clock), EngineExecutor("tts", clock)
+    gate = threading.Event()
+    engine = Asr()
+
+    async def main() -> tuple[str, str]:
+        call = asyncio.create_task(asr.run(engine.transcribe, gate))
+        await asyncio.to_thread(engine.entered.wait, 10)
+        # the voice is not held up by a decode that hangs
+        voice = await tts.run(lambda: threading.current_thread().name)
+        clock.t += 5.0
+        beats = Heartbeats(clock)
+        problems = stalled(beats, WatchedExecutor(clock), 4.0, [asr, tts])
+        assert problems == ["engine: asr: Asr.transcribe running for 5.0 s"]
+        gate.set()
+        return await call, voice
+
+    done, voice = asyncio.run(main())
+    assert done == "done" and voice.startswith("hv-tts")
+    assert not asr.busy() and asr.stuck(0.0) == []
+    asr.shutdown()
+    tts.shutdown()
 
 
 def test_an_abandoning_executor_does_not_wait_for_a_stuck_call() -> None:

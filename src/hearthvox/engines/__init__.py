@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 
 from hearthvox.config import Config
 from hearthvox.engines.asr import BiasOptions, CascadeOptions, WhisperAsr
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
@@ -55,6 +56,10 @@ class Engines:
     load_ms: dict[str, float]
     cfg: Config | None = None
     """The config the engines were created with (tuned for this device)."""
+
+    def executors(self) -> list[EngineExecutor]:
+        """Each engine's own thread (the watchdog reads them)."""
+        return [self.wake.executor, self.vad.executor, self.asr.executor, self.tts.executor]
 
 
 T = TypeVar("T")

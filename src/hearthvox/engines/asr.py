@@ -40,6 +40,7 @@ from hearthvox.engines.biasing import (
     suspect,
     whole_token_words,
 )
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Float32Array, Int16Array
 from hearthvox.vocabulary import Vocabulary, load_vocabulary
@@ -306,6 +307,8 @@ def escalate(first: AsrResult, text: str, opts: CascadeOptions) -> bool:
 
 
 class Recogniser(Protocol):
+    @property
+    def executor(self) -> EngineExecutor: ...
     def transcribe(self, audio: Int16Array) -> AsrResult: ...
 
 
@@ -354,6 +357,9 @@ class WhisperAsr:
         self.second: WhisperAsr | None = None
         """The larger model of the cascade, once loaded (:meth:`attach_second`)."""
         self._biases: dict[Vocabulary, _Bias] = {}
+        self.executor = EngineExecutor("asr")
+        """The model's own thread (a retuned copy shares it); the cascade's second model
+        runs there too, inside :meth:`transcribe`."""
 
     def retuned(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hearthvox.engines._onnx import cpu_session
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts_chunks import ChunkOptions, Prefetch, speech_chunks
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Int16Array
@@ -48,6 +49,8 @@ class PiperTts:
         self._syn = SynthesisConfig(length_scale=length_scale)
         self.rate_hz: int = int(cfg.sample_rate)
         self.chunking = ChunkOptions(first_clause=first_clause)
+        self.executor = EngineExecutor("tts")
+        """The voice's own thread: every synthesis of :meth:`stream` runs there."""
 
     def retuned(self, *, length_scale: float, first_clause: bool) -> PiperTts:
         """The same loaded voice with another speed and first-clause chunking."""
@@ -73,8 +76,9 @@ class PiperTts:
 
     def stream(self, text: str, length_scale: float | None = None) -> Prefetch[Int16Array]:
         """Yield ``text`` as audio chunks: the first clause alone, then the rest of the
-        first sentence, then one chunk per sentence; the next chunk is synthesised on a
-        worker thread while the caller plays the current one. ``close()`` stops it."""
+        first sentence, then one chunk per sentence; each is synthesised on the voice's
+        thread (:attr:`executor`), the next while the caller plays the current one.
+        ``close()`` stops it. Phonemising runs on the calling thread: call it there."""
         from piper import SynthesisConfig
 
         syn = self._syn if length_scale is None else SynthesisConfig(length_scale=length_scale)
@@ -94,4 +98,4 @@ class PiperTts:
                 audio = audio / peak
             return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
 
-        return Prefetch(synth, speech_chunks(sentences, self.chunking))
+        return Prefetch(synth, speech_chunks(sentences, self.chunking), self.executor)

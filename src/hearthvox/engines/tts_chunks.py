@@ -10,9 +10,9 @@ while the caller plays the current one.
 
 from __future__ import annotations
 
-import queue
-import threading
+import collections
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -92,95 +92,88 @@ def speech_chunks(sentences: list[list[str]], opts: ChunkOptions) -> list[list[s
     return [piece for chunk in chunks for piece in bounded(chunk, opts.max_chunk)]
 
 
-_DONE = object()
-
-
 class Prefetch(Generic[T]):
-    """Iterate ``make(item)`` over ``items``: the first on the caller's thread, the
-    rest on one worker thread that stays ``ahead`` results in front of the caller.
+    """``make(item)`` over ``items``, each run on ``executor`` (the voice's own thread),
+    up to ``ahead`` results in front of the one the caller waits for.
 
-    ``close()`` (or dropping the iterator) stops the worker after its current item.
+    :meth:`next_future` hands out the next result's future (an async caller awaits it);
+    iterating waits for each in turn (from any thread but the executor's own).
+    ``close()``/``cancel()`` (or dropping the iterator) cancels what has not started.
     """
 
-    def __init__(self, make: Callable[[list[str]], T], items: list[list[str]], ahead: int = 2):
+    def __init__(
+        self,
+        make: Callable[[list[str]], T],
+        items: list[list[str]],
+        executor: Executor,
+        ahead: int = 2,
+    ) -> None:
         self._make = make
         self._items = items
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
-        self._next = 0
-        self._worker: threading.Thread | None = None
+        self._executor = executor
+        self._ahead = max(1, ahead)
+        self._futures: collections.deque[Future[T]] = collections.deque()
+        self._submitted = 0
+        self._stopped = False
 
     def __iter__(self) -> Iterator[T]:
         return self
 
+    def _fill(self) -> None:
+        while (
+            not self._stopped
+            and len(self._futures) <= self._ahead
+            and self._submitted < len(self._items)
+        ):
+            item = self._items[self._submitted]
+            self._futures.append(self._executor.submit(self._make, item))
+            self._submitted += 1
+
+    def next_future(self) -> Future[T] | None:
+        """The future of the next result (the ones after it start as it is handed out);
+        None at the end, or once stopped."""
+        self._fill()
+        if self._stopped or not self._futures:
+            return None
+        future = self._futures.popleft()
+        self._fill()
+        return future
+
     def __next__(self) -> T:
-        if self._next == 0:
-            if not self._items:
-                raise StopIteration
-            first = self._make(self._items[0])
-            self._next = 1
-            if len(self._items) > 1:
-                # the worker holds no reference to self, so a dropped iterator is collected
-                # and its __del__ stops the worker
-                args = (self._make, self._items[1:], self._queue, self._stop)
-                self._worker = threading.Thread(
-                    target=_ahead, args=args, name="hv-tts", daemon=True
-                )
-                self._worker.start()
-            return first
-        if self._worker is None or self._next >= len(self._items):
+        future = self.next_future()
+        if future is None:
             raise StopIteration
-        value = self._queue.get()
-        if value is _DONE:
-            raise StopIteration
-        if isinstance(value, EngineError):
-            raise value
-        if isinstance(value, Exception):
-            raise EngineError(f"speech synthesis failed: {value}") from value
-        self._next += 1
-        return value  # type: ignore[return-value]  # only results and errors are queued
+        return result_of(future, self)
 
     def close(self) -> None:
-        """Stop synthesising ahead; waits for the chunk in progress (a fraction of a second)."""
-        self._stop.set()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join()
+        """Stop: what has not started is cancelled; waits for the chunk in progress (a
+        fraction of a second) unless called from the executor's own thread."""
+        running = [f for f in self._futures if not f.cancel()]
+        self.cancel()
+        for future in running:
+            wait([future], timeout=_CLOSE_WAIT_S)
 
     def cancel(self) -> None:
-        """Stop synthesising ahead without waiting (the worker ends within 0.1 s of its
-        current chunk); for a consumer that drops the rest, e.g. after a barge-in."""
-        self._stop.set()
+        """Stop without waiting: a consumer that drops the rest (after a barge-in)."""
+        self._stopped = True
+        while self._futures:
+            self._futures.popleft().cancel()
 
     def __del__(self) -> None:
-        self._stop.set()
+        for future in list(getattr(self, "_futures", ())):
+            future.cancel()
 
 
-def _ahead(
-    make: Callable[[list[str]], object],
-    items: list[list[str]],
-    out: queue.Queue[object],
-    stop: threading.Event,
-) -> None:
-    """The worker: make each item in turn and queue it (or the error that stopped it)."""
-    for item in items:
-        if stop.is_set():
-            return
-        try:
-            value: object = make(item)
-        except Exception as exc:  # handed to the consumer, raised there
-            value = exc
-        if not _put(out, value, stop) or isinstance(value, Exception):
-            return
-    _put(out, _DONE, stop)
+_CLOSE_WAIT_S = 5.0
 
 
-def _put(out: queue.Queue[object], value: object, stop: threading.Event) -> bool:
-    """Queue ``value`` unless ``stop`` is set first (the consumer is gone: a full queue
-    would otherwise hold the worker, and the voice it synthesises with, for good)."""
-    while not stop.is_set():
-        try:
-            out.put(value, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
+def result_of(future: Future[T], stream: Prefetch[T]) -> T:
+    """A finished chunk's audio; a failure stops the stream and is an :class:`EngineError`."""
+    try:
+        return future.result()
+    except EngineError:
+        stream.cancel()
+        raise
+    except Exception as exc:
+        stream.cancel()
+        raise EngineError(f"speech synthesis failed: {exc}") from exc

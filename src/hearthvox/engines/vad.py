@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hearthvox.engines._onnx import cpu_session
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.errors import EngineError
 from hearthvox.events import Float32Array, Int16Array
 
@@ -22,6 +23,8 @@ class SileroVad:
 
     def __init__(self, model: Path, *, threads: int = 1) -> None:
         self._session = cpu_session(model, threads)
+        self.executor = EngineExecutor("vad")
+        """The VAD's own thread (a copy from :meth:`new_stream` shares it)."""
         self.reset()
 
     def new_stream(self) -> SileroVad:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hearthvox.engines._onnx import cpu_session
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Int16Array
 
@@ -70,6 +71,8 @@ class WakeEngine:
         # without the ~100 MB a 10 s embedding batch leaves behind
         row = self._embed_clip(np.zeros(16000 * 2, dtype=np.int16))[0]
         self._blank_features = np.tile(row, (_BLANK_ROWS, 1))
+        self.executor = EngineExecutor("wake")
+        """The detector's own thread (shared by its copies on the same models)."""
         self.reset()
 
     @property

@@ -11,10 +11,15 @@ hears voice; see :mod:`hearthvox.engines.gate` and
 adaptive``): at the first pause the utterance so far is decoded in the
 background and the hangover follows what it says; see
 :mod:`hearthvox.pipeline.speculate`.
+
+The event loop runs no inference: each chunk's wake scores run on the wake
+engine's thread and its VAD frames on the VAD's (at once when the idle gate is
+off); the endpointer and the state stay on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import enum
 import math
@@ -27,7 +32,7 @@ from hearthvox.engines.endpoint import Endpointer, hangover_for
 from hearthvox.engines.gate import EnergyGate, GateOptions
 from hearthvox.engines.memory import release_free_memory
 from hearthvox.engines.vad import SileroVad
-from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
+from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine, WakeHit
 from hearthvox.events import (
     AudioChunk,
     Event,
@@ -116,17 +121,23 @@ class Listener:
                 for text in self.announcements():
                     a, w = self.clock.stamp()
                     yield Reply(a, w, text, "timer", 0.0, announcement=True)
-            if self.gate is None:
-                for event in self._ungated_wake(chunk, end_ms):
-                    yield event
-                frames = self.hearing.vad_probs(chunk)
+            if self.gate is None:  # the wake model and the VAD at once, each on its thread
+                idle = self.state is State.IDLE
+                hit, frames = await asyncio.gather(
+                    self.wake.executor.run(self._ungated_wake, chunk, end_ms, idle),
+                    self.vad.executor.run(self.hearing.vad_probs, chunk),
+                )
+                self.hearing.wake_fed_ms = end_ms
+                if hit is not None:
+                    yield self._woken(hit.model, hit.score, end_ms)
             else:
                 frames = []
                 if self.state is not State.IDLE or self.gate.push(chunk.samples, end_ms):
-                    frames = self.hearing.vad_probs(chunk)
-                if self.state is State.IDLE:
-                    for event in self._gated_wake(chunk, end_ms, frames):
-                        yield event
+                    frames = await self.vad.executor.run(self.hearing.vad_probs, chunk)
+                if self.state is State.IDLE and self._wake_due(end_ms, frames):
+                    hit = await self.wake.executor.run(self._gated_wake, chunk)
+                    if hit is not None:
+                        yield self._woken(hit.model, hit.score, end_ms)
             for frame_start, prob in frames:
                 if self.state is not State.LISTENING:
                     continue
@@ -183,36 +194,36 @@ class Listener:
             self.speculator.confirm(end_ms, audio)
         return SpeechEnded(int(end_ms), w, audio, self.rate_hz, int(start), "end_of_input", 0.0)
 
-    def _ungated_wake(self, chunk: AudioChunk, end_ms: float) -> list[Event]:
+    def _ungated_wake(self, chunk: AudioChunk, end_ms: float, idle: bool) -> WakeHit | None:
         """Without the idle gate the detector hears every frame (its feature stream has
-        no gaps; only an idle listener acts on a hit) and the VAD every chunk."""
-        events: list[Event] = []
+        no gaps; only an idle listener acts on a hit) and the VAD every chunk. Runs on
+        the wake engine's thread: it touches the detector only."""
+        hit: WakeHit | None = None
         for i in range(0, len(chunk.samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
             frame = chunk.samples[i : i + FRAME_SAMPLES]
-            if self.state is not State.IDLE:
+            if not idle or hit is not None:
                 self.wake.scores(frame)
                 continue
             hit = self.wake.detect(frame, end_ms)
-            if hit is not None:
-                events.append(self._woken(hit.model, hit.score, end_ms))
-        self.hearing.wake_fed_ms = end_ms
-        return events
+        return hit
 
-    def _gated_wake(
-        self, chunk: AudioChunk, end_ms: float, frames: list[tuple[float, float]]
-    ) -> list[Event]:
-        """Run the wake model while the VAD hears voice (and a hold after it)."""
+    def _wake_due(self, end_ms: float, frames: list[tuple[float, float]]) -> bool:
+        """With the idle gate, the wake model runs while the VAD hears voice (and a hold
+        after it)."""
         opts = self.hearing.opts
         if any(prob >= opts.vad_threshold for _, prob in frames):
             self._wake_until_ms = end_ms + opts.wake_hold_ms
-        if end_ms > self._wake_until_ms:
-            return []
+        return end_ms <= self._wake_until_ms
+
+    def _gated_wake(self, chunk: AudioChunk) -> WakeHit | None:
+        """The frames the wake model missed, then this chunk's, up to a hit. Runs on the
+        wake engine's thread: it touches the detector and its place in the history."""
         for frame, frame_end in self.hearing.wake_frames(chunk):
             hit = self.wake.detect(frame, frame_end)
             self.hearing.wake_heard(frame_end)
             if hit is not None:
-                return [self._woken(hit.model, hit.score, end_ms)]
-        return []
+                return hit
+        return None
 
     def _woken(self, model: str, score: float, end_ms: float) -> WakeDetected:
         a, w = self.clock.stamp()

@@ -10,15 +10,20 @@ no speech came after the pause, the running (often finished) decode becomes
 the result for that utterance's audio. The transcribe stage calls
 :meth:`transcribe` like any recogniser; for a confirmed utterance it only waits
 for the speculative decode, otherwise it decodes as usual.
+
+Guesses and the transcribe stage's calls run on the ASR engine's own thread, in
+the order they were asked for: a guess always runs before the final decode that
+may keep it (that decode only waits for a guess queued ahead of itself).
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from hearthvox.engines.asr import AsrResult, WhisperAsr
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.events import Int16Array
 
 
@@ -31,7 +36,6 @@ class _Guess:
 class SpeculativeAsr:
     def __init__(self, asr: WhisperAsr) -> None:
         self.asr = asr
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hv-speculate")
         self._lock = threading.Lock()
         self._pending: _Guess | None = None
         self._confirmed: tuple[Int16Array, Future[AsrResult]] | None = None
@@ -46,7 +50,7 @@ class SpeculativeAsr:
                     return
                 self._pending.future.cancel()  # a stale guess still queued never runs
             # a guess never falls back to the full window: too slow to be worth it
-            future = self._pool.submit(self.asr.transcribe, audio, fallback=False)
+            future = self.asr.executor.submit(self.asr.transcribe, audio, fallback=False)
             self._pending = _Guess(key_ms, future)
             self.started += 1
 
@@ -72,13 +76,17 @@ class SpeculativeAsr:
             self.kept += 1
             return True
 
+    @property
+    def executor(self) -> EngineExecutor:
+        return self.asr.executor
+
     def transcribe(self, audio: Int16Array) -> AsrResult:
         with self._lock:
             confirmed = self._confirmed
             if confirmed is not None and confirmed[0] is audio:
                 self._confirmed = None
-        if confirmed is not None and confirmed[0] is audio:
-            guess = confirmed[1].result()
+        if confirmed is not None and confirmed[0] is audio and not confirmed[1].cancelled():
+            guess = confirmed[1].result()  # queued ahead of this call on the same thread
             if not guess.fallback:
                 return guess
             # a guard tripped on (nearly) this audio: a second lean decode would too
@@ -87,4 +95,8 @@ class SpeculativeAsr:
         return self.asr.transcribe(audio)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop a guess that has not started (the engine's thread is the engine's)."""
+        with self._lock:
+            guess, self._pending = self._pending, None
+        if guess is not None:
+            guess.future.cancel()

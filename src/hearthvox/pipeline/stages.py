@@ -2,7 +2,8 @@
 
 Each stage is an async generator over events: it passes through what it does
 not handle and adds what it produces. Engines are blocking, so their calls run
-off the event loop with ``asyncio.to_thread``. A failure in one turn becomes a
+off the event loop, each on its engine's own thread
+(:class:`hearthvox.engines.executor.EngineExecutor`). A failure in one turn becomes a
 :class:`StageError` followed by an apology, never an exception out of the
 pipeline.
 """
@@ -10,6 +11,7 @@ pipeline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +19,7 @@ from typing import Protocol
 
 from hearthvox.engines.asr import Recogniser
 from hearthvox.engines.tts import PiperTts
+from hearthvox.engines.tts_chunks import Prefetch, result_of
 from hearthvox.errors import EngineError, SkillError
 from hearthvox.events import (
     Event,
@@ -70,7 +73,7 @@ async def transcribe_stage(
             continue
         t0 = time.perf_counter()
         try:
-            result = await asyncio.to_thread(asr.transcribe, event.audio)
+            result = await asr.executor.run(asr.transcribe, event.audio)
         except EngineError as exc:
             log.warning("transcription failed: %s", exc)
             yield StageError(*clock.stamp(), stage="asr", kind="engine_error", message=str(exc))
@@ -120,6 +123,16 @@ async def answer_stage(
                 )
 
 
+async def _next_chunk(stream: Prefetch[Int16Array]) -> Int16Array | None:
+    """The reply's next chunk of audio, synthesised on the voice's thread; None at the end."""
+    future = stream.next_future()
+    if future is None:
+        return None
+    with contextlib.suppress(Exception):  # result_of says what went wrong, as EngineError
+        await asyncio.wrap_future(future)
+    return result_of(future, stream)
+
+
 def _barged_in(sink: Sink) -> bool:
     """Whether the user interrupted the playback (a speaker with barge-in, see
     :mod:`hearthvox.audio.bargein`); clears it."""
@@ -140,11 +153,13 @@ async def speak_stage(
         interrupted = False
         t0 = time.perf_counter()
         playback_ms = waited_ms = 0.0
-        sentences = tts.stream(event.text) if event.text.strip() else iter(())
+        sentences: Prefetch[Int16Array] | None = None
         first = True
         while True:
             try:
-                samples = await asyncio.to_thread(next, sentences, None)
+                if sentences is None and event.text.strip():  # phonemised on the voice's thread
+                    sentences = await tts.executor.run(tts.stream, event.text)
+                samples = await _next_chunk(sentences) if sentences is not None else None
             except EngineError as exc:
                 log.warning("speech synthesis failed: %s", exc)
                 yield StageError(*clock.stamp(), stage="tts", kind="engine_error", message=str(exc))
@@ -165,9 +180,8 @@ async def speak_stage(
             playback_ms += (time.perf_counter() - tp) * 1000.0
             if _barged_in(sink):  # the rest of the reply is dropped
                 interrupted = True
-                cancel = getattr(sentences, "cancel", None)
-                if callable(cancel):
-                    cancel()
+                if sentences is not None:
+                    sentences.cancel()
                 yield Interrupt(*clock.stamp(), reason="barge_in")
                 break
         yield ReplyDone(

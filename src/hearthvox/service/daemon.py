@@ -131,9 +131,14 @@ class Daemon:
         if self.cancelled:
             self.sink.stop()  # a playback still running returns now
         self.sink.close()
-        stuck = self.executor.busy()
+        stuck = self._engine_busy()
         self.state("stopped", detail="a stuck engine call is abandoned" if stuck else "")
-        return self.executor.running() > 0
+        return self.executor.running() > 0 or stuck
+
+    def _engine_busy(self) -> bool:
+        """Whether an engine call runs (on an engine's thread or the default executor)."""
+        engines = self.runtime.engines.executors()
+        return self.executor.busy() or any(e.busy() for e in engines)
 
     def _watchdog(self) -> Watchdog | None:
         period_s = self.env.watchdog_s
@@ -144,7 +149,7 @@ class Daemon:
             limit_s = self.runtime.cfg.service.stall_s or period_s
             if self._reloading:
                 limit_s = max(limit_s, RELOAD_LIMIT_S)
-            return stalled(self.beats, self.executor, limit_s)
+            return stalled(self.beats, self.executor, limit_s, self.runtime.engines.executors())
 
         return Watchdog(self.notifier, period_s / 2.0, problems, self.state)
 
@@ -216,7 +221,7 @@ class Daemon:
         on an engine (whose calls are judged on their own); a reader waiting for the
         pipeline is not silent either."""
         while True:
-            if self.feed.pending() == 0 or self.executor.busy():
+            if self.feed.pending() == 0 or self._engine_busy():
                 self.beats.beat(PIPELINE)
             if self.feed.waiting:
                 self.beats.beat("audio")
