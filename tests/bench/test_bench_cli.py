@@ -20,6 +20,7 @@ EXPECTED = {
     "skill_ms",
     "tts_first_audio_ms",
     "end_of_speech_to_first_audio_ms",
+    "first_audio_vs_quick_endpoint_ms",
     "idle_cpu_silence",
     "idle_cpu_noise",
     "cold_start_ms",

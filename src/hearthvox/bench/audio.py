@@ -69,6 +69,16 @@ def spoken(tts: PiperTts, text: str) -> Int16Array:
     return resample_int16(np.concatenate(list(tts.sentences(text))), tts.rate_hz, RATE_HZ)
 
 
+COMMANDS = ("What time is it?", "Set a timer for two minutes.", "What is the date today?")
+"""Requests a skill answers (the corpus's sentences all fall through to the apology):
+spoken by the bundle's voice, since the corpus records no such command."""
+
+
+def spoken_commands(tts: PiperTts, limit: int | None = None) -> list[Utterance]:
+    texts = COMMANDS[:limit] if limit else COMMANDS
+    return [Utterance(f"voice: {t}", t, spoken(tts, t)) for t in texts]
+
+
 @dataclass(frozen=True)
 class Turn:
     utterance: Utterance
