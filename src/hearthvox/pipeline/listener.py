@@ -12,14 +12,14 @@ adaptive``): at the first pause the utterance so far is decoded in the
 background and the hangover follows what it says; see
 :mod:`hearthvox.pipeline.speculate`.
 
-The event loop runs no inference: each chunk's wake scores run on the wake
-engine's thread and its VAD frames on the VAD's (at once when the idle gate is
-off); the endpointer and the state stay on the loop.
+The event loop runs no inference: each chunk's VAD frames run on the VAD
+engine's thread, which hands the chunk on to the wake engine's thread (at once
+when the idle gate is off, after the VAD heard voice when it is on) and returns
+both verdicts in one hand-off back; the endpointer and the state stay on the loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import enum
 import math
@@ -121,23 +121,18 @@ class Listener:
                 for text in self.announcements():
                     a, w = self.clock.stamp()
                     yield Reply(a, w, text, "timer", 0.0, announcement=True)
-            if self.gate is None:  # the wake model and the VAD at once, each on its thread
-                idle = self.state is State.IDLE
-                hit, frames = await asyncio.gather(
-                    self.wake.executor.run(self._ungated_wake, chunk, end_ms, idle),
-                    self.vad.executor.run(self.hearing.vad_probs, chunk),
-                )
+            idle = self.state is State.IDLE
+            hit: WakeHit | None = None
+            frames: list[tuple[float, float]] = []
+            if self.gate is None:
+                frames, hit = await self.vad.executor.run(self._hear_ungated, chunk, end_ms, idle)
                 self.hearing.wake_fed_ms = end_ms
-                if hit is not None:
-                    yield self._woken(hit.model, hit.score, end_ms)
-            else:
-                frames = []
-                if self.state is not State.IDLE or self.gate.push(chunk.samples, end_ms):
-                    frames = await self.vad.executor.run(self.hearing.vad_probs, chunk)
-                if self.state is State.IDLE and self._wake_due(end_ms, frames):
-                    hit = await self.wake.executor.run(self._gated_wake, chunk)
-                    if hit is not None:
-                        yield self._woken(hit.model, hit.score, end_ms)
+            elif not idle or self.gate.push(chunk.samples, end_ms):
+                frames, hit = await self.vad.executor.run(self._hear_gated, chunk, end_ms, idle)
+            elif self._wake_due(end_ms, frames):  # the hold after voice: the wake model alone
+                hit = await self.wake.executor.run(self._gated_wake, chunk)
+            if hit is not None:
+                yield self._woken(hit.model, hit.score, end_ms)
             for frame_start, prob in frames:
                 if self.state is not State.LISTENING:
                     continue
@@ -193,6 +188,25 @@ class Listener:
         if self.speculator is not None:
             self.speculator.confirm(end_ms, audio)
         return SpeechEnded(int(end_ms), w, audio, self.rate_hz, int(start), "end_of_input", 0.0)
+
+    def _hear_ungated(
+        self, chunk: AudioChunk, end_ms: float, idle: bool
+    ) -> tuple[list[tuple[float, float]], WakeHit | None]:
+        """On the VAD's thread: the VAD's frames, while the wake thread scores the chunk
+        (one hand-off from the loop and one back, whatever runs)."""
+        wake = self.wake.executor.submit(self._ungated_wake, chunk, end_ms, idle)
+        frames = self.hearing.vad_probs(chunk)
+        return frames, wake.result()
+
+    def _hear_gated(
+        self, chunk: AudioChunk, end_ms: float, idle: bool
+    ) -> tuple[list[tuple[float, float]], WakeHit | None]:
+        """On the VAD's thread: the VAD's frames, then (idle, voice heard) the wake
+        model's verdict from its own thread."""
+        frames = self.hearing.vad_probs(chunk)
+        if not idle or not self._wake_due(end_ms, frames):
+            return frames, None
+        return frames, self.wake.executor.submit(self._gated_wake, chunk).result()
 
     def _ungated_wake(self, chunk: AudioChunk, end_ms: float, idle: bool) -> WakeHit | None:
         """Without the idle gate the detector hears every frame (its feature stream has
