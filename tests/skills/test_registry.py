@@ -164,3 +164,38 @@ def test_timers_shared_with_the_pipeline(ctx: SkillContext, clock: FakeClock) ->
     clock.advance(6)
     assert [ctx.timers.announcement(t) for t in ctx.timers.due()] == ["Your pasta timer is done."]
     assert ctx.timers.due() == []
+
+
+class CountingSkill:
+    """A plugin with side effects and no ``claims``: it must never be run ahead of time."""
+
+    name = "switch"
+    calls = 0
+
+    def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
+        CountingSkill.calls += 1
+        return SkillResult("Switched.") if "lamp" in utterance else None
+
+
+def test_preview_answers_without_side_effects(ctx: SkillContext) -> None:
+    r = router(ctx)
+    assert r.preview("What time is it?") == ("time", SkillResult("It is 11:04 PM."))
+    assert r.preview("Tell me a joke") == ("fallback", SkillResult(FALLBACK_REPLY))
+    assert r.preview("Stop!") == ("stop", SkillResult("", interrupt=True))
+    assert ctx.last_reply is None  # "repeat that" still says what was said before
+    # the timer skill would take these: no answer ahead of time, and no timer set
+    assert r.preview("Set a timer for 5 minutes.") is None
+    assert r.preview("How much time is left?") is None
+    assert ctx.timers.timers() == []
+    assert r.answer("Set a timer for 5 minutes.")[0] == "timer"  # only the answer sets it
+    assert len(ctx.timers.timers()) == 1
+
+
+def test_preview_stops_at_a_plugin_with_side_effects(ctx: SkillContext) -> None:
+    CountingSkill.calls = 0
+    r = SkillRouter([*load_skills(), CountingSkill()], ctx, FALLBACK_REPLY)
+    assert r.preview("Turn on the lamp") is None  # it might be the plugin's: not guessed
+    assert r.preview("What time is it?") == ("time", SkillResult("It is 11:04 PM."))
+    assert CountingSkill.calls == 0
+    assert r.answer("Turn on the lamp") == ("switch", SkillResult("Switched."))
+    assert CountingSkill.calls == 1

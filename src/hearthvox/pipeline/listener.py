@@ -45,7 +45,7 @@ from hearthvox.events import (
 )
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.hearing import Hearing
-from hearthvox.pipeline.speculate import SpeculativeAsr
+from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
 
 _SETTLE_MS = 400.0  # how long the tail of the wake phrase may run on after detection
 _TAIL_MS = 200.0  # trailing audio kept after the last voiced frame for the recogniser
@@ -66,6 +66,7 @@ class Listener:
         clock: StreamClock,
         announcements: Callable[[], list[str]] = list,
         speculator: SpeculativeAsr | None = None,
+        replies: SpeculativeReply | None = None,
     ) -> None:
         self.wake = wake
         self.vad = vad
@@ -82,6 +83,7 @@ class Listener:
             maxlen=int(keep_ms // cfg.audio.chunk_ms) + 1
         )
         self.speculator = speculator if cfg.endpoint.adaptive else None
+        self.replies = replies if self.speculator is not None else None
         self.gate = EnergyGate() if cfg.wake.idle_gate else None
         gate_opts = self.gate.opts if self.gate is not None else GateOptions()
         self.hearing = Hearing(
@@ -258,6 +260,9 @@ class Listener:
         """Once the speculative decode of this pause is done, let it set the hangover."""
         if self.speculator is None or not self.endpointer.in_speech:
             return
-        text = self.speculator.text_if_ready(self.endpointer.last_voiced_end_ms)
+        key_ms = self.endpointer.last_voiced_end_ms
+        text = self.speculator.text_if_ready(key_ms)
         if text is not None:
             self.endpointer.set_hangover(hangover_for(text, self.cfg.endpoint))
+            if self.replies is not None:  # the answer, ready if this pause ends the command
+                self.replies.prepare(key_ms, text)

@@ -11,7 +11,7 @@ from hearthvox.engines import Engines
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.listener import Listener
-from hearthvox.pipeline.speculate import SpeculativeAsr
+from hearthvox.pipeline.speculate import Previewer, SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.stages import Answerer, Sink, answer_stage, speak_stage, transcribe_stage
 from hearthvox.pipeline.turns import FeedTiming, track_turns
 
@@ -55,12 +55,17 @@ class Pipeline:
         e.wake.reset()
         e.vad.reset()
         speculator = SpeculativeAsr(e.asr) if self.cfg.endpoint.adaptive else None
-        listener = Listener(e.wake, e.vad, self.cfg, clock, self.announcements, speculator)
+        replies = (
+            SpeculativeReply(self.router, e.tts)
+            if speculator is not None and isinstance(self.router, Previewer)
+            else None
+        )
+        listener = Listener(e.wake, e.vad, self.cfg, clock, self.announcements, speculator, replies)
         feed = FeedTiming()
         events = listener.run(_timed_feed(source, clock, feed))
         events = transcribe_stage(events, speculator or e.asr, clock)
         events = answer_stage(events, self.router, self.cfg.skills.apology, clock)
-        events = speak_stage(events, e.tts, sink, clock)
+        events = speak_stage(events, e.tts, sink, clock, replies)
         async for event in track_turns(events, listener, clock, feed):
             for observe in list(self.observers):
                 try:

@@ -21,9 +21,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from hearthvox.engines.asr import AsrResult, WhisperAsr
 from hearthvox.engines.executor import EngineExecutor
+from hearthvox.engines.tts import PiperTts
+from hearthvox.engines.tts_chunks import Prefetch
 from hearthvox.events import Int16Array
 
 
@@ -100,3 +103,95 @@ class SpeculativeAsr:
             guess, self._pending = self._pending, None
         if guess is not None:
             guess.future.cancel()
+
+
+Started = tuple[Prefetch[Int16Array], Future[Int16Array] | None]
+"""A reply's stream and the future of its first chunk."""
+
+
+@runtime_checkable
+class Previewer(Protocol):
+    def preview(self, utterance: str) -> tuple[str, Any] | None: ...
+
+
+@dataclass
+class _Prepared:
+    key_ms: float
+    reply: str
+    future: Future[Started]
+
+
+class SpeculativeReply:
+    """The reply to a speculative transcript, answered and its first chunk synthesised
+    before the endpoint confirms the command.
+
+    The listener calls :meth:`prepare` once a pause's guess is decoded: the skills
+    answer it without side effects (:meth:`hearthvox.skills.SkillRouter.preview`) and
+    the voice starts on the reply (phonemised and synthesised on its own thread). The
+    speak stage calls :meth:`take` with the reply it is about to say: when it is the
+    prepared one, its first chunk is already there or on the way. Speech that goes on
+    (a new pause) or another reply drops it (:meth:`drop`): nothing prepared is ever
+    spoken unless the committed turn says exactly that.
+    """
+
+    def __init__(self, router: Previewer, tts: PiperTts) -> None:
+        self.router = router
+        self.tts = tts
+        self._lock = threading.Lock()
+        self._prepared: _Prepared | None = None
+        self.prepared = 0
+        self.used = 0
+
+    def prepare(self, key_ms: float, text: str) -> None:
+        with self._lock:
+            if self._prepared is not None and self._prepared.key_ms == key_ms:
+                return
+        self.drop()
+        preview = self.router.preview(text)
+        if preview is None or not preview[1].text.strip() or preview[1].interrupt:
+            return
+        reply = str(preview[1].text)
+
+        def start() -> Started:
+            stream = self.tts.stream(reply)  # phonemised here, on the voice's thread
+            return stream, stream.next_future()
+
+        future = self.tts.executor.submit(start)
+        with self._lock:
+            self._prepared = _Prepared(key_ms, reply, future)
+            self.prepared += 1
+
+    def take(self, reply: str) -> Future[Started] | None:
+        """The prepared synthesis of ``reply`` (then no longer held here), or None."""
+        with self._lock:
+            prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            return None
+        if prepared.reply != reply:
+            _cancel(prepared)
+            return None
+        self.used += 1
+        return prepared.future
+
+    def drop(self) -> None:
+        with self._lock:
+            prepared, self._prepared = self._prepared, None
+        if prepared is not None:
+            _cancel(prepared)
+
+
+def _cancel(prepared: _Prepared) -> None:
+    if prepared.future.cancel():
+        return
+    prepared.future.add_done_callback(_stop_stream)
+
+
+def _stop_stream(
+    future: Future[Started],
+) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    stream, first = future.result()
+    if first is not None:
+        first.cancel()
+    stream.cancel()

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from typing import Protocol
 
 from hearthvox.engines.asr import Recogniser
@@ -33,6 +34,7 @@ from hearthvox.events import (
     TtsFirstAudio,
 )
 from hearthvox.pipeline.clock import StreamClock
+from hearthvox.pipeline.speculate import SpeculativeReply
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +128,24 @@ async def answer_stage(
 async def _next_chunk(stream: Prefetch[Int16Array]) -> Int16Array | None:
     """The reply's next chunk of audio, synthesised on the voice's thread; None at the end."""
     future = stream.next_future()
-    if future is None:
-        return None
+    return None if future is None else await _chunk(future, stream)
+
+
+async def _chunk(future: Future[Int16Array], stream: Prefetch[Int16Array]) -> Int16Array:
     with contextlib.suppress(Exception):  # result_of says what went wrong, as EngineError
         await asyncio.wrap_future(future)
     return result_of(future, stream)
+
+
+async def _prepared(
+    prepared: Future[tuple[Prefetch[Int16Array], Future[Int16Array] | None]],
+) -> tuple[Prefetch[Int16Array] | None, Future[Int16Array] | None]:
+    """The stream the pause started, or nothing when it failed (then it starts anew)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wrap_future(prepared)
+    if prepared.cancelled() or prepared.exception() is not None:
+        return None, None
+    return prepared.result()
 
 
 def _barged_in(sink: Sink) -> bool:
@@ -141,7 +156,11 @@ def _barged_in(sink: Sink) -> bool:
 
 
 async def speak_stage(
-    events: AsyncIterator[Event], tts: PiperTts, sink: Sink, clock: StreamClock
+    events: AsyncIterator[Event],
+    tts: PiperTts,
+    sink: Sink,
+    clock: StreamClock,
+    replies: SpeculativeReply | None = None,
 ) -> AsyncIterator[Event]:
     async for event in events:
         yield event
@@ -154,12 +173,21 @@ async def speak_stage(
         t0 = time.perf_counter()
         playback_ms = waited_ms = 0.0
         sentences: Prefetch[Int16Array] | None = None
+        early: Future[Int16Array] | None = None
+        samples: Int16Array | None
+        prepared = replies.take(event.text) if replies is not None else None
+        if prepared is not None:  # answered at the pause: its first chunk is on the way
+            sentences, early = await _prepared(prepared)
         first = True
         while True:
             try:
                 if sentences is None and event.text.strip():  # phonemised on the voice's thread
                     sentences = await tts.executor.run(tts.stream, event.text)
-                samples = await _next_chunk(sentences) if sentences is not None else None
+                if early is not None and sentences is not None:
+                    samples = await _chunk(early, sentences)
+                    early = None
+                else:
+                    samples = await _next_chunk(sentences) if sentences is not None else None
             except EngineError as exc:
                 log.warning("speech synthesis failed: %s", exc)
                 yield StageError(*clock.stamp(), stage="tts", kind="engine_error", message=str(exc))

@@ -56,6 +56,18 @@ class SkillContext:
 
 @runtime_checkable
 class Skill(Protocol):
+    """A skill. Two optional attributes say whether it may answer ahead of time
+    (the pipeline answers at the first pause of a command, before the endpoint
+    confirms it, and throws the answer away if the user goes on speaking):
+
+    - ``side_effects``: ``handle`` changes something (sets a timer, switches a
+      device). Such a ``handle`` runs only once the command is final. A skill
+      without the attribute is taken to have side effects.
+    - ``claims(utterance, ctx) -> bool``: for a skill with side effects, whether
+      it would take ``utterance``, without changing anything; without it, no
+      answer is prepared ahead of time for any utterance this skill sees first.
+    """
+
     name: str
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:

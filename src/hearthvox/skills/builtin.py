@@ -57,6 +57,7 @@ class TimeSkill:
     """ "What time is it?" -> "It is 11:04 PM." """
 
     name = "time"
+    side_effects = False
     vocabulary = ("time", "o'clock")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
@@ -89,6 +90,7 @@ class DateSkill:
     """ "What's the date?" -> "Today is Saturday, November 28." """
 
     name = "date"
+    side_effects = False
     vocabulary = ("date", "today", "tomorrow")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
@@ -152,6 +154,7 @@ class StopSkill:
     """
 
     name = "stop"
+    side_effects = False  # its result interrupts; handle itself changes nothing
     vocabulary = ("stop", "cancel", "never mind")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
@@ -180,6 +183,7 @@ class RepeatSkill:
     """ "Say that again" -> the last thing said (``ctx.last_reply``)."""
 
     name = "repeat"
+    side_effects = False
     vocabulary = ("repeat", "say that again")
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:

@@ -143,6 +143,30 @@ class SkillRouter:
         """The installed skills minus ``config.disabled``, with its fallback reply."""
         return cls(load_skills(config.disabled), ctx, config.fallback_reply)
 
+    def preview(self, utterance: str) -> tuple[str, SkillResult] | None:
+        """What :meth:`answer` would say, worked out without changing anything (the
+        answer prepared at the first pause of a command), or None when that cannot be
+        known without a side effect: a skill with side effects that may take the
+        utterance comes first. ``ctx.last_reply`` is not touched; a skill that fails
+        here gives None (the real answer says what went wrong)."""
+        if not utterance.strip():
+            return None
+        for skill in self.skills:
+            try:
+                if getattr(skill, "side_effects", True):
+                    claims = getattr(skill, "claims", None)
+                    if not callable(claims) or claims(utterance, self.ctx):
+                        return None
+                    continue
+                result = skill.handle(utterance, self.ctx)
+            except Exception:  # noqa: BLE001 - the final answer reports it
+                return None
+            if isinstance(result, SkillResult):
+                return skill.name, result
+            if result is not None:
+                return None
+        return FALLBACK, SkillResult(self.fallback_reply)
+
     def vocabulary(self) -> Vocabulary:
         """The skills' own words (a skill's optional ``vocabulary``: a sequence of
         ``TERM`` / ``TERM = SPOKEN`` strings); one that is not valid is left out."""

@@ -70,6 +70,16 @@ _MAX_LABEL_WORDS = 3
 class TimerSkill:
     name = "timer"
     vocabulary = ("timer", "timers", "minutes", "seconds", "hours")
+    side_effects = True  # sets and cancels timers
+
+    def claims(self, utterance: str, ctx: SkillContext) -> bool:
+        """Whether :meth:`handle` would take ``utterance`` (nothing is set or cancelled)."""
+        tokens = normalize(utterance).split()
+        if not tokens:
+            return False
+        if "timer" in tokens or "timers" in tokens or _REMAINING.search(" ".join(tokens)):
+            return True
+        return ctx.last_reply == FOR_HOW_LONG and find_duration(tokens) is not None
 
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)
