@@ -139,13 +139,17 @@ class SpeculativeReply:
         self.tts = tts
         self._lock = threading.Lock()
         self._prepared: _Prepared | None = None
+        self._tried_ms: float | None = None
+        """The pause last answered (or found to have no answer ready ahead)."""
         self.prepared = 0
         self.used = 0
 
     def prepare(self, key_ms: float, text: str) -> None:
-        with self._lock:
-            if self._prepared is not None and self._prepared.key_ms == key_ms:
-                return
+        """Answer the guess of the pause after ``key_ms`` (once per pause: the listener
+        asks on every frame of the hangover)."""
+        if key_ms == self._tried_ms:
+            return
+        self._tried_ms = key_ms
         self.drop()
         preview = self.router.preview(text)
         if preview is None or not preview[1].text.strip() or preview[1].interrupt:
