@@ -41,6 +41,7 @@ from hearthvox.engines.biasing import (
     whole_token_words,
 )
 from hearthvox.engines.executor import EngineExecutor
+from hearthvox.engines.memory import bound_primitive_cache
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Float32Array, Int16Array
 from hearthvox.vocabulary import Vocabulary, load_vocabulary
@@ -174,8 +175,11 @@ def load_whisper(
     model_dir: Path, *, device: str, compute_type: str, threads: int, workers: int = 1
 ) -> Any:
     """The faster-whisper ``WhisperModel`` of *model_dir*; :class:`ModelError` when it
-    cannot be loaded. ``workers`` decodes may run at once, ``threads`` threads each."""
+    cannot be loaded. ``workers`` decodes may run at once, ``threads`` threads each.
+    Bounds oneDNN's primitive cache first (:func:`bound_primitive_cache`)."""
     from faster_whisper import WhisperModel
+
+    bound_primitive_cache()
 
     try:
         return WhisperModel(
