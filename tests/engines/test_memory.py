@@ -13,19 +13,19 @@ from hearthvox.engines.memory import PRIMITIVE_CACHE, limit_malloc_arenas, relea
 GLIBC = os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None
 
 
+def _said(code: str, env: dict[str, str]) -> str:
+    """What ``code`` printed, run in a fresh interpreter under ``env``."""
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 @pytest.mark.skipif(not GLIBC, reason="glibc's mallopt and malloc_trim")
 def test_arenas_are_capped_unless_the_user_set_them() -> None:
     code = "from hearthvox.engines.memory import limit_malloc_arenas as f; print(f())"
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    capped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert capped.stdout.strip() == "True", capped.stderr
-    chosen = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**env, "MALLOC_ARENA_MAX": "4"},
-        capture_output=True,
-        text=True,
-    )
-    assert chosen.stdout.strip() == "False", chosen.stderr
+    assert _said(code, env) == "True"
+    assert _said(code, {**env, "MALLOC_ARENA_MAX": "4"}) == "False"
     assert release_free_memory()
 
 
@@ -45,14 +45,5 @@ LOAD_AND_SAY = (
 
 def test_loading_whisper_bounds_onednns_primitive_cache_unless_the_user_set_it() -> None:
     env = {k: v for k, v in os.environ.items() if "PRIMITIVE_CACHE" not in k}
-    bounded = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_SAY], env=env, capture_output=True, text=True
-    )
-    assert bounded.stdout.strip() == str(PRIMITIVE_CACHE), bounded.stderr
-    chosen = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_SAY],
-        env={**env, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"},
-        capture_output=True,
-        text=True,
-    )
-    assert chosen.stdout.strip() == "64", chosen.stderr
+    assert _said(LOAD_AND_SAY, env) == str(PRIMITIVE_CACHE)
+    assert _said(LOAD_AND_SAY, {**env, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}) == "64"
