@@ -19,6 +19,7 @@ from hearthvox.engines import Engines
 from hearthvox.evaluation.wer import word_error_rate
 from hearthvox.events import AudioChunk, Event, SpeechEnded, WakeDetected
 from hearthvox.pipeline.clock import StreamClock
+from hearthvox.pipeline.control import TurnOver
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.speculate import SpeculativeAsr
 from tests.conftest import silence, speak16
@@ -61,7 +62,7 @@ def listen(
             out.append(event)
             if isinstance(event, SpeechEnded):
                 out.append(replace(event, endpoint_wait_ms=listener.endpointer.hangover_ms))
-                listener.turn_finished(follow_up=False)
+                listener.obey(TurnOver(follow_up=False))
         return out
 
     return listener, asyncio.run(collect())

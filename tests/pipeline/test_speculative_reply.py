@@ -17,6 +17,7 @@ from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts_chunks import Prefetch
 from hearthvox.events import AudioChunk, Event, Int16Array, Reply, TtsFirstAudio, TurnDone
 from hearthvox.pipeline.clock import StreamClock
+from hearthvox.pipeline.control import ControlLane
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.stages import answer_stage, speak_stage, transcribe_stage
@@ -122,7 +123,7 @@ def test_the_answer_to_a_command_is_ready_when_its_speech_ends(
         events = transcribe_stage(events, spec, clock)
         events = answer_stage(events, router, cfg.skills.apology, clock)
         events = speak_stage(events, engines.tts, sink, clock, replies)
-        return [e async for e in track_turns(events, listener, clock)]
+        return [e async for e in track_turns(events, ControlLane(), clock)]
 
     events = asyncio.run(run())
     reply = next(e for e in events if isinstance(e, Reply))

@@ -8,6 +8,5 @@
 - ``mic``: MicSource: PortAudio capture, resampling, device loss and recovery
 - ``sinks``: the Sink protocol, NullSink, WavFileSink, SpeakerSink (lost and reopened)
 - ``devices``: PortAudio device lookup and re-listing (``sounddevice`` is imported lazily)
-- ``bargein``: the wake word interrupts playback; the assistant's own audio is kept out
 - ``earcons``: start/stop listening sounds
 """

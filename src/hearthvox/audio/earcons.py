@@ -3,7 +3,7 @@ it stops (``[audio] earcons = true``).
 
 They are played with :meth:`SpeakerSink.cue` (no waiting), and the microphone
 audio captured while one plays (plus a short echo margin) reaches the pipeline
-as silence (:mod:`hearthvox.audio.bargein`), so the "ding" is never transcribed.
+as silence (:mod:`hearthvox.pipeline.overhear`), so the "ding" is never transcribed.
 """
 
 from __future__ import annotations

@@ -134,7 +134,6 @@ class SpeakerSink:
         self._opened_once = False
         self._stream_gen = 0
         self._lost_logged = False
-        self.interrupted = False
         self.cue_until = 0.0
         """``time.monotonic()`` when the last earcon has left the speaker."""
         self._reference: deque[tuple[float, Int16Array, int]] = deque(maxlen=64)
@@ -202,16 +201,6 @@ class SpeakerSink:
             self._queue.append(x)
             self._drained.clear()
         self.cue_until = time.monotonic() + len(x) / self.rate_hz + latency
-
-    def interrupt(self) -> None:
-        """Stop playing now and remember it, for the speak stage (barge-in)."""
-        self.interrupted = True
-        self.stop()
-
-    def take_interrupted(self) -> bool:
-        """Whether :meth:`interrupt` was called since the last call of this."""
-        hit, self.interrupted = self.interrupted, False
-        return hit
 
     def _lost(self, why: str) -> None:
         """The device went away: drop the stream; the next write reopens it."""

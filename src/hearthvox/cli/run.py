@@ -15,7 +15,6 @@ import click
 import numpy as np
 
 from hearthvox import config as config_mod
-from hearthvox.audio.bargein import BargeIn, BargeInOptions
 from hearthvox.audio.devices import have_output_device, import_sounddevice
 from hearthvox.audio.earcons import Earcons
 from hearthvox.audio.resample import resample_int16
@@ -309,11 +308,8 @@ def _serve(
         starting.check()
     install_debug_hooks(runtime)
     earcons = Earcons(sink) if isinstance(sink, SpeakerSink) and cfg.audio.earcons else None
-    bargein: BargeIn | None = None
-    if isinstance(sink, SpeakerSink) and input_ == "mic" and (cfg.audio.barge_in or earcons):
-        opts = BargeInOptions(cfg.audio.barge_in, cfg.audio.barge_in_threshold)
-        bargein = BargeIn(runtime.engines.wake, sink, opts)
-        source.chunks = bargein.run(source.chunks)
+    # the microphone hears the speaker: barge-in, and its own sound kept out of the input
+    overheard = sink if isinstance(sink, SpeakerSink) and input_ == "mic" else None
     printing = as_json or not to_journal(sys.stdout)
     if not printing:
         state.line("stdout is the journal: events (what was said) are not printed there")
@@ -347,7 +343,7 @@ def _serve(
         state=state,
         options=options,
         serving=along,
-        on_reload=(lambda new: bargein.use(new.engines.wake)) if bargein is not None else None,
+        overheard=overheard,
     )
     del runtime  # the daemon's now: a reload that loads new models must free these
     try:

@@ -1,8 +1,9 @@
 """The listening stage: wake word, VAD and endpointer over the input audio.
 
 States: idle (wake word only) -> listening (after a wake word or while a
-follow-up window is open) -> busy (a turn is being answered; the stage is not
-pulled, so input waits in the source's buffer) -> idle or follow-up.
+follow-up window is open) -> busy (a turn is being answered; the listener reads
+only the control lane until the turn tracker says the turn is over, so input
+waits in the source's buffer) -> idle or follow-up.
 
 Idle gating (``[wake] idle_gate``): while idle, an energy gate lets the VAD run
 only on audio louder than the room, and the wake model runs only while the VAD
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import collections
 import enum
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -44,11 +47,20 @@ from hearthvox.events import (
     WakeDetected,
 )
 from hearthvox.pipeline.clock import StreamClock
+from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
 from hearthvox.pipeline.hearing import Hearing
+from hearthvox.pipeline.overhear import Overhearing
 from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
 
+log = logging.getLogger(__name__)
+
 _SETTLE_MS = 400.0  # how long the tail of the wake phrase may run on after detection
+_BARGE_SETTLE_MS = 120.0
+"""The same after a barge-in: at the stricter threshold the wake word fires at the end
+of the phrase (within about 40 ms of it in the barge-in bench), and a command said in
+the same breath ("hey jarvis, stop", ~400 ms) must not be taken for its tail."""
 _TAIL_MS = 200.0  # trailing audio kept after the last voiced frame for the recogniser
+_UNMUTE_MS = 2000.0  # audio heard over a reply given back after a barge-in (the wake phrase)
 
 
 class State(enum.Enum):
@@ -67,6 +79,8 @@ class Listener:
         announcements: Callable[[], list[str]] = list,
         speculator: SpeculativeAsr | None = None,
         replies: SpeculativeReply | None = None,
+        overhearing: Overhearing | None = None,
+        stops: ControlLane[StopReply] | None = None,
     ) -> None:
         self.wake = wake
         self.vad = vad
@@ -90,13 +104,48 @@ class Listener:
             wake, vad, self._history, cfg.audio.chunk_ms, self.rate_hz, gate_opts
         )
         self._wake_until_ms = -math.inf
+        self.overhearing = overhearing
+        """The speaker the microphone hears (live input): barge-in and its guards."""
+        self.stops = stops
+        """Where a barge-in tells the speak stage to stop the reply."""
+        self._reply_heard = False
+        """A reply of the open turn is playing where the microphone hears it."""
+        self._muted: collections.deque[AudioChunk] = collections.deque(
+            maxlen=int(_UNMUTE_MS // cfg.audio.chunk_ms) + 1
+        )
+        """The latest chunks heard over a reply as they were (the history has silence)."""
 
-    def turn_finished(self, follow_up: bool) -> None:
-        """Called by the turn tracker when a turn is over (reply spoken or no speech)."""
-        if self.state is State.BUSY:
+    @property
+    def busy(self) -> bool:
+        """A turn is open (until the control lane says it is over)."""
+        return self.state is State.BUSY
+
+    def obey(self, message: ToListener) -> None:
+        """A message from the control lane (:mod:`hearthvox.pipeline.control`)."""
+        if isinstance(message, ReplyPlaying):
+            self._reply_heard = self.state is State.BUSY and self.overhearing is not None
+        elif self.state is State.BUSY:  # the turn is over
             self.state = State.IDLE
-            self._next_follow_up = follow_up and self.cfg.endpoint.follow_up
+            self._reply_heard = False
+            self._next_follow_up = message.follow_up and self.cfg.endpoint.follow_up
             release_free_memory()  # the turn's decode and synthesis buffers
+
+    async def take(
+        self, audio: AsyncIterator[AudioChunk], lane: ControlLane[ToListener]
+    ) -> AsyncIterator[AudioChunk]:
+        """The listener's input: the control lane is read before each chunk, and while a
+        turn is open only the lane is read, unless its reply is playing where the
+        microphone hears it (to hear a barge-in). So a file's turns come in order and
+        none of its audio is skipped; live input waits in its source's buffer."""
+        chunks = aiter(audio)
+        while True:
+            while (self.busy and not self._reply_heard) or lane.pending():
+                self.obey(await lane.receive())
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            yield chunk
 
     def _audio_between(self, start_ms: float, end_ms: float) -> Int16Array:
         parts = [c for c in self._history if c.t_audio_ms + self.cfg.audio.chunk_ms > start_ms]
@@ -111,6 +160,14 @@ class Listener:
     async def run(self, chunks: AsyncIterator[AudioChunk]) -> AsyncIterator[Event]:
         chunk_ms = self.cfg.audio.chunk_ms
         async for chunk in chunks:
+            raw = chunk
+            over = self.overhearing
+            speaking = over is not None and over.speaking()
+            if over is not None and (speaking or over.in_cue()):
+                chunk = replace(chunk, samples=np.zeros_like(chunk.samples))  # never our voice
+                if speaking:
+                    self._muted.append(raw)
+                    over.follow_playback(self.wake, self.rate_hz)
             self._history.append(chunk)
             end_ms = chunk.t_audio_ms + chunk_ms
             self.clock.audio_ms = end_ms
@@ -126,7 +183,16 @@ class Listener:
             idle = self.state is State.IDLE
             hit: WakeHit | None = None
             frames: list[tuple[float, float]] = []
-            if self.gate is None:
+            if speaking:  # over the reply: the wake word (strict) and the VAD on silence
+                barge = await self.wake.executor.run(self._overheard_wake, raw)
+                if barge is not None:
+                    yield self._barge_in(barge, end_ms)
+                elif self.state is not State.BUSY:
+                    frames = await self.vad.executor.run(self.hearing.vad_probs, chunk)
+            elif self.state is State.BUSY:  # a pause in the reply: nothing to act on
+                if over is not None:
+                    await self.wake.executor.run(self._overheard_wake, raw, False)
+            elif self.gate is None:
                 frames, hit = await self.vad.executor.run(self._hear_ungated, chunk, end_ms, idle)
                 self.hearing.wake_fed_ms = end_ms
             elif not idle or self.gate.push(chunk.samples, end_ms):
@@ -223,6 +289,45 @@ class Listener:
             hit = self.wake.detect(frame, end_ms)
         return hit
 
+    def _overheard_wake(self, chunk: AudioChunk, act: bool = True) -> WakeHit | None:
+        """The wake model over the assistant's own reply, at the barge-in threshold; a
+        hit the speaker's recent playback also makes is the echo, not the user. With
+        ``act`` False it only keeps the wake stream in step. On the wake engine's thread."""
+        over = self.overhearing
+        assert over is not None
+        wake = self.wake
+        wake.strict = over.opts.threshold
+        try:
+            for frame, frame_end in self.hearing.wake_frames(chunk):
+                hit = wake.detect(frame, frame_end)
+                self.hearing.wake_heard(frame_end)
+                if hit is not None and act and not over.is_echo(wake, self.rate_hz):
+                    return hit
+        finally:
+            wake.strict = 0.0
+        return None
+
+    def _barge_in(self, hit: WakeHit, end_ms: float) -> WakeDetected:
+        """The wake word over the reply: stop it, and listen for the command."""
+        assert self.overhearing is not None
+        log.info("barge-in: %s (score %.2f)", hit.model, hit.score)
+        self.overhearing.barged_in()
+        self._unmute_recent()
+        if self.stops is not None:
+            self.stops.send(StopReply())
+        self._reply_heard = False
+        return self._woken(hit.model, hit.score, end_ms, _BARGE_SETTLE_MS)
+
+    def _unmute_recent(self) -> None:
+        """After a barge-in, the last moments heard over the reply were the user's (the
+        wake phrase, maybe the start of the command): they go back into the history as
+        heard, so the command's audio starts where the user started it."""
+        heard = {c.t_audio_ms: c for c in self._muted}
+        self._muted.clear()
+        for i, c in enumerate(self._history):
+            if c.t_audio_ms in heard:
+                self._history[i] = heard[c.t_audio_ms]
+
     def _wake_due(self, end_ms: float, frames: list[tuple[float, float]]) -> bool:
         """With the idle gate, the wake model runs while the VAD hears voice (and a hold
         after it)."""
@@ -241,11 +346,13 @@ class Listener:
                 return hit
         return None
 
-    def _woken(self, model: str, score: float, end_ms: float) -> WakeDetected:
+    def _woken(
+        self, model: str, score: float, end_ms: float, settle_ms: float = _SETTLE_MS
+    ) -> WakeDetected:
         a, w = self.clock.stamp()
         self.state = State.LISTENING
         self.follow_up = False
-        self.endpointer.arm(end_ms, self.cfg.endpoint.no_speech_timeout_s, settle_ms=_SETTLE_MS)
+        self.endpointer.arm(end_ms, self.cfg.endpoint.no_speech_timeout_s, settle_ms=settle_ms)
         return WakeDetected(a, w, model, round(score, 3))
 
     def _speculate(self, last_voiced_ms: float) -> None:

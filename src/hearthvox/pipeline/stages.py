@@ -34,6 +34,7 @@ from hearthvox.events import (
     TtsFirstAudio,
 )
 from hearthvox.pipeline.clock import StreamClock
+from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
 from hearthvox.pipeline.speculate import SpeculativeReply
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,10 @@ async def _chunk(future: Future[Int16Array], stream: Prefetch[Int16Array]) -> In
     return result_of(future, stream)
 
 
+_RESTOP_S = 0.02
+"""While a stopped write has not returned, the sink is told to stop again this often."""
+
+
 async def _prepared(
     prepared: Future[tuple[Prefetch[Int16Array], Future[Int16Array] | None]],
 ) -> tuple[Prefetch[Int16Array] | None, Future[Int16Array] | None]:
@@ -148,11 +153,37 @@ async def _prepared(
     return prepared.result()
 
 
-def _barged_in(sink: Sink) -> bool:
-    """Whether the user interrupted the playback (a speaker with barge-in, see
-    :mod:`hearthvox.audio.bargein`); clears it."""
-    take = getattr(sink, "take_interrupted", None)
-    return bool(take()) if callable(take) else False
+async def _played(
+    sink: Sink, samples: Int16Array, rate_hz: int, stops: ControlLane[StopReply] | None
+) -> bool:
+    """Play one chunk (the sink returns once it has been played); True when the
+    listener said stop first (barge-in): playback is stopped at once then, and a chunk
+    not yet handed to the sink is never played."""
+    if stops is not None and stops.pending():  # said between two chunks
+        await stops.receive()
+        sink.stop()
+        return True
+    write = asyncio.ensure_future(asyncio.to_thread(sink.write, samples, rate_hz))
+    if stops is None:
+        await write
+        return False
+    stop = asyncio.ensure_future(stops.receive())
+    try:
+        await asyncio.wait({write, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not stop.done():
+            stop.cancel()
+    if stop.done() and not stop.cancelled():
+        # The write's thread may hand the chunk over only after a first stop (a sink
+        # forgets a stop once it is handed a new chunk): stop again until it returns.
+        while not write.done():
+            sink.stop()  # the speaker's queue is emptied in its next callback
+            await asyncio.wait({write}, timeout=_RESTOP_S)
+        with contextlib.suppress(Exception):  # what is left of it is dropped anyway
+            write.result()
+        return True
+    write.result()
+    return False
 
 
 async def speak_stage(
@@ -161,17 +192,24 @@ async def speak_stage(
     sink: Sink,
     clock: StreamClock,
     replies: SpeculativeReply | None = None,
+    stops: ControlLane[StopReply] | None = None,
+    heard: ControlLane[ToListener] | None = None,
 ) -> AsyncIterator[Event]:
+    """Speak each reply. With ``stops`` (a speaker the microphone hears) the listener
+    may stop a reply (barge-in); the listener is told on ``heard`` when a reply starts
+    playing, so that it listens over it."""
     async for event in events:
         yield event
         if not isinstance(event, Reply):
             continue
         if event.interrupt:
             sink.stop()
-        _barged_in(sink)  # a barge-in that came after the last reply ended is stale
+        if stops is not None:
+            stops.clear()  # a barge-in that came after the last reply ended is stale
         interrupted = False
         t0 = time.perf_counter()
         playback_ms = waited_ms = 0.0
+        told = False  # the listener, that this reply plays
         sentences: Prefetch[Int16Array] | None = None
         early: Future[Int16Array] | None = None
         samples: Int16Array | None
@@ -204,9 +242,12 @@ async def speak_stage(
                 )
             tp = time.perf_counter()
             waited_ms += (tp - ready) * 1000.0
-            await asyncio.to_thread(sink.write, samples, tts.rate_hz)
+            if heard is not None and not told:
+                heard.send(ReplyPlaying())
+                told = True
+            stopped = await _played(sink, samples, tts.rate_hz, stops)
             playback_ms += (time.perf_counter() - tp) * 1000.0
-            if _barged_in(sink):  # the rest of the reply is dropped
+            if stopped:  # the rest of the reply is dropped
                 interrupted = True
                 if sentences is not None:
                     sentences.cancel()

@@ -1,4 +1,5 @@
-"""The last stage: groups events into turns, times each stage, closes the turn."""
+"""The last stage: groups events into turns, times each stage, closes the turn (and
+says so on the control lane, :mod:`hearthvox.pipeline.control`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from hearthvox.events import (
     WakeDetected,
 )
 from hearthvox.pipeline.clock import StreamClock
-from hearthvox.pipeline.listener import Listener
+from hearthvox.pipeline.control import ControlLane, ToListener, TurnOver
 
 Outcome = Literal["answered", "no_speech", "error", "interrupted"]
 
@@ -48,7 +49,7 @@ class _Turn:
 
 async def track_turns(
     events: AsyncIterator[Event],
-    listener: Listener,
+    lane: ControlLane[ToListener],
     clock: StreamClock,
     feed: FeedTiming | None = None,
 ) -> AsyncIterator[Event]:
@@ -106,10 +107,10 @@ async def track_turns(
                     "interrupted" if event.interrupted else "error" if turn.error else "answered"
                 )
                 yield done(outcome)
-                listener.turn_finished(follow_up=outcome == "answered" and turn.follow_up)
+                lane.send(TurnOver(follow_up=outcome == "answered" and turn.follow_up))
                 turn = None
             case NoSpeech():
                 if turn is not None and not event.follow_up:
                     yield done("no_speech")
                 turn = None
-                listener.turn_finished(follow_up=False)
+                lane.send(TurnOver(follow_up=False))

@@ -33,6 +33,7 @@ from hearthvox.audio.sinks import Sink
 from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.events import AudioChunk, Event, TurnDone
+from hearthvox.pipeline.overhear import Playback
 from hearthvox.runtime import Runtime
 from hearthvox.service.feed import Feed
 from hearthvox.service.heartbeat import PIPELINE, Heartbeats, WatchedExecutor, stalled
@@ -85,9 +86,12 @@ class Daemon:
         options: DaemonOptions | None = None,
         serving: ServeAlongside | None = None,
         on_reload: Callable[[Runtime], None] | None = None,
+        overheard: Playback | None = None,
     ) -> None:
         self.runtime = runtime
         self.sink = sink
+        self.overheard = overheard
+        """The speaker when the microphone hears it: barge-in (:meth:`Pipeline.run`)."""
         self.on_event = on_event
         self.env = env or ServiceEnv()
         self.notifier = state.notifier if state is not None else Notifier(self.env.notify_socket)
@@ -96,8 +100,8 @@ class Daemon:
         self.serving = serving
         self.on_reload = on_reload
         """Called with the new runtime after a reload that loaded new models; whatever
-        else uses the engines (barge-in) must move to the new ones there, or the old
-        models stay in memory."""
+        else uses the engines must move to the new ones there, or the old models stay
+        in memory."""
         self.beats = Heartbeats()
         self.executor = WatchedExecutor()
         self.feed = Feed(source, self.beats)
@@ -199,7 +203,9 @@ class Daemon:
 
     async def _turns(self) -> None:
         while True:
-            async for event in self.runtime.pipeline().run(self.feed.chunks(), self.sink):
+            pipeline = self.runtime.pipeline()
+            chunks = self.feed.chunks()
+            async for event in pipeline.run(chunks, self.sink, overheard=self.overheard):
                 self.feed.observe(event)
                 if isinstance(event, TurnDone):
                     self.turns += 1
@@ -296,7 +302,7 @@ class Daemon:
         if self._telemetry is None:
             self._telemetry = open_session(self.runtime, "reload")
         if done.engines_changed:  # the old models: freed now, their pages given back
-            del old  # (the barge-in and the Wyoming server moved to the new ones above)
+            del old  # (the Wyoming server moved to the new ones above)
             gc.collect()
             release_free_memory()
         self.notifier.ready(self.state.status)

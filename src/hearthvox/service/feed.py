@@ -23,9 +23,9 @@ from hearthvox.service.heartbeat import AUDIO, PIPELINE, Heartbeats, mark_unwatc
 
 DEFAULT_MAX_CHUNKS = 3750
 """5 min of 80 ms chunks (about 9 MiB): more than any turn takes on a loaded device.
-While a turn is answered the pipeline takes nothing, and a reader that waited would
-stop pulling the source, barge-in included: a turn slower than the bound (30 s, once)
-made "hey jarvis, stop" over its reply go unheard, and the microphone drop what it said."""
+While a turn is answered the listener takes nothing until its reply plays (then it
+listens for a barge-in), and a reader that waited would stop pulling the source: a turn
+slower than the bound (30 s, once) made the microphone drop what was said meanwhile."""
 
 
 @dataclass(frozen=True)
