@@ -3,9 +3,14 @@ echo or an earcon, and that a barge-in ends the reply's echo at once."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 
-from hearthvox.engines import Engines
+from hearthvox.bundles.default import default_model_paths
+from hearthvox.config import Config
+from hearthvox.engines import Engines, load_wake
 from hearthvox.events import Int16Array
 from hearthvox.pipeline.overhear import CUE_ECHO_S, BargeInOptions, Overhearing
 from tests.conftest import speak16
@@ -74,3 +79,17 @@ def test_a_reply_that_says_the_wake_word_is_taken_for_the_echo(engines: Engines)
     assert echo.is_echo(wake, 16000) and echo.echoes == 1
     other = Overhearing(FakeSpeaker(speak16(engines, "It is ten past six.")), BargeInOptions())
     assert not other.is_echo(wake, 16000) and other.echoes == 0
+
+
+def test_the_echo_probe_moves_to_reloaded_wake_models(engines: Engines) -> None:
+    first = load_wake(default_model_paths(), Config())
+    session = weakref.ref(first._mel)  # what holds the loaded models in memory
+    over = Overhearing(FakeSpeaker(speak16(engines, "It is ten past six.")), BargeInOptions())
+    assert not over.is_echo(first, 16000)
+    del first
+    gc.collect()
+    assert session() is not None  # the probe scores on the first models
+    assert not over.is_echo(engines.wake, 16000)  # after a reload: the listener's new wake
+    gc.collect()
+    assert session() is None, "the echo probe still holds the old wake models"
+    over.close()
