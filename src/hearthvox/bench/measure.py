@@ -41,9 +41,9 @@ def timed_ms(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def router(state_dir: Path) -> SkillRouter:
+def router(state_dir: Path, fallback: str = "Sorry, I can't do that yet.") -> SkillRouter:
     ctx = SkillContext(clock=SystemClock(), state_dir=state_dir)
-    return SkillRouter(load_skills(), ctx, "Sorry, I can't do that yet.")
+    return SkillRouter(load_skills(), ctx, fallback)
 
 
 def asr_times(

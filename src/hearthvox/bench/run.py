@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from hearthvox.audio.resample import resample_int16
 from hearthvox.bench import Metric, median, p95, ratio_target
 from hearthvox.bench.audio import (
     corpus_negatives,
@@ -20,6 +23,7 @@ from hearthvox.bench.audio import (
     spoken_commands,
     turn_stream,
 )
+from hearthvox.bench.bargein import STORY, measure_barge_in
 from hearthvox.bench.measure import (
     OpenWakeWordAlone,
     asr_times,
@@ -31,9 +35,10 @@ from hearthvox.bench.measure import (
 from hearthvox.bench.turns import TurnTiming, fixed_endpoint_ms, run_turns
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config
-from hearthvox.engines import load_engines
+from hearthvox.engines import Engines, load_engines
 from hearthvox.errors import HearthvoxError
 from hearthvox.evaluation.wer import word_error_rate
+from hearthvox.events import Int16Array
 from hearthvox.runtime import load_second_asr_now
 from hearthvox.settings import engine_config
 
@@ -42,6 +47,11 @@ AGGRESSIVE_HANGOVER_MS = 250
 FIRST_AUDIO_MEDIAN_MS = 300.0
 FIRST_AUDIO_P95_MS = 600.0
 """Home Assistant's "aggressive" end of speech: the second baseline of a turn."""
+BARGE_IN_STOP_MS = 250.0
+"""End of the wake phrase said over a reply -> playback stopped (median)."""
+BARGE_INS = 10
+QUIET_REPLIES = 30
+"""Long replies played out with nothing said over them: none may be interrupted."""
 RSS_STEADY_MIB = 400.0
 RSS_STEADY_CASCADE_MIB = 500.0
 """With the cascade's second model (Whisper base) resident."""
@@ -57,6 +67,43 @@ class BenchOptions:
     idle_s: float = 60.0
     config_path: Path | None = None
     """Handed to the memory probe, which loads the runtime in a fresh process."""
+
+
+def barge_in_metrics(
+    engines: Engines, cfg: Config, barge_ins: int, replies: int
+) -> Iterator[Metric]:
+    """The wake word over a long reply (the reply audible in the microphone): how soon
+    the speaker stops; and how often the reply's own voice stops it."""
+
+    def speak(text: str) -> Int16Array:
+        speech = np.concatenate(list(engines.tts.sentences(text)))
+        return resample_int16(speech, engines.tts.rate_hz, 16000)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        story = router(Path(tmp), fallback=STORY)
+        result = measure_barge_in(engines, story, cfg, speak, barge_ins, replies)
+    ms = result.stop_ms
+    stop_ok = bool(ms) and result.missed == 0 and (median(ms) or 0.0) <= BARGE_IN_STOP_MS
+    yield Metric(
+        "barge_in_stop_ms",
+        median(ms),
+        None,
+        "ms",
+        "",
+        f"median <= {BARGE_IN_STOP_MS:g} ms, none missed",
+        stop_ok,
+        {"ours_p95": p95(ms), "n": len(ms), "missed": result.missed, "misheard": result.misheard},
+    )
+    yield Metric(
+        "barge_in_false",
+        float(result.false_interrupts),
+        None,
+        "count",
+        "",
+        f"0 over {result.replies} long replies",
+        result.false_interrupts == 0 and result.replies == replies,
+        {"replies": result.replies},
+    )
 
 
 def quick_options(opts: BenchOptions) -> BenchOptions:
@@ -196,6 +243,10 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         None,
         "0.25 s endpoint + transcribe() + Piper first sentence",
     )
+
+    barge_ins, replies = (1, 1) if opts.quick else (BARGE_INS, QUIET_REPLIES)
+    progress(f"barge-in: {barge_ins} replies cut short, {replies} played out, in real time")
+    yield from barge_in_metrics(engines, cfg, barge_ins, replies)
 
     progress("idle CPU: our listener vs openWakeWord's Model alone")
     oww = OpenWakeWordAlone(paths.wake_models[cfg.wake.models[0]])
