@@ -36,6 +36,7 @@ def test_the_microphone_hears_the_speaker_late_and_quieter_and_a_stop_cuts_it() 
     tone = np.full(RATE_HZ, 10000, np.int16)  # 1 s
     with room._lock:  # as write() would, without waiting for it to play
         room._played.append(_Played(clock.now, tone, clock.now))
+        room._handed = True
     assert room.playing
     delay = int(ECHO_DELAY_MS * RATE_HZ / 1000)
     heard = room._heard(100.0, 1280)
@@ -44,6 +45,9 @@ def test_the_microphone_hears_the_speaker_late_and_quieter_and_a_stop_cuts_it() 
     clock.now = 100.5
     room.stop()
     assert not room.playing and room.stopped_at == [100.5]
+    clock.now = 100.52
+    room.stop()  # stopped again before anything new was played: still stopped at 100.5
+    assert room.stopped_at == [100.5]
     assert not room._heard(100.6, 1280).any()  # nothing after the stop (and its echo)
     said = np.full(800, 3000, np.int16)
     room.say(said, 100.7)

@@ -16,6 +16,7 @@ script says. The pipeline runs on it as on a live microphone (``overheard``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,8 @@ from hearthvox.engines import Engines
 from hearthvox.events import AudioChunk, Event, Int16Array, Interrupt, TtsFirstAudio, TurnDone
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.pipeline.stages import Answerer
+
+log = logging.getLogger(__name__)
 
 RATE_HZ = 16000
 ECHO_GAIN = 0.3
@@ -68,7 +71,10 @@ class Room:
         self.clock = clock
         self.cue_until = 0.0
         self.stopped_at: list[float] = []
-        """Wall times at which playback was stopped while it played."""
+        """Wall times at which playback was stopped: the first stop after audio was
+        handed to the speaker (between two chunks of a reply, the speaker is silent
+        from then on)."""
+        self._handed = False
         self._lock = threading.Lock()
         self._played: list[_Played] = []
         self._said: list[_Played] = []
@@ -89,6 +95,7 @@ class Room:
             now = self.clock()
             start = max(now, self._played[-1].end() if self._played else 0.0)
             self._played.append(_Played(start, x, now))
+            self._handed = True
             self._stop.clear()
             end = start + len(x) / RATE_HZ
         self._stop.wait(max(0.0, end - self.clock()))
@@ -96,8 +103,10 @@ class Room:
     def stop(self) -> None:
         now = self.clock()
         with self._lock:
-            if self._played and self._played[-1].end() > now:
+            if self._handed:  # the first stop since the speaker was last handed audio
                 self.stopped_at.append(now)
+                self._handed = False
+            if self._played and self._played[-1].end() > now:
                 last = self._played[-1]
                 keep = max(0, int((now - last.start) * RATE_HZ))
                 last.samples = last.samples[:keep]
@@ -231,8 +240,15 @@ async def _session(
                     after = await _next(events, TurnDone)  # "stop", after the wake phrase
                     assert isinstance(after, TurnDone)
                     result.misheard += after.skill != "stop"
+                    log.debug(
+                        "barge-in: stopped %.0f ms after the wake phrase; then %s (%s)",
+                        result.stop_ms[-1],
+                        after.outcome,
+                        after.skill,
+                    )
                 else:
                     result.missed += 1
+                    log.debug("barge-in missed: the reply's turn ended %s", turn.outcome)
             else:
                 result.replies += 1
                 interrupted = False
