@@ -56,9 +56,10 @@ log = logging.getLogger(__name__)
 
 _SETTLE_MS = 400.0  # how long the tail of the wake phrase may run on after detection
 _BARGE_SETTLE_MS = 120.0
-"""The same after a barge-in: at the stricter threshold the wake word fires at the end
-of the phrase (within about 40 ms of it in the barge-in bench), and a command said in
-the same breath ("hey jarvis, stop", ~400 ms) must not be taken for its tail."""
+"""The same after a barge-in: at the stricter threshold the wake word fires once the
+phrase's voice has ended (the reply stopped 84-343 ms after it in the barge-in bench),
+and a command said in the same breath ("hey jarvis, stop", ~400 ms) must not be taken
+for its tail."""
 _TAIL_MS = 200.0  # trailing audio kept after the last voiced frame for the recogniser
 _UNMUTE_MS = 2000.0  # audio heard over a reply given back after a barge-in (the wake phrase)
 
