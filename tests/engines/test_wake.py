@@ -14,6 +14,7 @@ from hearthvox.config import from_dict
 from hearthvox.engines import Engines, load_wake
 from hearthvox.engines.wake import FRAME_SAMPLES
 from hearthvox.errors import ConfigError
+from tests.conftest import silence, speak16
 
 
 def detections(engines: Engines, audio: npt.NDArray[np.int16]) -> list[float]:
@@ -68,3 +69,24 @@ def test_an_unknown_wake_model_is_the_configs_mistake() -> None:
         f"(it has: {', '.join(sorted(paths.wake_models))})"
     )
     assert info.value.exit_code == 2
+
+
+def _hits(wake: Engines, audio: npt.NDArray[np.int16], disown: bool) -> list[float]:
+    stream = wake.wake.new_stream()
+    hits: list[float] = []
+    for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        t_ms = (i + FRAME_SAMPLES) * 1000 / 16000
+        before = stream.last_fire_ms
+        if stream.detect(audio[i : i + FRAME_SAMPLES], t_ms) is not None:
+            hits.append(t_ms)
+            if disown:
+                stream.disown(t_ms, before)
+    return hits
+
+
+def test_a_disowned_hit_starts_no_refractory_period(engines: Engines) -> None:
+    once = speak16(engines, "Hey Jarvis.")
+    twice = np.concatenate([silence(0.5), once, once, silence(0.5)])  # ~1 s apart
+    assert len(_hits(engines, twice, disown=False)) == 1  # the second is in the 2 s after
+    hits = _hits(engines, twice, disown=True)  # the first was the assistant's own voice
+    assert len(hits) == 2 and hits[1] - hits[0] < engines.wake.refractory_ms, hits

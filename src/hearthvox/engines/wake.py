@@ -37,6 +37,11 @@ class WakeHit:
     score: float
 
 
+DISOWN_HOLD_MS = 800.0
+"""After a hit that was not a wake word, hits are held off this long: one "hey jarvis"
+keeps the score over the threshold for about 560 ms (7 frames)."""
+
+
 class WakeEngine:
     """Streaming wake-word scorer with a threshold and a refractory period."""
 
@@ -126,6 +131,20 @@ class WakeEngine:
         last_fire_ms = self._last_fire_ms
         self.reset()
         self._last_fire_ms = last_fire_ms
+
+    def disown(self, hit_ms: float, last_fire_ms: float, hold_ms: float = DISOWN_HOLD_MS) -> None:
+        """The hit at ``hit_ms`` was not a wake word (the assistant's own voice): it holds
+        off hits for ``hold_ms`` only (the rest of the same phrase, whose score stays
+        over the threshold for several frames), not the whole refractory period, so the
+        user's wake word just after it still fires. ``last_fire_ms`` is
+        :attr:`last_fire_ms` as it was before that hit."""
+        if self._last_fire_ms == hit_ms:
+            held = hit_ms - max(0.0, self.refractory_ms - hold_ms)
+            self._last_fire_ms = max(last_fire_ms, held)
+
+    @property
+    def last_fire_ms(self) -> float:
+        return self._last_fire_ms
 
     def _melspec(self, x: Int16Array) -> Any:
         spec = self._mel.run(None, {"input": x.astype(np.float32)[None, :]})[0]

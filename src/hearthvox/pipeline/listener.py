@@ -300,10 +300,14 @@ class Listener:
         wake.strict = over.opts.threshold
         try:
             for frame, frame_end in self.hearing.wake_frames(chunk):
+                before = wake.last_fire_ms
                 hit = wake.detect(frame, frame_end)
                 self.hearing.wake_heard(frame_end)
-                if hit is not None and act and not over.is_echo(wake, self.rate_hz):
+                if hit is None:
+                    continue
+                if act and not over.is_echo(wake, self.rate_hz):
                     return hit
+                wake.disown(frame_end, before)  # the echo must not hide the user's wake word
         finally:
             wake.strict = 0.0
         return None
