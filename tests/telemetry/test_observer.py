@@ -52,7 +52,8 @@ def run(
 
 
 def slow_consumer(event: Event) -> None:
-    """Stands for a consumer that keeps the transcript waiting before the skill runs."""
+    """Stands for a consumer that takes its time over the transcript: every stage is a
+    task of its own, so the skill does not wait for it."""
     if isinstance(event, Transcript):
         time.sleep(SLOW_S)
 
@@ -77,7 +78,8 @@ def test_a_turn_record_splits_queue_time_from_work(
     assert done.outcome == "answered"
     parts = {"wake", "endpoint", "asr", "skill", "tts_first_audio", "playback"}
     assert parts <= set(done.queue_ms) and parts <= set(done.stages_ms)
-    assert done.queue_ms["skill"] >= SLOW_S * 1000  # the transcript waited for the consumer
+    # queue time is kept apart from work, and the skill did not wait for the consumer
+    assert 0.0 <= done.queue_ms["skill"] < SLOW_S * 1000
     (record,) = records
     assert record["stages"]["skill"] == (done.stages_ms["skill"], done.queue_ms["skill"])
     assert record["stages"]["tts_total"] == (done.stages_ms["tts_total"], None)
