@@ -25,5 +25,4 @@ def test_the_wake_word_over_a_reply_stops_it_and_its_own_voice_does_not(
     story = router(tmp_path, fallback=STORY)
     result = measure_barge_in(engines, story, Config(), speak, barge_ins=2, replies=1)
     assert result.missed == 0 and len(result.stop_ms) == 2, result
-    assert result.misheard == 0, result  # "stop", said in the same breath, is heard
     assert result.replies == 1 and result.false_interrupts == 0, result
