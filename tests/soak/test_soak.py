@@ -13,7 +13,7 @@ import pytest
 
 from tests.audio_path.conftest import Pulse
 from tests.soak.plan import Plan
-from tests.soak.report import rss_growth_mib_per_h, spread, summarize, write
+from tests.soak.report import rss_fit_mib_per_h, rss_growth_mib_per_h, spread, summarize, write
 from tests.soak.runner import Soak
 from tests.soak.sampler import Sample
 
@@ -32,6 +32,17 @@ def test_rss_fit_shares_one_slope_across_a_restart() -> None:
     growth = rss_growth_mib_per_h([*first, *warm, *second], warmup_s=300)
     assert growth == pytest.approx(10.0)
     assert rss_growth_mib_per_h(first[:2], warmup_s=0) is None
+    assert rss_fit_mib_per_h([*first, *warm, *second], warmup_s=300) == pytest.approx(10.0)
+
+
+def test_turn_peaks_late_in_a_run_are_not_growth() -> None:
+    # a flat 350 MiB, and one sample in six caught during a turn (+150 MiB), more of them late
+    samples = [
+        _sample(t, 0, t, 500.0 if (t // 60) % 6 == 0 and t > 3600 else 350.0)
+        for t in range(600, 7200, 60)
+    ]
+    assert rss_fit_mib_per_h(samples, warmup_s=300) > 5.0  # a line through the peaks
+    assert rss_growth_mib_per_h(samples, warmup_s=300) == pytest.approx(0.0)
 
 
 def test_fd_rise_is_within_one_process() -> None:
