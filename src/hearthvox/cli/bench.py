@@ -75,7 +75,9 @@ def bench(
     silence endpoint, Piper's first chunk (the whole first sentence),
     openWakeWord's own Model on the same idle audio, and the stock libraries
     loaded their default way. Absolute times on a shared machine are noisy:
-    the ratios are the figures that count. A full run takes a few minutes.
+    the ratios are the figures that count. A full run takes about 15 minutes
+    (10 of them barge-in, in real time) and the memory probe over --soak-minutes
+    of audio.
     """
     from hearthvox.bench.run import BenchOptions, run_bench
 
