@@ -138,10 +138,6 @@ async def _chunk(future: Future[Int16Array], stream: Prefetch[Int16Array]) -> In
     return result_of(future, stream)
 
 
-_RESTOP_S = 0.02
-"""While a stopped write has not returned, the sink is told to stop again this often."""
-
-
 async def _prepared(
     prepared: Future[tuple[Prefetch[Int16Array], Future[Int16Array] | None]],
 ) -> tuple[Prefetch[Int16Array] | None, Future[Int16Array] | None]:
@@ -151,6 +147,10 @@ async def _prepared(
     if prepared.cancelled() or prepared.exception() is not None:
         return None, None
     return prepared.result()
+
+
+_RESTOP_S = 0.02
+"""While a stopped write has not returned, the sink is told to stop again this often."""
 
 
 async def _played(

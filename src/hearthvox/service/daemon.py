@@ -85,7 +85,6 @@ class Daemon:
         state: StateLog | None = None,
         options: DaemonOptions | None = None,
         serving: ServeAlongside | None = None,
-        on_reload: Callable[[Runtime], None] | None = None,
         overheard: Playback | None = None,
     ) -> None:
         self.runtime = runtime
@@ -98,10 +97,6 @@ class Daemon:
         self.state = state or StateLog(self.notifier, journal=False)
         self.options = options or DaemonOptions()
         self.serving = serving
-        self.on_reload = on_reload
-        """Called with the new runtime after a reload that loaded new models; whatever
-        else uses the engines must move to the new ones there, or the old models stay
-        in memory."""
         self.beats = Heartbeats()
         self.executor = WatchedExecutor()
         self.feed = Feed(source, self.beats)
@@ -292,8 +287,6 @@ class Daemon:
         if self.serving is not None and done.engines_changed:
             new = done.runtime
             self.serving.reloaded(new.engines, new.models, new.cfg)
-        if done.engines_changed and self.on_reload is not None:
-            self.on_reload(done.runtime)
         if self._telemetry is not None and (
             done.engines_changed or done.runtime.cfg.telemetry != old.cfg.telemetry
         ):
