@@ -20,8 +20,9 @@ from hearthvox.engines.biasing import (
     suspect,
     whole_token_words,
 )
+from hearthvox.evaluation.synth import Synthesiser
 from hearthvox.vocabulary import Term, Vocabulary, parse_vocabulary
-from tests.conftest import silence, speak16
+from tests.conftest import silence
 
 LIST = parse_vocabulary(
     "Zbigniew\nXJ-4471\nSiobhan = shiv awn\nQZ-209\nKV-8813\nPriyanka\nNguyen = win\nBR-50\n"
@@ -88,21 +89,42 @@ def test_the_prompt_holds_whole_terms_up_to_its_token_budget(engines: Engines) -
     assert prompt_text(Vocabulary(), tok) is None and prompt_tokens(Vocabulary(), tok) == []
 
 
-def test_the_live_decoder_hears_a_listed_name(engines: Engines) -> None:
-    """Piper says "Set a timer called Zbigniew."; tiny.en alone spells it otherwise, with
-    the user's list it is the listed name, and a request's own list works the same."""
-    audio = np.concatenate(
-        [silence(0.5), speak16(engines, "Set a timer called Zbigniew."), silence(0.5)]
-    )
-    alone = engines.asr.transcribe(audio)
-    assert "Zbigniew" not in alone.text
+SAID = [
+    ("Set a timer called Zbigniew.", "Zbigniew"),
+    ("Call Zbigniew tomorrow.", "Zbigniew"),
+    ("Remind Zbigniew about the meeting.", "Zbigniew"),
+    ("Play the playlist called Priyanka.", "Priyanka"),
+    ("Order part XJ-4471.", "XJ-4471"),
+    ("Book a table at Nguyen for two.", "Nguyen"),
+    ("Send a message to Siobhan.", "Siobhan"),
+    ("Set a timer called Zoltan.", "Zoltan"),
+]
+"""Requests with a listed term, each said by the noiseless voice at two speeds (16)."""
+LISTED_AT_LEAST = 11
+"""Measured: the listed term in 13 of 16 with CT2_FORCE_CPU_ISA=AVX512 and 14 with
+GENERIC (21 and 20 of 24 with a third speed); tiny.en alone: 0 of 16 under both."""
+
+
+def test_the_live_decoder_hears_listed_names(
+    engines: Engines, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """tiny.en alone spells the names otherwise; with the user's list most become the
+    listed term, and a request's own list does exactly the same for that request only."""
+    voice = Synthesiser(tmp_path_factory.mktemp("voice"))
     listed = WhisperAsr(default_model_paths().asr_dir, threads=1, bias=BiasOptions(vocabulary=LIST))
-    result = listed.transcribe(audio)
-    assert "Zbigniew" in result.text
-    assert result.corrected <= 1
-    per_request = engines.asr.transcribe(audio, vocabulary=LIST)
-    assert "Zbigniew" in per_request.text
-    assert "Zbigniew" not in engines.asr.transcribe(audio).text  # for that request only
+    alone_hits = listed_hits = 0
+    for text, term in SAID:
+        for speed in (1.0, 1.1):
+            audio = np.concatenate([silence(0.5), voice.speak(text, speed), silence(0.5)])
+            alone = engines.asr.transcribe(audio).text
+            result = listed.transcribe(audio)
+            alone_hits += term in alone
+            listed_hits += term in result.text
+            assert result.corrected <= 1
+            assert engines.asr.transcribe(audio, vocabulary=LIST).text == result.text
+            assert engines.asr.transcribe(audio).text == alone  # for that request only
+    assert alone_hits <= 2
+    assert listed_hits >= LISTED_AT_LEAST
 
 
 def test_the_config_default_is_the_tuned_threshold() -> None:
