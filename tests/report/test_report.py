@@ -69,8 +69,10 @@ def test_numbers_match_the_raw_samples(built_report: Path) -> None:
             continue
         row = next(line for line in md.splitlines() if line.startswith(f"| {stage} |"))
         for q in (50, 95, 99):
-            expected = round(float(np.percentile(values, q)), 1)
-            assert shown[f"p{q}_ms"] == pytest.approx(expected, abs=0.051)
+            # shown to 0.1 ms: within 0.05 of numpy's (rounding the two apart can differ
+            # by 0.1 where the last bit of the interpolation differs: 1008.65)
+            expected = float(np.percentile(values, q))
+            assert shown[f"p{q}_ms"] == pytest.approx(expected, abs=0.0501)
             assert f"{shown[f'p{q}_ms']:.1f}" in row
     probe = raw["probe"]
     assert figures["memory"]["rss_peak_turn_mib"] == probe["rss_peak_turn_mib"]
