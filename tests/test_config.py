@@ -129,8 +129,18 @@ def test_matrix_variants_go_through_the_same_check() -> None:
         config_mod.from_dict({"tts": {"length_scale": float("inf")}})
 
 
-def test_the_cli_exits_2_with_key_value_and_range(tmp_path: Path) -> None:
-    path = _write(tmp_path, "[asr]\nthreads = 100000\n")
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            "[asr]\nthreads = 100000\n",
+            "[asr] threads must be greater than 0 and at most 64, got 100000",
+        ),
+        ("[llm]\nmemory_mb = nan\n", "[llm] memory_mb must be greater than 0"),
+    ],
+)
+def test_the_cli_exits_2_with_key_value_and_range(tmp_path: Path, body: str, said: str) -> None:
+    path = _write(tmp_path, body)
     proc = subprocess.run(
         [sys.executable, "-m", "hearthvox", "run", "--config", str(path), "--input", "none.wav"],
         capture_output=True, text=True, timeout=120,
@@ -138,4 +148,4 @@ def test_the_cli_exits_2_with_key_value_and_range(tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "[asr] threads must be greater than 0 and at most 64, got 100000" in lines[0]
+    assert said in lines[0]

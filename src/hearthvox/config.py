@@ -128,6 +128,38 @@ class SkillsConfig:
     apology: str = "Sorry, something went wrong."
 
 
+@dataclass(frozen=True)
+class LlmConfig:
+    """The local language model that answers what no skill handles (docs/llm.md), under
+    hard budgets: its context, each reply's length and time, the history it keeps, and
+    the memory it may take (weights + KV cache at ``context_tokens`` + runtime overhead,
+    checked before it loads). Needs the ``[llm]`` extra."""
+
+    enabled: bool = True
+    """Answer with the LLM when no skill matches (where the ``[llm]`` extra is installed)."""
+    model: str = ""
+    """A GGUF file to run instead of the default (llm/smollm2-135m-instruct); relative to
+    the config file. It goes through the same checks (header, memory budget)."""
+    context_tokens: int = 2048
+    """The context window: system prompt + kept turns + the question + the reply."""
+    max_new_tokens: int = 64
+    """The longest reply, in tokens (one or two short sentences need about 40)."""
+    reply_wall_s: float = 10.0
+    """A reply stops after this long, wherever it is."""
+    keep_turns: int = 8
+    """Question-and-answer pairs kept as history; past it the oldest are dropped."""
+    keep_tokens: int = 1024
+    """History tokens kept (the system prompt not counted); past it the oldest turns go."""
+    idle_timeout_s: float = 300.0
+    """A conversation silent this long ends and its state is freed."""
+    threads: int = 2
+    memory_mb: float = 512.0
+    """The memory budget: a model whose weights, KV cache at ``context_tokens`` and
+    runtime overhead do not fit is refused, with the numbers."""
+    cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    """The KV cache's precision (bytes per cached value: 2, ~1.06, ~0.56)."""
+
+
 KEEP_TRANSCRIPTS_MAX_DAYS = 30
 
 
@@ -348,6 +380,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
@@ -494,12 +527,19 @@ def load(path: Path | None = None) -> Config:
                     cfg, asr=dataclasses.replace(cfg.asr, vocabulary=str(listed))
                 )
             load_vocabulary(listed)
+        if cfg.llm.model:  # a GGUF next to the config file; its header is read at load
+            gguf = Path(cfg.llm.model).expanduser()
+            if not gguf.is_absolute():
+                gguf = target.parent.resolve() / gguf
+                cfg = dataclasses.replace(cfg, llm=dataclasses.replace(cfg.llm, model=str(gguf)))
+            if not gguf.is_file():
+                raise ConfigError(f"[llm] model: {gguf} is not a file")
     except ConfigError as exc:
         raise ConfigError(f"{target}: {exc}") from exc
     return cfg
 
 
-_THREADED = ("wake", "vad", "asr", "tts")
+_THREADED = ("wake", "vad", "asr", "tts", "llm")
 
 
 def _one_line(exc: BaseException) -> str:

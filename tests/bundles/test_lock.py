@@ -41,7 +41,7 @@ def test_packaged_lock_loads() -> None:
     assert bundle.id == "default-0.1.0"
     assert bundle.wake_models == ("wake/hey_jarvis", "wake/alexa", "wake/hey_mycroft")
     for a in LOCK.artifacts:
-        assert a.kind in ("wake", "vad", "asr", "tts")
+        assert a.kind in ("wake", "vad", "asr", "tts", "llm")
         assert a.license and a.license_note
         assert all(s.startswith("pypi:") for s in a.sources)
 
@@ -182,7 +182,7 @@ def test_minimal_lock_parses() -> None:
         (_lock_text(file_text='name = "a"\nsha256 = "abc"\nsize = 1\n'), "64 lowercase hex"),
         (_lock_text(file_text=GOOD_FILE.replace("size = 1", "size = -1")), "non-negative"),
         (_lock_text(file_text=GOOD_FILE.replace("a.onnx", "../a.onnx")), "stay inside"),
-        (_lock_text().replace('kind = "vad"', 'kind = "llm"'), "kind 'llm'"),
+        (_lock_text().replace('kind = "vad"', 'kind = "nlu"'), "kind 'nlu'"),
         (_lock_text().replace("pypi:foo==1.0#foo/models", "pypi:foo#x"), "pypi:PACKAGE==VERSION"),
         (
             _lock_text()

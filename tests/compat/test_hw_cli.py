@@ -58,7 +58,7 @@ def test_hw_json_on_this_machine() -> None:
             "cuda_devices", "cpu_compute_types", "runtime_crash"}  # fmt: skip
     assert keys <= set(report["probe"])
     assert report["probe"]["onnx_providers"] == ["CPUExecutionProvider"]
-    assert set(report["variants"]) == {"wake", "vad", "asr", "tts", "endpoint"}
+    assert set(report["variants"]) == {"wake", "vad", "asr", "tts", "endpoint", "llm"}
     cores = report["probe"]["cores"]
     assert report["variants"]["asr"] == {
         "model": "asr/whisper-tiny.en",

@@ -54,7 +54,7 @@ def test_each_device_selects_its_profile(fixture: str, cuda: int, profile: str) 
     assert s.matrix == PACKAGED
     assert s.rules and all(rule.ok for rule in s.rules)
     assert s.variants["asr"]["model"] == "asr/whisper-tiny.en"
-    assert set(s.variants) == {"wake", "vad", "asr", "tts", "endpoint"}
+    assert set(s.variants) == {"wake", "vad", "asr", "tts", "endpoint", "llm"}
 
 
 def test_an_unknown_device_falls_back(tmp_path: Path) -> None:

@@ -76,9 +76,13 @@ FALLBACK = "  - id: any\n    match: {}\n"
         (_edit("min_cores: 4", "min_ram: 4"),
          "<t>: profile 'pi4'.match: unknown key(s) min_ram (known: arch, board, cuda, flags, "
          "l4t, max_mem_mb, min_cores, min_mem_mb, providers)"),
-        (_edit("asr: {beam_size: 2}", "llm: {x: 1}"),
-         "<t>: profile 'pi4'.variants: unknown stage 'llm' (stages: wake, vad, asr, tts, "
-         "endpoint)"),
+        (_edit("asr: {beam_size: 2}", "nlu: {x: 1}"),
+         "<t>: profile 'pi4'.variants: unknown stage 'nlu' (stages: wake, vad, asr, tts, "
+         "endpoint, llm)"),
+        (_edit("asr: {beam_size: 2}", "llm: {model: big.gguf}"),
+         "<t>: profile 'pi4'.variants.llm: model is the user's choice"),
+        (_edit("asr: {beam_size: 2}", "llm: {context_tokens: 0}"),
+         "<t>: profile 'pi4'.variants.llm: [llm] context_tokens must be"),
         (_edit("asr: {beam_size: 2}", "asr: {beam: 2}"),
          "<t>: profile 'pi4'.variants.asr: unknown key [asr] 'beam'"),
         (_edit("asr: {beam_size: 2}", "asr: {threads: four}"),

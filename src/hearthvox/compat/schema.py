@@ -21,7 +21,7 @@ from hearthvox.compat.probe import FLAGS_OF_INTEREST
 from hearthvox.errors import ConfigError
 
 SCHEMA_VERSION = 1
-STAGES: tuple[str, ...] = ("wake", "vad", "asr", "tts", "endpoint")
+STAGES: tuple[str, ...] = ("wake", "vad", "asr", "tts", "endpoint", "llm")
 ARCHES = frozenset(
     {"x86_64", "amd64", "i686", "i386", "aarch64", "arm64", "armv7l", "armv6l", "riscv64"}
 )
@@ -302,6 +302,11 @@ def _variants(raw: object, where: str, models: LockModels) -> Variants:
             raise ConfigError(
                 f"{where}.asr: second_model is the user's switch; a profile says it with "
                 f"second_asr: {{enabled: true|false, reason: ...}}"
+            )
+        if stage == "llm" and "model" in settings:
+            raise ConfigError(
+                f"{where}.llm: model is the user's choice ([llm] model = a GGUF file); a "
+                f"profile sets the budgets (context_tokens, memory_mb, ...)"
             )
         checked = {k: v for k, v in settings.items() if not (stage == "asr" and k == "model")}
         try:  # the same keys, types and ranges as the [stage] table of config.toml
