@@ -12,7 +12,10 @@ telemetry split a stage's time into waiting before it started and its own work.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -94,10 +97,76 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class LlmFigures:
+    """One language-model reply in counts and times, never its text."""
+
+    prompt_tokens: int
+    """The whole prompt: system prompt, kept history, question."""
+    evaluated_tokens: int
+    """Of those, computed for this reply (the rest were in the KV cache)."""
+    new_tokens: int
+    first_token_ms: float | None
+    tokens_per_s: float | None
+    stop: str
+    """``end``, ``max_tokens``, ``wall_time`` or ``cancelled``."""
+    dropped_turns: int
+    """Oldest turns dropped from the history to make room."""
+    question_cut: bool
+    tokens_after_cancel: int = 0
+    """Pieces written after the reply was cancelled (a barge-in): at most the one token
+    whose computation had begun."""
+
+
+class TextStream:
+    """The text of a reply while it is still being written (a language model's tokens).
+
+    The writer, on its own thread, calls :meth:`put` and then :meth:`end`; the speak
+    stage reads :meth:`pieces` on the event loop; :meth:`cancel` asks the writer to stop
+    (it reads :attr:`cancelled` before each token). Made on the event loop."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.error: str | None = None
+        """Why the writer stopped early (its failure), once it has ended."""
+        self.text = ""
+        """The pieces read so far."""
+        self.figures: LlmFigures | None = None
+        """The writer's counts and times, set before it ends."""
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.ended = asyncio.Event()
+        """Set once the writer has ended (read or not)."""
+
+    def put(self, piece: str) -> None:
+        self._send(piece)
+
+    def end(self, error: str | None = None) -> None:
+        self.error = error
+        self._send(None)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def _send(self, item: str | None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            if item is None:
+                self._loop.call_soon_threadsafe(self.ended.set)
+        except RuntimeError:  # the loop has closed: nobody reads any more
+            self.cancelled.set()
+
+    async def pieces(self) -> AsyncIterator[str]:
+        while (piece := await self._queue.get()) is not None:
+            self.text += piece
+            yield piece
+
+
+@dataclass(frozen=True)
 class Reply:
     t_audio_ms: int
     t_wall_ms: int
     text: str
+    """The reply; for a streamed one (:attr:`stream`), empty: its words are still coming."""
     skill: str
     skill_ms: float
     interrupt: bool = False
@@ -105,6 +174,8 @@ class Reply:
     queue_ms: float = 0.0
     """From the transcript to the skill starting."""
     t_created_s: float = _created()
+    stream: TextStream | None = field(default=None, compare=False, repr=False)
+    """A reply written as it is spoken (the language model's), read by the speak stage."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +217,11 @@ class ReplyDone:
     announcement: bool
     playback_queue_ms: float = 0.0
     """Synthesised audio waiting for the sink, summed over the reply's chunks."""
+    streamed_text: str | None = None
+    """A streamed reply's words as far as they were written (all of them unless
+    interrupted); None for a reply whose text came whole."""
+    llm: LlmFigures | None = None
+    """A language-model reply's counts and times."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +245,8 @@ class TurnDone:
     stages_ms: dict[str, float] = field(default_factory=dict)
     queue_ms: dict[str, float] = field(default_factory=dict)
     """Per stage, the time waited before it started (``stages_ms`` is its own work)."""
+    llm: LlmFigures | None = None
+    """A turn the language model answered: its reply's counts and times."""
 
 
 Event = (

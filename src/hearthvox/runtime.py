@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -10,11 +11,13 @@ from dataclasses import dataclass, field
 from hearthvox.bundles.active import record_in_use, start_active_bundle
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.bundles.health import health_check
-from hearthvox.bundles.optional import load_second_asr
+from hearthvox.bundles.optional import load_llm, load_second_asr
 from hearthvox.compat.refusal import check_bundle_supported, parse_ref
 from hearthvox.compat.tuning import DeviceSetup, device_setup
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
+from hearthvox.engines.executor import EngineExecutor
+from hearthvox.engines.llm import LlamaLlm
 from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.paths import Paths, user_paths
@@ -39,6 +42,8 @@ class Runtime:
     """Called with every pipeline event (telemetry subscribes here)."""
     device: DeviceSetup | None = None
     """This device's profile and the variants the engines run with (``hearthvox hw``)."""
+    llm: LlamaLlm | None = None
+    """The language model for what no skill answers (``[llm]``), when it runs here."""
 
     def announcements(self) -> list[str]:
         """Texts of the timers that fell due (each returned once)."""
@@ -47,8 +52,35 @@ class Runtime:
 
     def pipeline(self) -> Pipeline:
         return Pipeline(
-            self.engines, self.router, self.cfg, self.announcements, observers=self.observers
+            self.engines,
+            self.router,
+            self.cfg,
+            self.announcements,
+            observers=self.observers,
+            llm=self.llm,
         )
+
+    def executors(self) -> list[EngineExecutor]:
+        """Every engine's thread, the language model's too (what the watchdog sees)."""
+        own = [self.llm.executor] if self.llm is not None else []
+        return [*self.engines.executors(), *own]
+
+
+def start_llm(cfg: Config, paths: Paths | None = None) -> LlamaLlm | None:
+    """The language model of ``[llm]``, loaded now (its header and memory budget checked
+    first), or None: ``enabled = false``, the ``[llm]`` extra not installed (said once),
+    or a model that does not load or fit (said once, with the numbers; the assistant
+    runs without it)."""
+    if not cfg.llm.enabled:
+        return None
+    if not cfg.llm.model and importlib.util.find_spec("llama_cpp") is None:
+        log.info("no language model for what no skill answers: the [llm] extra is not installed")
+        return None
+    try:
+        return load_llm(cfg, paths)
+    except HearthvoxError as exc:
+        log.warning("the language model is off: %s", exc)
+        return None
 
 
 def start_second_asr(
@@ -115,6 +147,7 @@ def load_runtime(cfg: Config, paths: Paths | None = None, *, wait_second: bool =
     router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
     share_skill_vocabulary(engines, router)
     start_second_asr(engines, device, paths, wait=wait_second)
-    ready_ms = (time.perf_counter() - t0) * 1000.0
     run_cfg = engines.cfg or cfg  # endpoint timing and the rest, as the engines were tuned
-    return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device)
+    llm = start_llm(run_cfg, paths)  # its budgets as the matrix sets them for this device
+    ready_ms = (time.perf_counter() - t0) * 1000.0
+    return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device, llm=llm)

@@ -33,7 +33,10 @@ def request_audio(time_request_wav: Path) -> npt.NDArray[np.int16]:
 
 
 def _config(path: Path, body: str) -> Path:
-    path.write_text("[endpoint]\nfollow_up = false\n" + body, encoding="utf-8")
+    """The daemon's config: no follow-up, and the fallback skill's own reply (which the
+    reload changes) rather than the language model's."""
+    head = "[endpoint]\nfollow_up = false\n[llm]\nenabled = false\n"
+    path.write_text(head + body, encoding="utf-8")
     return path
 
 

@@ -89,6 +89,7 @@ def write_config(path: Path, reload: int) -> None:
     reply = LONG_REPLY if reload % 2 == 0 else LONG_REPLY.replace("small", "little")
     path.write_text(
         f'[skills]\nfallback_reply = "{reply}"\n'
+        "[llm]\nenabled = false\n"  # the fallback's long reply is the barge-in's target
         "[endpoint]\nfollow_up = false\n"
         f"[vad]\nthreshold = {0.49 if other else 0.5}\n"
         f"[wake]\nthreshold = {0.49 if other else 0.5}\n"

@@ -79,6 +79,24 @@ def spoken_commands(tts: PiperTts, limit: int | None = None) -> list[Utterance]:
     return [Utterance(f"voice: {t}", t, spoken(tts, t)) for t in texts]
 
 
+QUESTIONS = (
+    "Why is the sky blue?",
+    "What is the capital of France?",
+    "How far away is the moon?",
+    "What do bees make?",
+    "Who wrote Romeo and Juliet?",
+    "What is a rainbow?",
+    "How many legs does a spider have?",
+    "Why do cats purr?",
+)
+"""Open questions no skill answers: the local language model's turns."""
+
+
+def spoken_questions(tts: PiperTts, limit: int | None = None) -> list[Utterance]:
+    texts = QUESTIONS[:limit] if limit else QUESTIONS
+    return [Utterance(f"voice: {t}", t, spoken(tts, t)) for t in texts]
+
+
 @dataclass(frozen=True)
 class Turn:
     utterance: Utterance

@@ -27,6 +27,7 @@ import numpy as np
 from hearthvox.audio.resample import resample_int16
 from hearthvox.config import Config
 from hearthvox.engines import Engines
+from hearthvox.engines.llm import LlamaLlm
 from hearthvox.events import AudioChunk, Event, Int16Array, Interrupt, TtsFirstAudio, TurnDone
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.pipeline.stages import Answerer
@@ -179,6 +180,10 @@ class BargeInResult:
     """Long replies played with nothing said over them."""
     false_interrupts: int = 0
     """Of those, interrupted all the same (by the assistant's own voice)."""
+    generation_stops: list[str] = field(default_factory=list)
+    """With a language model: why each interrupted reply's generation stopped."""
+    tokens_after_cancel: list[int] = field(default_factory=list)
+    """... and the tokens it wrote after the barge-in cancelled it."""
 
 
 def voiced_end_s(audio: Int16Array, window_ms: float = 10.0, floor: float = 0.05) -> float:
@@ -202,17 +207,32 @@ def measure_barge_in(
     barge_ins: int,
     replies: int,
     echo_gain: float = ECHO_GAIN,
+    llm: LlamaLlm | None = None,
+    barge_after_s: float = BARGE_AFTER_S,
 ) -> BargeInResult:
     """``barge_ins`` long replies cut short by "hey jarvis, stop", then ``replies`` long
     replies played out, in one live session of the pipeline. ``router`` answers "tell me
-    a story" with :data:`STORY` (its fallback); the microphone hears the speaker at
-    ``echo_gain``."""
+    a story" with :data:`STORY` (its fallback), or ``llm`` writes the story; the
+    microphone hears the speaker at ``echo_gain``; the wake word is said ``barge_after_s``
+    into the reply's first audio."""
     request = speak("Hey Jarvis. Tell me a story.")
     # one utterance, as it is said; each sentence is synthesised on its own, so the
     # wake phrase ends where the voice of "Hey Jarvis." alone does (not its silence)
     barge, wake_s = speak("Hey Jarvis. Stop."), voiced_end_s(speak("Hey Jarvis."))
     cfg = replace(cfg, endpoint=replace(cfg.endpoint, follow_up=False))
-    session = _session(engines, router, cfg, request, barge, wake_s, barge_ins, replies, echo_gain)
+    session = _session(
+        engines,
+        router,
+        cfg,
+        request,
+        barge,
+        wake_s,
+        barge_ins,
+        replies,
+        echo_gain,
+        llm,
+        barge_after_s,
+    )
     return asyncio.run(session)
 
 
@@ -226,6 +246,8 @@ async def _session(
     barge_ins: int,
     replies: int,
     echo_gain: float,
+    llm: LlamaLlm | None,
+    barge_after_s: float,
 ) -> BargeInResult:
     room = Room(cfg.audio.chunk_ms, echo_gain=echo_gain)
     result = BargeInResult()
@@ -235,14 +257,14 @@ async def _session(
     def finished() -> bool:
         return done
 
-    pipeline = Pipeline(engines, router, cfg)
+    pipeline = Pipeline(engines, router, cfg, llm=llm)
     events = pipeline.run(room.microphone(finished), room, overheard=room)
     try:
         for step in plan:
             room.say(request, room.clock() + 0.5)
             await _next(events, TtsFirstAudio)  # the reply starts playing now
             if step == "barge":
-                at = room.clock() + BARGE_AFTER_S
+                at = room.clock() + barge_after_s
                 room.say(barge, at)
                 wake_end = at + wake_s
                 stops = len(room.stopped_at)
@@ -250,6 +272,9 @@ async def _session(
                 assert isinstance(turn, TurnDone)
                 if turn.outcome == "interrupted" and len(room.stopped_at) > stops:
                     result.stop_ms.append((room.stopped_at[-1] - wake_end) * 1000.0)
+                    if turn.llm is not None:
+                        result.generation_stops.append(turn.llm.stop)
+                        result.tokens_after_cancel.append(turn.llm.tokens_after_cancel)
                     after = await _next(events, TurnDone)  # "stop", after the wake phrase
                     assert isinstance(after, TurnDone)
                     result.misheard += after.skill != "stop"

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from hearthvox.bench.audio import (
     corpus_speech,
     room_tone,
     spoken_commands,
+    spoken_questions,
     turn_stream,
 )
 from hearthvox.bench.bargein import STORY, measure_barge_in
@@ -36,10 +38,11 @@ from hearthvox.bench.turns import TurnTiming, fixed_endpoint_ms, run_turns
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
+from hearthvox.engines.llm import LlamaLlm
 from hearthvox.errors import HearthvoxError
 from hearthvox.evaluation.wer import word_error_rate
 from hearthvox.events import Int16Array
-from hearthvox.runtime import load_second_asr_now
+from hearthvox.runtime import load_second_asr_now, start_llm
 from hearthvox.settings import engine_config
 
 BASELINE_HANGOVER_MS = 700
@@ -50,6 +53,9 @@ FIRST_AUDIO_P95_MS = 600.0
 BARGE_IN_STOP_MS = 250.0
 """End of the wake phrase said over a reply -> playback stopped (median)."""
 BARGE_INS = 10
+LLM_BARGE_INS = 5
+LLM_FIRST_MS = 650.0
+"""End of speech to the first audio of a language-model reply (median)."""
 QUIET_REPLIES = 30
 """Long replies played out with nothing said over them: none may be interrupted."""
 RSS_STEADY_MIB = 400.0
@@ -67,6 +73,8 @@ class BenchOptions:
     idle_s: float = 60.0
     config_path: Path | None = None
     """Handed to the memory probe, which loads the runtime in a fresh process."""
+    llm: bool = True
+    """Measure the local language model's turns (where it runs: ``[llm]``)."""
 
 
 def barge_in_metrics(
@@ -106,8 +114,82 @@ def barge_in_metrics(
     )
 
 
+def llm_metrics(
+    engines: Engines, cfg: Config, llm: LlamaLlm, quick: bool, progress: Progress
+) -> Iterator[Metric]:
+    """Turns the local language model answers (spoken open questions, paced in real time):
+    end of speech to the first audio of its streamed reply, its time to first token and
+    its tokens a second; then barge-ins over its long replies (audio stopped, and the
+    generation cancelled)."""
+    questions = spoken_questions(engines.tts, 2 if quick else None)
+    progress(f"language model: {len(questions)} spoken questions through the pipeline")
+    stream = turn_stream(engines.tts, questions)
+    with tempfile.TemporaryDirectory() as tmp:
+        timings = run_turns(engines, router(Path(tmp)), cfg, stream, False, llm)
+    answered = [t for t in timings if t.skill == "llm"]
+    first = [t.first_audio_ms for t in answered if t.first_audio_ms is not None]
+    figures = [t.llm for t in answered if t.llm is not None]
+    ttft = [f.first_token_ms for f in figures if f.first_token_ms is not None]
+    rates = [f.tokens_per_s for f in figures if f.tokens_per_s is not None]
+    evaluated = [float(f.evaluated_tokens) for f in figures]
+    ok = bool(first) and len(answered) == len(timings) and (median(first) or 0.0) <= LLM_FIRST_MS
+    yield Metric(
+        "llm_end_of_speech_to_first_audio_ms",
+        median(first),
+        None,
+        "ms",
+        "",
+        f"median <= {LLM_FIRST_MS:g} ms, every question answered by the model",
+        ok,
+        {"ours_p95": p95(first), "n": len(first), "questions": len(timings)},
+    )
+    yield Metric(
+        "llm_first_token_ms",
+        median(ttft),
+        None,
+        "ms",
+        "",
+        "",
+        None,
+        {"ours_p95": p95(ttft), "prompt_tokens_evaluated_p50": median(evaluated)},
+    )
+    yield Metric("llm_tokens_per_s", median(rates), None, "tokens/s", "", "", None, {})
+
+    barge_ins = 1 if quick else LLM_BARGE_INS
+    progress(f"language model: {barge_ins} long replies cut short by a barge-in")
+
+    def speak(text: str) -> Int16Array:
+        speech = np.concatenate(list(engines.tts.sentences(text)))
+        return resample_int16(speech, engines.tts.rate_hz, 16000)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure_barge_in(
+            engines, router(Path(tmp)), cfg, speak, barge_ins, 0, llm=llm, barge_after_s=0.3
+        )
+    ms = result.stop_ms
+    late = max(result.tokens_after_cancel, default=0)
+    yield Metric(
+        "llm_barge_in_stop_ms",
+        median(ms),
+        None,
+        "ms",
+        "",
+        f"median <= {BARGE_IN_STOP_MS:g} ms; at most 1 token written after it",
+        bool(ms) and (median(ms) or 0.0) <= BARGE_IN_STOP_MS and late <= 1,
+        {
+            "ours_p95": p95(ms),
+            "n": len(ms),
+            "missed": result.missed,
+            "generation": dict(Counter(result.generation_stops)),
+            "tokens_after_cancel_max": late,
+        },
+    )
+
+
 def quick_options(opts: BenchOptions) -> BenchOptions:
-    return BenchOptions(opts.corpus, True, opts.realtime_all, 0.2, 1, 4.0, opts.config_path)
+    return BenchOptions(
+        opts.corpus, True, opts.realtime_all, 0.2, 1, 4.0, opts.config_path, opts.llm
+    )
 
 
 Progress = Callable[[str], None]
@@ -247,6 +329,14 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
     barge_ins, replies = (1, 1) if opts.quick else (BARGE_INS, QUIET_REPLIES)
     progress(f"barge-in: {barge_ins} replies cut short, {replies} played out, in real time")
     yield from barge_in_metrics(engines, cfg, barge_ins, replies)
+
+    llm = start_llm(engines.cfg or cfg) if opts.llm else None
+    if llm is not None:
+        yield from llm_metrics(engines, cfg, llm, opts.quick, progress)
+        llm.close()
+        del llm
+    elif opts.llm:
+        progress("language model: not measured (it does not run here: see the log)")
 
     progress("idle CPU: our listener vs openWakeWord's Model alone")
     oww = OpenWakeWordAlone(paths.wake_models[cfg.wake.models[0]])

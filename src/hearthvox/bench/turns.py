@@ -19,13 +19,16 @@ from hearthvox.bench.audio import RATE_HZ, Turn, TurnStream
 from hearthvox.config import Config, EndpointConfig
 from hearthvox.engines import Engines
 from hearthvox.engines.endpoint import Endpointer
+from hearthvox.engines.llm import LlamaLlm
 from hearthvox.events import (
     AudioChunk,
     Int16Array,
+    LlmFigures,
     Reply,
     SpeechEnded,
     Transcript,
     TtsFirstAudio,
+    TurnDone,
 )
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.pipeline.stages import Answerer
@@ -54,6 +57,9 @@ class TurnTiming:
     cut_off: bool = False
     asr_extra_ms: dict[str, float] = field(default_factory=dict)
     """The decodes beyond the first (``asr_prompted``, ``asr_second``) and their ms."""
+    skill: str | None = None
+    llm: LlmFigures | None = None
+    """A turn the language model answered: its reply's counts and times."""
     _end_wall: float | None = field(default=None, repr=False)
 
 
@@ -106,7 +112,12 @@ def bench_config(cfg: Config) -> Config:
 
 
 def run_turns(
-    engines: Engines, router: Answerer, cfg: Config, stream: TurnStream, realtime_all: bool
+    engines: Engines,
+    router: Answerer,
+    cfg: Config,
+    stream: TurnStream,
+    realtime_all: bool,
+    llm: LlamaLlm | None = None,
 ) -> list[TurnTiming]:
     cfg = bench_config(cfg)
     if realtime_all:
@@ -130,7 +141,7 @@ def run_turns(
     async def drive() -> None:
         current: TurnTiming | None = None
         detected = time.monotonic()
-        pipeline = Pipeline(engines, router, cfg)
+        pipeline = Pipeline(engines, router, cfg, llm=llm)
         async for event in pipeline.run(pacer.chunks(), sink):
             now = time.monotonic()
             match event:
@@ -154,6 +165,9 @@ def run_turns(
                 case Reply(announcement=False) if current is not None:
                     current.reply = event.text
                     current.skill_ms = event.skill_ms
+                    current.skill = event.skill
+                case TurnDone() if current is not None and event.llm is not None:
+                    current.llm = event.llm
                 case TtsFirstAudio() if current is not None:
                     current.tts_first_ms = event.tts_first_ms
                     if sink.writes and current._end_wall is not None:

@@ -56,6 +56,12 @@ def _line(m: Metric) -> str:
     is_flag=True,
     help="Pace the whole request stream in real time (default: only around each end of speech).",
 )
+@click.option(
+    "--llm/--no-llm",
+    default=True,
+    show_default=True,
+    help="Measure the local language model's turns too (where [llm] runs: the llm extra).",
+)
 @config_option(
     "Measure with this config file (default: $HEARTHVOX_CONFIG, else your config.toml, if any)."
 )
@@ -65,6 +71,7 @@ def bench(
     corpus: Path | None,
     soak_minutes: float,
     realtime_all: bool,
+    llm: bool,
     config_path: Path | None,
 ) -> None:
     """Measure the voice loop side by side with the baselines, on this machine.
@@ -75,9 +82,9 @@ def bench(
     silence endpoint, Piper's first chunk (the whole first sentence),
     openWakeWord's own Model on the same idle audio, and the stock libraries
     loaded their default way. Absolute times on a shared machine are noisy:
-    the ratios are the figures that count. A full run takes about 15 minutes
-    (10 of them barge-in, in real time) and the memory probe over --soak-minutes
-    of audio.
+    the ratios are the figures that count. A full run takes about 17 minutes
+    (10 of them barge-in, in real time; 2 the language model's turns, with the
+    llm extra) and the memory probe over --soak-minutes of audio.
     """
     from hearthvox.bench.run import BenchOptions, run_bench
 
@@ -90,6 +97,7 @@ def bench(
         realtime_all=realtime_all,
         soak_minutes=soak_minutes,
         config_path=config_path,
+        llm=llm,
     )
 
     def progress(msg: str) -> None:

@@ -9,6 +9,7 @@ from hearthvox.events import (
     Interrupt,
     NoSpeech,
     Reply,
+    ReplyDone,
     SpeechEnded,
     SpeechStarted,
     StageError,
@@ -20,7 +21,8 @@ from hearthvox.events import (
 
 
 def event_record(event: Event) -> dict[str, Any] | None:
-    """The JSON object for one event, or None for internal events (audio, reply_done)."""
+    """The JSON object for one event, or None for internal events (audio, the end of a
+    reply whose text came whole)."""
     match event:
         case WakeDetected():
             body: dict[str, Any] = {"event": "wake", "model": event.model, "score": event.score}
@@ -38,9 +40,14 @@ def event_record(event: Event) -> dict[str, Any] | None:
         case Transcript():
             body = {"event": "transcript", "text": event.text, "final": event.final}
         case Reply():
-            body = {"event": "reply", "text": event.text, "skill": event.skill}
+            text = "" if event.stream is not None else event.text
+            body = {"event": "reply", "text": text, "skill": event.skill}
             if event.announcement:
                 body["announcement"] = True
+            if event.stream is not None:  # its words follow in "reply_text"
+                body["streamed"] = True
+        case ReplyDone(streamed_text=str(streamed)):
+            body = {"event": "reply_text", "text": streamed, "interrupted": event.interrupted}
         case TtsFirstAudio():
             body = {"event": "tts_first_audio", "tts_first_ms": event.tts_first_ms}
         case Interrupt():

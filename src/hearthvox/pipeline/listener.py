@@ -99,6 +99,8 @@ class Listener:
         )
         self.speculator = speculator if cfg.endpoint.adaptive else None
         self.replies = replies if self.speculator is not None else None
+        if self.speculator is not None:
+            self.speculator.on_ready = self._guess_ready
         self.gate = EnergyGate() if cfg.wake.idle_gate else None
         gate_opts = self.gate.opts if self.gate is not None else GateOptions()
         self.hearing = Hearing(
@@ -163,7 +165,9 @@ class Listener:
         async for chunk in chunks:
             raw = chunk
             over = self.overhearing
-            speaking = over is not None and over.speaking()
+            # a reply in progress counts in its gaps too (the next chunk, or the language
+            # model's next clause, not ready yet): a wake word there is a barge-in
+            speaking = over is not None and (over.speaking() or self._reply_heard)
             if over is not None and (speaking or over.in_cue()):
                 chunk = replace(chunk, samples=np.zeros_like(chunk.samples))  # never our voice
                 if speaking:
@@ -367,6 +371,12 @@ class Listener:
         start = self.endpointer.speech_start_ms - self.cfg.endpoint.preroll_ms
         audio = self._audio_between(start, last_voiced_ms + _TAIL_MS)
         self.speculator.start(last_voiced_ms, audio)
+
+    def _guess_ready(self, key_ms: float) -> None:
+        """A pause's guess is decoded: act on it now if the speaker is still in that
+        pause (the answer is started up to a chunk sooner than at the next frame)."""
+        if self.state is State.LISTENING and self.endpointer.last_voiced_end_ms == key_ms:
+            self._adapt_hangover()
 
     def _adapt_hangover(self) -> None:
         """Once the speculative decode of this pause is done, let it set the hangover."""

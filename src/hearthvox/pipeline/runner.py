@@ -19,9 +19,11 @@ from typing import TypeVar
 
 from hearthvox.config import Config
 from hearthvox.engines import Engines
+from hearthvox.engines.llm import LlamaLlm
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, StopReply, ToListener
+from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
 from hearthvox.pipeline.speculate import Previewer, SpeculativeAsr, SpeculativeReply
@@ -84,8 +86,11 @@ class Pipeline:
         cfg: Config,
         announcements: Callable[[], list[str]] = list,
         observers: Sequence[Observer] = (),
+        llm: LlamaLlm | None = None,
     ) -> None:
         self.engines = engines
+        self.llm = llm
+        """The language model for what no skill answers (``[llm] enabled``)."""
         self.router = router
         self.cfg = cfg
         self.announcements = announcements
@@ -127,6 +132,12 @@ class Pipeline:
                 with contextlib.suppress(asyncio.CancelledError):
                     await graph
 
+    def _remember(self, reply: str) -> None:
+        """A streamed reply is what "repeat that" says next (the router's context)."""
+        ctx = getattr(self.router, "ctx", None)
+        if ctx is not None:
+            ctx.last_reply = reply
+
     @staticmethod
     async def _read(
         out: asyncio.Queue[Event | _End], graph: asyncio.Task[None]
@@ -161,8 +172,9 @@ class Pipeline:
         e.wake.reset()
         e.vad.reset()
         speculator = SpeculativeAsr(e.asr) if self.cfg.endpoint.adaptive else None
+        fallback = LlmFallback(self.llm, self._remember) if self.llm is not None else None
         replies = (
-            SpeculativeReply(self.router, e.tts)
+            SpeculativeReply(self.router, e.tts, fallback)
             if speculator is not None and isinstance(self.router, Previewer)
             else None
         )
@@ -188,7 +200,9 @@ class Pipeline:
         chunks = _timed_feed(listener.take(_drained(audio), lane), clock, feed)
         heard_events = listener.run(chunks)
         texts = transcribe_stage(_drained(heard), speculator or e.asr, clock)
-        replied = answer_stage(_drained(transcribed), self.router, self.cfg.skills.apology, clock)
+        replied = answer_stage(
+            _drained(transcribed), self.router, self.cfg.skills.apology, clock, fallback
+        )
         heard_by = lane if stops is not None else None  # told when a reply plays
         played = speak_stage(_drained(answered), e.tts, sink, clock, replies, stops, heard_by)
         turns = track_turns(_drained(spoken), lane, clock, feed)
@@ -205,6 +219,8 @@ class Pipeline:
         finally:
             if over is not None:
                 over.close()
+            if fallback is not None:
+                fallback.close()
 
 
 def _first(errors: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -18,7 +18,10 @@ may keep it (that decode only waits for a guess queued ahead of itself).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +31,8 @@ from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.tts_chunks import Prefetch
 from hearthvox.events import Int16Array
+from hearthvox.pipeline.fallback import LlmFallback
+from hearthvox.skills.registry import FALLBACK
 
 
 @dataclass
@@ -44,6 +49,9 @@ class SpeculativeAsr:
         self._confirmed: tuple[Int16Array, Future[AsrResult]] | None = None
         self.started = 0
         self.kept = 0
+        self.on_ready: Callable[[float], None] | None = None
+        """Called on the event loop with the pause's ``key_ms`` as soon as its guess is
+        decoded (the listener acts on it then, not at its next chunk)."""
 
     def start(self, key_ms: float, audio: Int16Array) -> None:
         """Decode ``audio`` (the utterance up to a pause after ``key_ms``) in the background."""
@@ -56,6 +64,14 @@ class SpeculativeAsr:
             future = self.asr.executor.submit(self.asr.transcribe, audio, fallback=False)
             self._pending = _Guess(key_ms, future)
             self.started += 1
+        if self.on_ready is not None:
+            loop, ready = asyncio.get_running_loop(), self.on_ready
+
+            def tell(_: Future[AsrResult]) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    loop.call_soon_threadsafe(ready, key_ms)
+
+            future.add_done_callback(tell)
 
     def text_if_ready(self, key_ms: float) -> str | None:
         """The speculative transcript for the pause after ``key_ms``, once decoded."""
@@ -134,9 +150,12 @@ class SpeculativeReply:
     spoken unless the committed turn says exactly that.
     """
 
-    def __init__(self, router: Previewer, tts: PiperTts) -> None:
+    def __init__(self, router: Previewer, tts: PiperTts, llm: LlmFallback | None = None) -> None:
         self.router = router
         self.tts = tts
+        self.llm = llm
+        """The language model that answers what only the fallback skill would: its reply
+        is started instead of the fallback's (which is never said)."""
         self._lock = threading.Lock()
         self._prepared: _Prepared | None = None
         self._tried_ms: float | None = None
@@ -153,6 +172,9 @@ class SpeculativeReply:
         self.drop()
         preview = self.router.preview(text)
         if preview is None or not preview[1].text.strip() or preview[1].interrupt:
+            return
+        if self.llm is not None and preview[0] == FALLBACK:
+            self.llm.prepare(text)
             return
         reply = str(preview[1].text)
 
@@ -182,6 +204,8 @@ class SpeculativeReply:
             prepared, self._prepared = self._prepared, None
         if prepared is not None:
             _cancel(prepared)
+        if self.llm is not None:
+            self.llm.drop()
 
 
 def _cancel(prepared: _Prepared) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -30,12 +30,16 @@ from hearthvox.events import (
     ReplyDone,
     SpeechEnded,
     StageError,
+    TextStream,
     Transcript,
     TtsFirstAudio,
 )
+from hearthvox.pipeline.clauses import clauses
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
+from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.speculate import SpeculativeReply
+from hearthvox.skills.registry import FALLBACK
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +97,15 @@ async def transcribe_stage(
 
 
 async def answer_stage(
-    events: AsyncIterator[Event], router: Answerer, apology: str, clock: StreamClock
+    events: AsyncIterator[Event],
+    router: Answerer,
+    apology: str,
+    clock: StreamClock,
+    llm: LlmFallback | None = None,
 ) -> AsyncIterator[Event]:
+    """The skills answer each transcript; with ``llm``, what only the fallback skill would
+    answer goes to the language model, whose reply is streamed (:attr:`Reply.stream`,
+    with the fallback's reply as its text, said if the model brings no words)."""
     async for event in events:
         yield event
         match event:
@@ -115,6 +126,16 @@ async def answer_stage(
                         *clock.stamp(), stage="skill", kind="skill_error", message=str(exc)
                     )
                     yield Reply(*clock.stamp(), text=apology, skill="error", skill_ms=0.0)
+                    continue
+                if skill == FALLBACK and llm is not None and not result.interrupt:
+                    yield Reply(
+                        *clock.stamp(),
+                        text=result.text,
+                        skill="llm",
+                        skill_ms=_ms_since(t0),
+                        queue_ms=_waited_ms(event.t_created_s, t0),
+                        stream=llm.start(text),
+                    )
                     continue
                 yield Reply(
                     *clock.stamp(),
@@ -149,6 +170,9 @@ async def _prepared(
     return prepared.result()
 
 
+_WRITER_END_S = 1.0
+"""After a streamed reply is cancelled, its writer's figures are awaited this long (it
+stops within one token)."""
 _RESTOP_S = 0.02
 """While a stopped write has not returned, the sink is told to stop again this often."""
 
@@ -186,6 +210,61 @@ async def _played(
     return False
 
 
+async def _text_chunks(
+    event: Reply,
+    tts: PiperTts,
+    replies: SpeculativeReply | None,
+    playing: list[Prefetch[Int16Array]],
+) -> AsyncGenerator[Int16Array, None]:
+    """A reply's audio, chunk by chunk: the one prepared at the pause when it is this
+    reply, else synthesised now. ``playing`` holds the stream in use (to cancel it)."""
+    sentences: Prefetch[Int16Array] | None = None
+    early: Future[Int16Array] | None = None
+    text = event.text if event.stream is None else ""  # a streamed reply was never prepared
+    prepared = replies.take(text) if replies is not None else None
+    if prepared is not None:  # answered at the pause: its first chunk is on the way
+        sentences, early = await _prepared(prepared)
+    if sentences is None:
+        if not event.text.strip():
+            return
+        sentences = await tts.executor.run(tts.stream, event.text)  # phonemised there
+    playing.append(sentences)
+    if early is not None:
+        yield await _chunk(early, sentences)
+    while (samples := await _next_chunk(sentences)) is not None:
+        yield samples
+
+
+async def _streamed_chunks(
+    stream: TextStream, tts: PiperTts, playing: list[Prefetch[Int16Array]]
+) -> AsyncGenerator[Int16Array, None]:
+    """A streamed reply's audio: each clause is phonemised and its first chunk started as
+    soon as it is written, also while the clause before it plays."""
+    ahead: asyncio.Queue[tuple[Prefetch[Int16Array], Future[Int16Array] | None] | None]
+    ahead = asyncio.Queue()
+
+    async def write() -> None:
+        try:
+            async for clause in clauses(stream.pieces()):
+                sentences = await tts.executor.run(tts.stream, clause)
+                playing.append(sentences)
+                ahead.put_nowait((sentences, sentences.next_future()))
+        finally:
+            ahead.put_nowait(None)
+
+    writer = asyncio.ensure_future(write())
+    try:
+        while (item := await ahead.get()) is not None:
+            sentences, first = item
+            if first is not None:
+                yield await _chunk(first, sentences)
+            while (samples := await _next_chunk(sentences)) is not None:
+                yield samples
+        await writer  # its error, if it failed
+    finally:
+        writer.cancel()
+
+
 async def speak_stage(
     events: AsyncIterator[Event],
     tts: PiperTts,
@@ -197,7 +276,9 @@ async def speak_stage(
 ) -> AsyncIterator[Event]:
     """Speak each reply. With ``stops`` (a speaker the microphone hears) the listener
     may stop a reply (barge-in); the listener is told on ``heard`` when a reply starts
-    playing, so that it listens over it."""
+    playing, so that it listens over it. A streamed reply (:attr:`Reply.stream`) is
+    spoken clause by clause as it is written; a barge-in also stops its writer, and
+    when it brings no words, :attr:`Reply.text` is said instead."""
     async for event in events:
         yield event
         if not isinstance(event, Reply):
@@ -210,49 +291,64 @@ async def speak_stage(
         t0 = time.perf_counter()
         playback_ms = waited_ms = 0.0
         told = False  # the listener, that this reply plays
-        sentences: Prefetch[Int16Array] | None = None
-        early: Future[Int16Array] | None = None
-        samples: Int16Array | None
-        prepared = replies.take(event.text) if replies is not None else None
-        if prepared is not None:  # answered at the pause: its first chunk is on the way
-            sentences, early = await _prepared(prepared)
+        playing: list[Prefetch[Int16Array]] = []
+        stream = event.stream
+        chunks = (
+            _streamed_chunks(stream, tts, playing)
+            if stream is not None
+            else _text_chunks(event, tts, replies, playing)
+        )
         first = True
-        while True:
-            try:
-                if sentences is None and event.text.strip():  # phonemised on the voice's thread
-                    sentences = await tts.executor.run(tts.stream, event.text)
-                if early is not None and sentences is not None:
-                    samples = await _chunk(early, sentences)
-                    early = None
-                else:
-                    samples = await _next_chunk(sentences) if sentences is not None else None
-            except EngineError as exc:
-                log.warning("speech synthesis failed: %s", exc)
-                yield StageError(*clock.stamp(), stage="tts", kind="engine_error", message=str(exc))
-                break
-            if samples is None:
-                break
-            ready = time.perf_counter()
-            if first:
-                first = False
-                yield TtsFirstAudio(
-                    *clock.stamp(),
-                    tts_first_ms=_ms_since(t0),
-                    queue_ms=_waited_ms(event.t_created_s, t0),
-                )
-            tp = time.perf_counter()
-            waited_ms += (tp - ready) * 1000.0
-            if heard is not None and not told:
-                heard.send(ReplyPlaying())
-                told = True
-            stopped = await _played(sink, samples, tts.rate_hz, stops)
-            playback_ms += (time.perf_counter() - tp) * 1000.0
-            if stopped:  # the rest of the reply is dropped
-                interrupted = True
-                if sentences is not None:
-                    sentences.cancel()
-                yield Interrupt(*clock.stamp(), reason="barge_in")
-                break
+        try:
+            while True:
+                try:
+                    samples = await anext(chunks, None)
+                except EngineError as exc:
+                    log.warning("speech synthesis failed: %s", exc)
+                    yield StageError(
+                        *clock.stamp(), stage="tts", kind="engine_error", message=str(exc)
+                    )
+                    break
+                if samples is None and first and stream is not None:
+                    if stream.error is not None:
+                        yield StageError(
+                            *clock.stamp(), stage="llm", kind="engine_error", message=stream.error
+                        )
+                    stream = None  # no words: the reply's own text instead
+                    chunks = _text_chunks(event, tts, None, playing)
+                    continue
+                if samples is None:
+                    break
+                ready = time.perf_counter()
+                if first:
+                    first = False
+                    yield TtsFirstAudio(
+                        *clock.stamp(),
+                        tts_first_ms=_ms_since(t0),
+                        queue_ms=_waited_ms(event.t_created_s, t0),
+                    )
+                tp = time.perf_counter()
+                waited_ms += (tp - ready) * 1000.0
+                if heard is not None and not told:
+                    heard.send(ReplyPlaying())
+                    told = True
+                stopped = await _played(sink, samples, tts.rate_hz, stops)
+                playback_ms += (time.perf_counter() - tp) * 1000.0
+                if stopped:  # the rest of the reply is dropped
+                    interrupted = True
+                    yield Interrupt(*clock.stamp(), reason="barge_in")
+                    break
+        finally:
+            if event.stream is not None:
+                event.stream.cancel()  # the writer stops within a token
+            for sentences in playing:
+                sentences.cancel()
+            await chunks.aclose()
+        if event.stream is not None:  # its figures (a cancelled one's too)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.stream.ended.wait(), _WRITER_END_S)
+        if event.stream is not None and stream is not None and stream.error is not None:
+            yield StageError(*clock.stamp(), stage="llm", kind="engine_error", message=stream.error)
         yield ReplyDone(
             *clock.stamp(),
             tts_total_ms=round(_ms_since(t0) - playback_ms - waited_ms, 1),
@@ -260,4 +356,6 @@ async def speak_stage(
             playback_queue_ms=round(waited_ms, 1),
             interrupted=interrupted,
             announcement=event.announcement,
+            streamed_text=event.stream.text if event.stream is not None else None,
+            llm=event.stream.figures if event.stream is not None else None,
         )

@@ -9,6 +9,7 @@ from typing import Literal
 
 from hearthvox.events import (
     Event,
+    LlmFigures,
     NoSpeech,
     Reply,
     ReplyDone,
@@ -45,6 +46,7 @@ class _Turn:
         self.error = False
         self.speech_end_wall_ms: float | None = None
         self.follow_up = True
+        self.llm: LlmFigures | None = None
 
 
 async def track_turns(
@@ -65,6 +67,7 @@ async def track_turns(
             skill=turn.skill,
             stages_ms=dict(turn.stages_ms),
             queue_ms=dict(turn.queue_ms),
+            llm=turn.llm,
         )
 
     async for event in events:
@@ -103,6 +106,10 @@ async def track_turns(
                 turn.stages_ms["tts_total"] = event.tts_total_ms
                 turn.stages_ms["playback"] = event.playback_ms
                 turn.queue_ms["playback"] = event.playback_queue_ms
+                if event.llm is not None:
+                    turn.llm = event.llm
+                    if event.llm.first_token_ms is not None:
+                        turn.stages_ms["llm_first_token"] = event.llm.first_token_ms
                 outcome: Outcome = (
                     "interrupted" if event.interrupted else "error" if turn.error else "answered"
                 )

@@ -136,7 +136,7 @@ class Daemon:
 
     def _engine_busy(self) -> bool:
         """Whether an engine call runs (on an engine's thread or the default executor)."""
-        engines = self.runtime.engines.executors()
+        engines = self.runtime.executors()
         return self.executor.busy() or any(e.busy() for e in engines)
 
     def _watchdog(self) -> Watchdog | None:
@@ -148,7 +148,7 @@ class Daemon:
             limit_s = self.runtime.cfg.service.stall_s or period_s
             if self._reloading:
                 limit_s = max(limit_s, RELOAD_LIMIT_S)
-            return stalled(self.beats, self.executor, limit_s, self.runtime.engines.executors())
+            return stalled(self.beats, self.executor, limit_s, self.runtime.executors())
 
         return Watchdog(self.notifier, period_s / 2.0, problems, self.state)
 

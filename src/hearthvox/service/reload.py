@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 from hearthvox.config import Config
 from hearthvox.engines import reload_engines
-from hearthvox.runtime import Runtime, load_runtime, share_skill_vocabulary, start_second_asr
+from hearthvox.runtime import (
+    Runtime,
+    load_runtime,
+    share_skill_vocabulary,
+    start_llm,
+    start_second_asr,
+)
 from hearthvox.settings import engine_config
 from hearthvox.skills.registry import SkillRouter
 
@@ -58,11 +64,16 @@ def reload_runtime(runtime: Runtime, cfg: Config) -> Reloaded:
     if "models" in changed:  # another bundle, or the trial rules: a full start
         return Reloaded(load_runtime(cfg, runtime.paths), changed, tuple(notes), ENGINE_NAMES)
     router = SkillRouter.from_config(cfg.skills, runtime.skills)
-    if not changed:
+    llm = runtime.llm
+    if tuned.llm != runtime.cfg.llm:  # the language model again, or none (a failure: none)
+        llm = start_llm(tuned, runtime.paths)
+        changed = (*changed, "llm")
+    if not any(s in ENGINE_NAMES for s in changed):
         share_skill_vocabulary(runtime.engines, router)
-        return Reloaded(dataclasses.replace(runtime, cfg=tuned, router=router), (), tuple(notes))
+        new = dataclasses.replace(runtime, cfg=tuned, router=router, llm=llm)
+        return Reloaded(new, changed, tuple(notes), ("llm",) if "llm" in changed else ())
     engines, loaded = reload_engines(runtime.models, runtime.engines, tuned, changed)
     share_skill_vocabulary(engines, router)
     start_second_asr(engines, runtime.device, runtime.paths)
-    new = dataclasses.replace(runtime, cfg=tuned, engines=engines, router=router)
-    return Reloaded(new, changed, tuple(notes), loaded)
+    new = dataclasses.replace(runtime, cfg=tuned, engines=engines, router=router, llm=llm)
+    return Reloaded(new, changed, tuple(notes), (*loaded, *(("llm",) if "llm" in changed else ())))
