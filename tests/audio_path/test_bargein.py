@@ -35,7 +35,9 @@ def request_wav(engines: Engines, path: Path, text: str, tail_s: float = 1.5) ->
 
 
 def _config(path: Path, reply: str, audio: str = "") -> Path:
+    """The fallback skill says ``reply`` (the language model does not answer instead)."""
     text = f'[skills]\nfallback_reply = "{reply}"\n[endpoint]\nfollow_up = false\n'
+    text += "[llm]\nenabled = false\n"
     path.write_text(text + (f"[audio]\n{audio}\n" if audio else ""))
     return path
 
