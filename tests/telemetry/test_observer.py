@@ -111,3 +111,39 @@ def test_keeping_transcripts_ends_with_its_date(caplog: pytest.LogCaptureFixture
         assert keep_text_until(cfg, now=dt.date(2025, 6, 11)) is None
     assert "has passed" in caplog.text
     assert keep_text_until(TelemetryConfig(), now=today) is None
+
+
+def test_a_language_model_turn_records_counts_and_never_its_words(
+    engines: Engines, tmp_path: Path
+) -> None:
+    pytest.importorskip("llama_cpp")
+    from hearthvox.bundles.optional import load_llm
+    from hearthvox.telemetry.privacy import TURN_FIELDS, screen
+
+    cfg = Config()
+    ctx = SkillContext(clock=SystemClock(), state_dir=tmp_path / "state")
+    router = SkillRouter(load_skills(), ctx, cfg.skills.fallback_reply)
+    records: list[dict[str, Any]] = []
+    llm = load_llm(cfg)
+    pipeline = Pipeline(
+        engines, router, cfg, observers=[TurnObserver(lambda k, r: records.append(r))], llm=llm
+    )
+    audio = np.concatenate(
+        [silence(1.0), speak16(engines, "Hey Jarvis. Why is the sky blue?"), silence(3.0)]
+    )
+
+    async def collect() -> list[Event]:
+        source = array_source(audio, 16000, cfg.audio.chunk_ms, realtime=False)
+        return [e async for e in pipeline.run(source, Sink())]
+
+    events = asyncio.run(collect())
+    llm.close()
+    (done,) = [e for e in events if isinstance(e, TurnDone)]
+    assert done.skill == "llm" and done.llm is not None and "llm_first_token" in done.stages_ms
+    (record,) = records
+    assert record["llm_new_tokens"] == done.llm.new_tokens > 0
+    assert record["llm_stop"] in {"end", "max_tokens", "wall_time"}
+    assert record["stages"]["llm_first_token"][0] == done.stages_ms["llm_first_token"]
+    screen(record, TURN_FIELDS, keep_text=False)  # every field on the allow-list
+    words = [w for w in ctx.last_reply.split() if len(w) >= 5]  # the model's reply
+    assert words and not any(w in json.dumps(record) for w in words)

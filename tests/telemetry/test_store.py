@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hearthvox.cli.telemetry import render_summary
 from hearthvox.telemetry.stats import percentile, summarize
 from hearthvox.telemetry.store import SCHEMA_VERSION, Retention, TelemetryError, TelemetryStore
 from tests.telemetry.helpers import DAY_S, DrivenClock, turn
@@ -16,9 +17,9 @@ from tests.telemetry.helpers import DAY_S, DrivenClock, turn
 
 def test_new_store_has_a_schema_version(tmp_path: Path) -> None:
     store = TelemetryStore(tmp_path / "t.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 1
+    assert store.schema_version() == SCHEMA_VERSION == 2
     conn = sqlite3.connect(tmp_path / "t.sqlite3")
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
         "turns",
         "stage_times",
@@ -26,6 +27,59 @@ def test_new_store_has_a_schema_version(tmp_path: Path) -> None:
         "content",
         "meta",
     }
+
+
+LLM = {
+    "llm_prompt_tokens": 60,
+    "llm_evaluated_tokens": 17,
+    "llm_new_tokens": 31,
+    "llm_tokens_per_s": 41.5,
+    "llm_stop": "cancelled",
+    "llm_dropped_turns": 0,
+    "llm_question_cut": False,
+    "llm_tokens_after_cancel": 1,
+}
+
+
+def test_a_schema_1_database_gains_the_language_model_columns_and_keeps_its_turns(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.sqlite3"
+    TelemetryStore(path).add_turn(turn(700.0))
+    conn = sqlite3.connect(path, isolation_level=None)  # back to schema 1, as it was
+    for name in LLM:
+        conn.execute(f"ALTER TABLE turns DROP COLUMN {name}")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    store = TelemetryStore(path)
+    assert store.schema_version() == 2 and not store.set_aside
+    store.add_turn(turn(900.0, skill="llm", **LLM))
+    old, new = store.turns()
+    assert old["stages"]["end_of_speech_to_first_audio"][0] == 700.0
+    assert old["llm_new_tokens"] is None
+    assert {k: new[k] for k in LLM} == LLM | {"llm_question_cut": 0}
+
+
+def test_the_summary_counts_the_language_model_turns_without_text(tmp_path: Path) -> None:
+    store = TelemetryStore(tmp_path / "t.sqlite3")
+    store.add_turn(turn(700.0))
+    store.add_turn(turn(900.0, **LLM))
+    data = summarize(store.turns(), [])
+    assert data["llm"] == {
+        "turns": 1,
+        "prompt_tokens_evaluated_p50": 17.0,
+        "new_tokens_p50": 31.0,
+        "tokens_per_s_p50": 41.5,
+        "stops": {"cancelled": 1},
+        "questions_cut": 0,
+        "turns_dropped": 0,
+    }
+    assert summarize(store.turns()[:1], [])["llm"] is None
+    data |= {"window": "all", "path": "t.sqlite3"}
+    text = render_summary(data, recorded=True, enabled=True)
+    assert "language model: 1 turns, 31.0 tokens a reply at 41.5 tokens/s" in text
 
 
 def test_percentiles_match_a_direct_computation(tmp_path: Path) -> None:

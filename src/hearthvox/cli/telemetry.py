@@ -121,6 +121,13 @@ def render_summary(data: dict[str, Any], *, recorded: bool, enabled: bool) -> st
     if not recorded or not (data["turns"] or data["starts"]):
         lines.append("nothing recorded yet: run 'hearthvox run' or 'hearthvox demo'")
         return "\n".join(lines)
+    llm = data.get("llm")
+    if llm:
+        stops = ", ".join(f"{k} {v}" for k, v in llm["stops"].items())
+        lines.append(
+            f"language model: {llm['turns']} turns, {llm['new_tokens_p50']} tokens a reply "
+            f"at {llm['tokens_per_s_p50']} tokens/s (p50); stopped: {stops}"
+        )
     if data["bundles"] or data["profiles"]:
         bundles, profiles = ", ".join(data["bundles"]), ", ".join(data["profiles"])
         lines.append(f"bundle {bundles or '?'} · profile {profiles or '?'}")

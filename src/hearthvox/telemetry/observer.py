@@ -97,6 +97,18 @@ class TurnObserver:
             "stages": {s: (done.stages_ms.get(s), done.queue_ms.get(s)) for s in names},
             "rss_mb": rss_mb(self.process),
         }
+        if done.llm is not None:  # counts and times only
+            f = done.llm
+            record |= {
+                "llm_prompt_tokens": f.prompt_tokens,
+                "llm_evaluated_tokens": f.evaluated_tokens,
+                "llm_new_tokens": f.new_tokens,
+                "llm_tokens_per_s": f.tokens_per_s,
+                "llm_stop": label_or(f.stop),
+                "llm_dropped_turns": f.dropped_turns,
+                "llm_question_cut": f.question_cut,
+                "llm_tokens_after_cancel": f.tokens_after_cancel,
+            }
         if turn is not None:
             record |= {
                 "woke": turn.woke,

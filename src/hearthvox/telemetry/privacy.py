@@ -38,6 +38,7 @@ STAGES = (
     "tts_total",
     "playback",
     "end_of_speech_to_first_audio",
+    "llm_first_token",
 )
 """Stage names a record may time (the keys of ``TurnDone.stages_ms``)."""
 
@@ -63,6 +64,18 @@ def _i(kind: Kind, doc: str) -> FieldSpec:
     return FieldSpec("interaction", kind, doc)
 
 
+LLM_TURN_FIELDS: dict[str, FieldSpec] = {
+    "llm_prompt_tokens": _t("integer", "language model: tokens of the whole prompt"),
+    "llm_evaluated_tokens": _t("integer", "... of those computed for this turn (not cached)"),
+    "llm_new_tokens": _t("integer", "... tokens of its reply"),
+    "llm_tokens_per_s": _t("number", "... its reply's tokens a second"),
+    "llm_stop": _t("label", "... why its reply stopped: end, max_tokens, wall_time, cancelled"),
+    "llm_dropped_turns": _t("integer", "... oldest turns dropped from the history for it"),
+    "llm_question_cut": _t("flag", "... the question was cut to fit the context"),
+    "llm_tokens_after_cancel": _t("integer", "... tokens written after a barge-in cancelled it"),
+}
+"""A turn the language model answered: counts and times, never text (schema 2)."""
+
 TURN_FIELDS: dict[str, FieldSpec] = {
     "ts": _t("number", "when the turn ended (Unix seconds)"),
     "turn_id": _t("integer", "turn number within one run"),
@@ -76,6 +89,7 @@ TURN_FIELDS: dict[str, FieldSpec] = {
     "skill": _i("label", "name of the skill that answered"),
     "woke": _i("flag", "the wake word started the turn (not a follow-up)"),
     "audio_s": _i("number", "duration of the utterance audio"),
+    **LLM_TURN_FIELDS,
 }
 
 START_FIELDS: dict[str, FieldSpec] = {

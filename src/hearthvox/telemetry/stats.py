@@ -89,6 +89,32 @@ def summarize(turns: Sequence[dict[str, Any]], starts: Sequence[dict[str, Any]])
         "first_audio_histogram": histogram([v for v in first_audio if v is not None]),
         "bundles": sorted({str(t["bundle"]) for t in turns if t["bundle"]}),
         "profiles": sorted({str(t["profile"]) for t in turns if t["profile"]}),
+        "llm": llm_summary(turns),
+    }
+
+
+def llm_summary(turns: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The language model's turns: how many, its tokens in and out, its speed, and why
+    its replies stopped (truncated at a budget, cancelled by a barge-in); None without."""
+    answered = [t for t in turns if t.get("llm_new_tokens") is not None]
+    if not answered:
+        return None
+
+    def values(key: str) -> list[float]:
+        return [float(t[key]) for t in answered if t.get(key) is not None]
+
+    def p50(key: str) -> float | None:
+        found = values(key)
+        return round(percentile(found, 50), 1) if found else None
+
+    return {
+        "turns": len(answered),
+        "prompt_tokens_evaluated_p50": p50("llm_evaluated_tokens"),
+        "new_tokens_p50": p50("llm_new_tokens"),
+        "tokens_per_s_p50": p50("llm_tokens_per_s"),
+        "stops": dict(sorted(Counter(str(t["llm_stop"]) for t in answered).items())),
+        "questions_cut": sum(1 for t in answered if t.get("llm_question_cut")),
+        "turns_dropped": int(sum(values("llm_dropped_turns"))),
     }
 
 

@@ -26,11 +26,18 @@ from typing import Any, TypeVar
 
 from hearthvox.errors import HearthvoxError
 from hearthvox.filemodes import private_dir, private_file
-from hearthvox.telemetry.privacy import START_FIELDS, TURN_FIELDS, FieldSpec, screen
+from hearthvox.telemetry.privacy import (
+    LLM_TURN_FIELDS,
+    START_FIELDS,
+    TURN_FIELDS,
+    FieldSpec,
+    screen,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added the language model's turn fields (:data:`LLM_TURN_FIELDS`) to ``turns``."""
 DB_NAME = "telemetry.sqlite3"
 
 _SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "flag": "INTEGER", "label": "TEXT"}
@@ -145,8 +152,19 @@ class TelemetryStore:
                         "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                     )
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:  # the same tables; ``turns`` gains the model's columns
+                with _transaction(conn):
+                    for name, spec in LLM_TURN_FIELDS.items():
+                        conn.execute(f"ALTER TABLE turns ADD COLUMN {name} {_SQL_TYPES[spec.kind]}")
+                    conn.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                        (str(SCHEMA_VERSION),),
+                    )
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
-                raise _Unusable(f"it has schema version {version}, this hearthvox knows only 1")
+                raise _Unusable(
+                    f"it has schema version {version}, this hearthvox knows 1 to {SCHEMA_VERSION}"
+                )
         except BaseException:
             conn.close()
             raise
