@@ -2,7 +2,7 @@
 (computed from the GGUF and as llama.cpp reports them), time to first token with the
 cached system prompt, tokens per second, and RSS over a long conversation.
 
-    .venv/bin/python scripts/llm_figures.py [--runs 5] [--turns 50] [--threads 2] [--json]
+    .venv/bin/python scripts/llm_figures.py [--runs 5] [--turns 50] [--threads 1] [--json]
 
 Each run is a fresh conversation of the same spoken-style questions; the figures are the
 median over every reply of every run, with the spread (min-max of the runs' medians).
@@ -53,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--turns", type=int, default=50, help="turns of the long conversation")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--context", type=int, default=2048)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

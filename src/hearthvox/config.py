@@ -152,7 +152,8 @@ class LlmConfig:
     """History tokens kept (the system prompt not counted); past it the oldest turns go."""
     idle_timeout_s: float = 300.0
     """A conversation silent this long ends and its state is freed."""
-    threads: int = 2
+    threads: int = 1
+    """llama.cpp's threads: on 2 cores one was faster beside the other engines (docs/llm.md)."""
     memory_mb: float = 512.0
     """The memory budget: a model whose weights, KV cache at ``context_tokens`` and
     runtime overhead do not fit is refused, with the numbers."""

@@ -38,7 +38,7 @@ class LlmOptions:
     context_tokens: int = 2048
     max_new_tokens: int = 64
     reply_wall_s: float = 10.0
-    threads: int = 2
+    threads: int = 1
     cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
     memory_mb: float = 512.0
     conversation: ConversationBudget = ConversationBudget()
