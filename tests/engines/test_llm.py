@@ -7,6 +7,7 @@ instruction set; tests assert counts and stops."""
 from __future__ import annotations
 
 import dataclasses
+import struct
 import threading
 import tracemalloc
 from pathlib import Path
@@ -214,20 +215,14 @@ def test_without_the_extra_the_error_says_what_to_install(
 
 
 def _header(n_kv: int, body: bytes, version: int = 3, tensors: int = 0) -> bytes:
-    import struct
-
     return b"GGUF" + struct.pack("<IQQ", version, tensors, n_kv) + body
 
 
 def _key(name: str) -> bytes:
-    import struct
-
     return struct.pack("<Q", len(name)) + name.encode()
 
 
 def _cases() -> dict[str, tuple[bytes, str]]:
-    import struct
-
     real = GGUF.read_bytes()[:4096]
     return {
         "truncated": (real[:1000], "past the end of the file"),
@@ -275,8 +270,6 @@ def test_a_hostile_gguf_header_is_refused_with_one_error_and_no_big_allocation(
 
 
 def test_the_header_keeps_what_it_needs_and_reads_past_the_rest(tmp_path: Path) -> None:
-    import struct
-
     header = read_gguf_header(GGUF)
     assert header.lengths["tokenizer.ggml.tokens"] == 49_152  # counted, not kept
     assert "tokenizer.ggml.tokens" not in header.metadata

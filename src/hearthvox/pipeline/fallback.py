@@ -31,8 +31,6 @@ class LlmFallback:
         self.remember = remember
         """Told each whole reply (what "repeat that" says next)."""
         self.conversation = llm.conversation()
-        self.replies: list[ReplyStats] = []
-        """The latest replies' counts and times (never text), newest last."""
         self._prepared: tuple[str, TextStream, Conversation] | None = None
         self.prepared = 0
         """Replies started at a pause; :attr:`kept`: those the committed turn used."""
@@ -87,7 +85,6 @@ class LlmFallback:
             said = not stream.cancelled.is_set()  # not a dropped guess, nor cut short
             if self.remember is not None and said and "".join(written).strip():
                 self.remember("".join(written).strip())
-            self.replies = [*self.replies[-31:], reply.stats]
             stream.figures = figures(reply.stats, late)
             log.debug(
                 "llm reply: %d tokens, stop %s, first token %.2f s",
