@@ -27,7 +27,10 @@ from hearthvox.pipeline.clauses import MAX_CLAUSE_CHARS, clauses, take_clause
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, StopReply
 from hearthvox.pipeline.jsonl import event_record
+from hearthvox.pipeline.speculate import SpeculativeReply
 from hearthvox.pipeline.stages import speak_stage
+from hearthvox.skills import SkillResult
+from hearthvox.skills.registry import FALLBACK
 
 ANSWER = (
     "Paris is the capital of France, and it lies on the Seine. It has about two million people."
@@ -181,3 +184,82 @@ def test_no_words_from_the_writer_say_the_reply_text(engines: Engines, error: st
     assert speaker.written  # "Sorry, I can't do that yet." instead
     done = next(e for e in out if isinstance(e, ReplyDone))
     assert done.streamed_text == "" and not done.interrupted
+
+
+class _Model:
+    """What the language model's fallback does at a pause: a reply written on a thread."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.streams: list[TextStream] = []
+        self.log: dict[str, float] = {}
+
+    def prepare(self, utterance: str) -> TextStream:
+        stream = TextStream()
+        self.streams.append(stream)
+        threading.Thread(
+            target=_writer, args=(stream, self.text, 0.005, self.log), daemon=True
+        ).start()
+        return stream
+
+    def drop(self) -> None:
+        for stream in self.streams:
+            stream.cancel()
+
+
+class _OnlyFallback:
+    def preview(self, utterance: str) -> tuple[str, SkillResult]:
+        return FALLBACK, SkillResult("Sorry, I can't do that yet.")
+
+
+def test_a_reply_started_at_the_pause_is_voiced_before_the_turn_commits(
+    engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's reply started at a pause has its first clause synthesised by the time
+    the endpoint confirms: the speak stage plays it without synthesising anew."""
+    model = _Model(ANSWER)
+
+    async def main() -> tuple[list[Event], Speaker]:
+        replies = SpeculativeReply(_OnlyFallback(), engines.tts, model)  # type: ignore[arg-type]
+        replies.prepare(1000.0, "what is the capital of france")
+        await asyncio.sleep(1.0)  # the hangover: written and voiced meanwhile
+        stream = model.streams[0]
+        assert stream.text.startswith("Paris is the capital")  # read by the voice already
+        calls: list[str] = []
+        voice = engines.tts.stream
+
+        def counted(text: str) -> object:
+            calls.append(text)
+            return voice(text)
+
+        monkeypatch.setattr(engines.tts, "stream", counted)
+
+        async def one() -> AsyncIterator[Event]:
+            yield Reply(0, 0, "Sorry, I can't do that yet.", "llm", 0.0, stream=stream)
+
+        speaker = Speaker()
+        out = [e async for e in speak_stage(one(), engines.tts, speaker, StreamClock(), replies)]
+        assert replies.used == 1
+        assert calls == []  # every clause was voiced in the pause: none anew
+        return out, speaker
+
+    out, speaker = asyncio.run(main())
+    done = next(e for e in out if isinstance(e, ReplyDone))
+    assert done.streamed_text == ANSWER and not done.interrupted and speaker.written
+
+
+def test_a_reply_started_at_a_pause_the_turn_did_not_end_at_is_dropped(engines: Engines) -> None:
+    model = _Model(" ".join([ANSWER] * 6))
+
+    async def main() -> SpeculativeReply:
+        replies = SpeculativeReply(_OnlyFallback(), engines.tts, model)  # type: ignore[arg-type]
+        replies.prepare(1000.0, "what is the capital")
+        await asyncio.sleep(0.2)
+        replies.prepare(1800.0, "what is the capital of france")  # speech went on
+        await asyncio.sleep(0.2)
+        assert replies.take_voiced(TextStream()) is None  # another reply: dropped too
+        return replies
+
+    replies = asyncio.run(main())
+    assert [s.cancelled.is_set() for s in model.streams] == [True, True]
+    assert replies.used == 0

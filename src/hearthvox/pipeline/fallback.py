@@ -51,7 +51,7 @@ class LlmFallback:
         self.llm.executor.submit(self._write, text, stream, self.conversation)
         return stream
 
-    def prepare(self, text: str) -> None:
+    def prepare(self, text: str) -> TextStream:
         """Start the reply to ``text`` (a pause's guess that only the fallback skill would
         answer) before the endpoint confirms it, on a copy of the conversation: if the
         command ends there, :meth:`start` hands it on, its first words already written;
@@ -62,6 +62,7 @@ class LlmFallback:
         self.llm.executor.submit(self._write, text, stream, conversation)
         self._prepared = (text, stream, conversation)
         self.prepared += 1
+        return stream
 
     def drop(self) -> None:
         prepared, self._prepared = self._prepared, None

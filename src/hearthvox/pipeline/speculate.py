@@ -30,8 +30,9 @@ from hearthvox.engines.asr import AsrResult, WhisperAsr
 from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.tts_chunks import Prefetch
-from hearthvox.events import Int16Array
+from hearthvox.events import Int16Array, TextStream
 from hearthvox.pipeline.fallback import LlmFallback
+from hearthvox.pipeline.voicing import VoicedStream
 from hearthvox.skills.registry import FALLBACK
 
 
@@ -143,11 +144,13 @@ class SpeculativeReply:
 
     The listener calls :meth:`prepare` once a pause's guess is decoded: the skills
     answer it without side effects (:meth:`hearthvox.skills.SkillRouter.preview`) and
-    the voice starts on the reply (phonemised and synthesised on its own thread). The
-    speak stage calls :meth:`take` with the reply it is about to say: when it is the
-    prepared one, its first chunk is already there or on the way. Speech that goes on
-    (a new pause) or another reply drops it (:meth:`drop`): nothing prepared is ever
-    spoken unless the committed turn says exactly that.
+    the voice starts on the reply (phonemised and synthesised on its own thread); what
+    only the fallback skill would answer, the language model starts to write, and its
+    clauses are voiced as they come (:class:`VoicedStream`). The speak stage calls
+    :meth:`take` with the reply it is about to say (:meth:`take_voiced` with the model's
+    stream): when it is the prepared one, its first chunk is already there or on the
+    way. Speech that goes on (a new pause) or another reply drops it (:meth:`drop`):
+    nothing prepared is ever spoken unless the committed turn says exactly that.
     """
 
     def __init__(self, router: Previewer, tts: PiperTts, llm: LlmFallback | None = None) -> None:
@@ -158,6 +161,7 @@ class SpeculativeReply:
         is started instead of the fallback's (which is never said)."""
         self._lock = threading.Lock()
         self._prepared: _Prepared | None = None
+        self._voiced: VoicedStream | None = None
         self._tried_ms: float | None = None
         """The pause last answered (or found to have no answer ready ahead)."""
         self.prepared = 0
@@ -174,7 +178,8 @@ class SpeculativeReply:
         if preview is None or not preview[1].text.strip() or preview[1].interrupt:
             return
         if self.llm is not None and preview[0] == FALLBACK:
-            self.llm.prepare(text)
+            # the model's reply, its clauses voiced as they are written
+            self._voiced = VoicedStream(self.llm.prepare(text), self.tts)
             return
         reply = str(preview[1].text)
 
@@ -199,11 +204,25 @@ class SpeculativeReply:
         self.used += 1
         return prepared.future
 
+    def take_voiced(self, stream: TextStream) -> VoicedStream | None:
+        """The voicing of the model's reply ``stream`` started at the pause (then no longer
+        held here), or None."""
+        voiced, self._voiced = self._voiced, None
+        if voiced is None or voiced.stream is not stream:
+            if voiced is not None:
+                voiced.cancel()
+            return None
+        self.used += 1
+        return voiced
+
     def drop(self) -> None:
         with self._lock:
             prepared, self._prepared = self._prepared, None
         if prepared is not None:
             _cancel(prepared)
+        voiced, self._voiced = self._voiced, None
+        if voiced is not None:
+            voiced.cancel()
         if self.llm is not None:
             self.llm.drop()
 

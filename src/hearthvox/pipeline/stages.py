@@ -20,7 +20,7 @@ from typing import Protocol
 
 from hearthvox.engines.asr import Recogniser
 from hearthvox.engines.tts import PiperTts
-from hearthvox.engines.tts_chunks import Prefetch, result_of
+from hearthvox.engines.tts_chunks import Prefetch
 from hearthvox.errors import EngineError, SkillError
 from hearthvox.events import (
     Event,
@@ -30,15 +30,14 @@ from hearthvox.events import (
     ReplyDone,
     SpeechEnded,
     StageError,
-    TextStream,
     Transcript,
     TtsFirstAudio,
 )
-from hearthvox.pipeline.clauses import clauses
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.speculate import SpeculativeReply
+from hearthvox.pipeline.voicing import VoicedStream, chunk_of, next_chunk
 from hearthvox.skills.registry import FALLBACK
 
 log = logging.getLogger(__name__)
@@ -137,6 +136,8 @@ async def answer_stage(
                         stream=llm.start(text),
                     )
                     continue
+                if llm is not None:
+                    llm.drop()  # a reply it started at the pause is not this turn's
                 yield Reply(
                     *clock.stamp(),
                     text=result.text,
@@ -145,18 +146,6 @@ async def answer_stage(
                     interrupt=result.interrupt,
                     queue_ms=_waited_ms(event.t_created_s, t0),
                 )
-
-
-async def _next_chunk(stream: Prefetch[Int16Array]) -> Int16Array | None:
-    """The reply's next chunk of audio, synthesised on the voice's thread; None at the end."""
-    future = stream.next_future()
-    return None if future is None else await _chunk(future, stream)
-
-
-async def _chunk(future: Future[Int16Array], stream: Prefetch[Int16Array]) -> Int16Array:
-    with contextlib.suppress(Exception):  # result_of says what went wrong, as EngineError
-        await asyncio.wrap_future(future)
-    return result_of(future, stream)
 
 
 async def _prepared(
@@ -230,39 +219,9 @@ async def _text_chunks(
         sentences = await tts.executor.run(tts.stream, event.text)  # phonemised there
     playing.append(sentences)
     if early is not None:
-        yield await _chunk(early, sentences)
-    while (samples := await _next_chunk(sentences)) is not None:
+        yield await chunk_of(early, sentences)
+    while (samples := await next_chunk(sentences)) is not None:
         yield samples
-
-
-async def _streamed_chunks(
-    stream: TextStream, tts: PiperTts, playing: list[Prefetch[Int16Array]]
-) -> AsyncGenerator[Int16Array, None]:
-    """A streamed reply's audio: each clause is phonemised and its first chunk started as
-    soon as it is written, also while the clause before it plays."""
-    ahead: asyncio.Queue[tuple[Prefetch[Int16Array], Future[Int16Array] | None] | None]
-    ahead = asyncio.Queue()
-
-    async def write() -> None:
-        try:
-            async for clause in clauses(stream.pieces()):
-                sentences = await tts.executor.run(tts.stream, clause)
-                playing.append(sentences)
-                ahead.put_nowait((sentences, sentences.next_future()))
-        finally:
-            ahead.put_nowait(None)
-
-    writer = asyncio.ensure_future(write())
-    try:
-        while (item := await ahead.get()) is not None:
-            sentences, first = item
-            if first is not None:
-                yield await _chunk(first, sentences)
-            while (samples := await _next_chunk(sentences)) is not None:
-                yield samples
-        await writer  # its error, if it failed
-    finally:
-        writer.cancel()
 
 
 async def speak_stage(
@@ -293,10 +252,13 @@ async def speak_stage(
         told = False  # the listener, that this reply plays
         playing: list[Prefetch[Int16Array]] = []
         stream = event.stream
+        voiced: VoicedStream | None = None
+        if stream is not None:  # voiced from its pause on when it was started there
+            voiced = replies.take_voiced(stream) if replies is not None else None
+            voiced = voiced if voiced is not None else VoicedStream(stream, tts)
+            playing = voiced.playing
         chunks = (
-            _streamed_chunks(stream, tts, playing)
-            if stream is not None
-            else _text_chunks(event, tts, replies, playing)
+            voiced.chunks() if voiced is not None else _text_chunks(event, tts, replies, playing)
         )
         first = True
         try:
@@ -339,8 +301,8 @@ async def speak_stage(
                     yield Interrupt(*clock.stamp(), reason="barge_in")
                     break
         finally:
-            if event.stream is not None:
-                event.stream.cancel()  # the writer stops within a token
+            if voiced is not None:
+                voiced.cancel()  # the model's writer stops within a token
             for sentences in playing:
                 sentences.cancel()
             await chunks.aclose()
