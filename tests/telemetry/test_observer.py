@@ -118,6 +118,7 @@ def test_a_language_model_turn_records_counts_and_never_its_words(
 ) -> None:
     pytest.importorskip("llama_cpp")
     from hearthvox.bundles.optional import load_llm
+    from hearthvox.pipeline.jsonl import event_record
     from hearthvox.telemetry.privacy import TURN_FIELDS, screen
 
     cfg = Config()
@@ -147,3 +148,6 @@ def test_a_language_model_turn_records_counts_and_never_its_words(
     screen(record, TURN_FIELDS, keep_text=False)  # every field on the allow-list
     words = [w for w in ctx.last_reply.split() if len(w) >= 5]  # the model's reply
     assert words and not any(w in json.dumps(record) for w in words)
+    line = event_record(done)  # `run --json`'s turn_done: counts and times, no words
+    assert line is not None and line["llm"]["new_tokens"] == done.llm.new_tokens
+    assert not any(w in json.dumps(line) for w in words)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hearthvox.events import (
@@ -67,6 +68,8 @@ def event_record(event: Event) -> dict[str, Any] | None:
                 "skill": event.skill,
                 "stages_ms": event.stages_ms,
             }
+            if event.llm is not None:  # the language model's counts and times
+                body["llm"] = dataclasses.asdict(event.llm)
         case _:
             return None
     return {
