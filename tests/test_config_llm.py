@@ -55,7 +55,7 @@ def test_the_defaults_serve_and_every_key_is_read(tmp_path: Path) -> None:
         ("[llm]\nidle_timeout_s = -5.0", "[llm] idle_timeout_s must be greater than 0"),
         ('[llm]\nenabled = "yes"', "[llm] enabled must be of type bool"),
         ('[llm]\ncache_type = "q2_k"', "[llm] cache_type = 'q2_k': must be one of"),
-        ('[llm]\nbackend = "openai"', "unknown key [llm] 'backend'"),
+        ('[llm]\nbackend = "openai"', '[llm] backend = "openai" needs [llm] url'),
         ('[llm]\nmodel = "no-such.gguf"', "[llm] model:"),
         ('[llm]\nmodel = "a\\u0001b"', "must not hold control characters"),
     ],

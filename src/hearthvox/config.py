@@ -7,6 +7,7 @@ of the wrong type or out of range, is a :class:`ConfigError` naming it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,94 @@ class LlmConfig:
     runtime overhead do not fit is refused, with the numbers."""
     cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
     """The KV cache's precision (bytes per cached value: 2, ~1.06, ~0.56)."""
+    backend: Literal["local", "openai"] = "local"
+    """``openai``: ask an OpenAI-compatible server on the network first (``url``); this
+    sends the question and the kept history off the device. The local model answers when
+    the server is away or slow (docs/llm.md#remote-server)."""
+    url: str = ""
+    """The server's base URL, such as ``http://192.168.1.5:8080/v1`` (http or https)."""
+    remote_model: str = ""
+    """The model name sent to the server ("": none sent; llama.cpp's server takes its one
+    model, Ollama and vLLM need the name)."""
+    api_key_env: str = ""
+    """The name of an environment variable holding the server's API key (never the key)."""
+    connect_timeout_s: float = 1.0
+    """Connecting to the server may take this long."""
+    first_token_s: float = 1.5
+    """No reply text from the server this long after the request: the local model answers."""
+    read_timeout_s: float = 2.0
+    """The server silent this long between two pieces of a reply: the reply ends there."""
+    retry_after_s: float = 30.0
+    """After the server failed, turns go straight to the local model for this long."""
+
+    def __post_init__(self) -> None:
+        if self.url:
+            server_url(self.url)
+        elif self.backend == "openai":
+            raise ConfigError(
+                '[llm] backend = "openai" needs [llm] url, the server\'s base URL '
+                "(such as http://192.168.1.5:8080/v1)"
+            )
+        if self.api_key_env and not _ENV_NAME.fullmatch(self.api_key_env):
+            raise ConfigError(
+                "[llm] api_key_env must be the name of an environment variable "
+                f"(letters, digits, _), got {_short(self.api_key_env)}"
+            )
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+@dataclass(frozen=True)
+class ServerUrl:
+    """``[llm] url``, checked: where the chat completions are asked for."""
+
+    scheme: Literal["http", "https"]
+    host: str
+    port: int
+    path: str
+    """The request path: the base URL's path + ``/chat/completions``."""
+
+    @property
+    def where(self) -> str:
+        """``host:port`` (what logs name; a URL never carries a key here)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def server_url(url: str) -> ServerUrl:
+    """Parse ``[llm] url`` (a ConfigError in one line unless it is an http(s) URL with a
+    host, no user name or password, no query or fragment)."""
+    import urllib.parse
+
+    def bad(why: str) -> ConfigError:
+        got = f", got {_short(url)}" if "@" not in url else ""  # never a password back
+        return ConfigError(
+            f"[llm] url {why}: give the server's base URL, such as http://192.168.1.5:8080/v1{got}"
+        )
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise bad(f"is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise bad("must start with http:// or https://")
+    if not parts.hostname:
+        raise bad("has no host")
+    if port == 0:
+        raise bad("has port 0")
+    if parts.username is not None or parts.password is not None:
+        raise bad("must not hold a user name or password (a key: [llm] api_key_env)")
+    if parts.query or parts.fragment:
+        raise bad("must not have a query or a fragment")
+    if any(c.isspace() for c in url):
+        raise bad("must not hold spaces")
+    path = parts.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path += "/chat/completions"
+    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
+    return ServerUrl(scheme, parts.hostname, port or (443 if scheme == "https" else 80), path)
 
 
 KEEP_TRANSCRIPTS_MAX_DAYS = 30
@@ -337,8 +426,9 @@ def _wake_thresholds(where: str, value: Any) -> WakeThresholds:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """``hearthvox report`` (docs/report.md): the launch limits it judges by, and the local
-    LLM whose KV cache the capacity section sizes (``llm_layers = 0``: none configured)."""
+    """``hearthvox report`` (docs/report.md): the launch limits it judges by, and a local
+    LLM not installed here whose KV cache the capacity section sizes from these figures
+    (``llm_layers = 0``: none). The configured ``[llm]`` model is measured, not sized."""
 
     utilisation: float = 0.7
     """Capacity is counted at this share of the device's CPU."""

@@ -108,13 +108,18 @@ class LlmFigures:
     first_token_ms: float | None
     tokens_per_s: float | None
     stop: str
-    """``end``, ``max_tokens``, ``wall_time`` or ``cancelled``."""
+    """``end``, ``max_tokens``, ``wall_time``, ``cancelled``, or ``error`` (the server
+    failed: mid-reply, or with no local model to answer)."""
     dropped_turns: int
     """Oldest turns dropped from the history to make room."""
     question_cut: bool
     tokens_after_cancel: int = 0
     """Pieces written after the reply was cancelled (a barge-in): at most the one token
     whose computation had begun."""
+    backend: str = "local"
+    """Who answered: ``local`` (the model on the device), ``openai`` (the server of
+    ``[llm] url``) or ``none`` (the server failed and no local model runs: the fallback
+    skill's reply is said)."""
 
 
 class TextStream:

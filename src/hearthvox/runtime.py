@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from hearthvox.config import Config
 from hearthvox.engines import Engines, load_engines
 from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.llm import LlamaLlm
+from hearthvox.engines.llm_remote import RemoteLlm, RemoteOptions
 from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.paths import Paths, user_paths
@@ -42,8 +44,9 @@ class Runtime:
     """Called with every pipeline event (telemetry subscribes here)."""
     device: DeviceSetup | None = None
     """This device's profile and the variants the engines run with (``hearthvox hw``)."""
-    llm: LlamaLlm | None = None
-    """The language model for what no skill answers (``[llm]``), when it runs here."""
+    llm: LlamaLlm | RemoteLlm | None = None
+    """The language model for what no skill answers (``[llm]``), when it runs here (or
+    the server of ``[llm] url``, the local model behind it)."""
 
     def announcements(self) -> list[str]:
         """Texts of the timers that fell due (each returned once)."""
@@ -67,10 +70,10 @@ class Runtime:
 
 
 def start_llm(cfg: Config, paths: Paths | None = None) -> LlamaLlm | None:
-    """The language model of ``[llm]``, loaded now (its header and memory budget checked
-    first), or None: ``enabled = false``, the ``[llm]`` extra not installed (said once),
-    or a model that does not load or fit (said once, with the numbers; the assistant
-    runs without it)."""
+    """The local language model of ``[llm]``, loaded now (its header and memory budget
+    checked first), or None: ``enabled = false``, the ``[llm]`` extra not installed (said
+    once), or a model that does not load or fit (said once, with the numbers; the
+    assistant runs without it)."""
     if not cfg.llm.enabled:
         return None
     if not cfg.llm.model and importlib.util.find_spec("llama_cpp") is None:
@@ -81,6 +84,31 @@ def start_llm(cfg: Config, paths: Paths | None = None) -> LlamaLlm | None:
     except HearthvoxError as exc:
         log.warning("the language model is off: %s", exc)
         return None
+
+
+def start_llm_backend(cfg: Config, paths: Paths | None = None) -> LlamaLlm | RemoteLlm | None:
+    """What answers what no skill does, as ``[llm] backend`` says: the local model
+    (:func:`start_llm`), or the server of ``[llm] url`` with the local model (where it
+    loads) behind it, said in one warning line: what no skill answers leaves the device."""
+    local = start_llm(cfg, paths)
+    if not cfg.llm.enabled or cfg.llm.backend != "openai":
+        return local
+    remote = RemoteLlm(RemoteOptions.from_config(cfg.llm), local)
+    behind = (
+        "the local model" if local is not None else "the fallback skill's reply (no local model)"
+    )
+    log.warning(
+        '[llm] backend = "openai": what no skill answers is sent, with the recent turns, off '
+        "this device to the server at %s; when it is away or slow, %s answers",
+        remote.where,
+        behind,
+    )
+    if cfg.llm.api_key_env and not os.environ.get(cfg.llm.api_key_env):
+        log.warning(
+            "[llm] api_key_env names %s, which is not set: the server is asked without a key",
+            cfg.llm.api_key_env,
+        )
+    return remote
 
 
 def start_second_asr(
@@ -148,6 +176,6 @@ def load_runtime(cfg: Config, paths: Paths | None = None, *, wait_second: bool =
     share_skill_vocabulary(engines, router)
     start_second_asr(engines, device, paths, wait=wait_second)
     run_cfg = engines.cfg or cfg  # endpoint timing and the rest, as the engines were tuned
-    llm = start_llm(run_cfg, paths)  # its budgets as the matrix sets them for this device
+    llm = start_llm_backend(run_cfg, paths)  # its budgets as the matrix sets them for this device
     ready_ms = (time.perf_counter() - t0) * 1000.0
     return Runtime(run_cfg, paths, models, engines, ctx, router, ready_ms, device=device, llm=llm)

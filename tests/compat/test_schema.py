@@ -81,6 +81,8 @@ FALLBACK = "  - id: any\n    match: {}\n"
          "endpoint, llm)"),
         (_edit("asr: {beam_size: 2}", "llm: {model: big.gguf}"),
          "<t>: profile 'pi4'.variants.llm: model is the user's choice"),
+        (_edit("asr: {beam_size: 2}", "llm: {backend: openai, url: 'http://10.0.0.9/v1'}"),
+         "<t>: profile 'pi4'.variants.llm: backend is the user's choice"),
         (_edit("asr: {beam_size: 2}", "llm: {context_tokens: 0}"),
          "<t>: profile 'pi4'.variants.llm: [llm] context_tokens must be"),
         (_edit("asr: {beam_size: 2}", "asr: {beam: 2}"),

@@ -22,6 +22,9 @@ from hearthvox.errors import ConfigError
 
 SCHEMA_VERSION = 1
 STAGES: tuple[str, ...] = ("wake", "vad", "asr", "tts", "endpoint", "llm")
+USER_LLM_KEYS = frozenset({"model", "backend", "url", "remote_model", "api_key_env"})
+"""``[llm]`` keys a device profile may not set: the user's model, and whether what no
+skill answers leaves the device."""
 ARCHES = frozenset(
     {"x86_64", "amd64", "i686", "i386", "aarch64", "arm64", "armv7l", "armv6l", "riscv64"}
 )
@@ -303,10 +306,11 @@ def _variants(raw: object, where: str, models: LockModels) -> Variants:
                 f"{where}.asr: second_model is the user's switch; a profile says it with "
                 f"second_asr: {{enabled: true|false, reason: ...}}"
             )
-        if stage == "llm" and "model" in settings:
+        if stage == "llm" and (own := sorted(USER_LLM_KEYS & set(settings))):
             raise ConfigError(
-                f"{where}.llm: model is the user's choice ([llm] model = a GGUF file); a "
-                f"profile sets the budgets (context_tokens, memory_mb, ...)"
+                f"{where}.llm: {own[0]} is the user's choice (the model, and whether a server "
+                f"off the device is asked); a profile sets the budgets (context_tokens, "
+                f"memory_mb, ...)"
             )
         checked = {k: v for k, v in settings.items() if not (stage == "asr" and k == "model")}
         try:  # the same keys, types and ranges as the [stage] table of config.toml

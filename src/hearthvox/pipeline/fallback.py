@@ -9,7 +9,9 @@ stream, and the model stops within one token. At a pause whose guess only the
 fallback would answer, the reply is started ahead (:meth:`LlmFallback.prepare`),
 as the skills' replies are (:class:`hearthvox.pipeline.speculate.SpeculativeReply`).
 The pipeline holds one conversation; it ends after ``[llm] idle_timeout_s`` without a
-turn, and its state is freed.
+turn, and its state is freed. With ``[llm] backend = "openai"`` the model is a
+:class:`hearthvox.engines.llm_remote.RemoteLlm` (a server first, the local model behind
+it); the figures say which answered.
 """
 
 from __future__ import annotations
@@ -18,20 +20,26 @@ import copy
 import logging
 from collections.abc import Callable
 
-from hearthvox.engines.llm import LlamaLlm, ReplyStats
+from hearthvox.engines.llm import LlamaLlm, LlmReply, ReplyStats
 from hearthvox.engines.llm_conversation import Conversation
+from hearthvox.engines.llm_remote import RemoteConversation, RemoteLlm, RemoteReply
 from hearthvox.events import LlmFigures, TextStream
 
 log = logging.getLogger(__name__)
 
 
+AnyConversation = Conversation | RemoteConversation
+
+
 class LlmFallback:
-    def __init__(self, llm: LlamaLlm, remember: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, llm: LlamaLlm | RemoteLlm, remember: Callable[[str], None] | None = None
+    ) -> None:
         self.llm = llm
         self.remember = remember
         """Told each whole reply (what "repeat that" says next)."""
-        self.conversation = llm.conversation()
-        self._prepared: tuple[str, TextStream, Conversation] | None = None
+        self.conversation: AnyConversation = llm.conversation()
+        self._prepared: tuple[str, TextStream, AnyConversation] | None = None
         self.prepared = 0
         """Replies started at a pause; :attr:`kept`: those the committed turn used."""
         self.kept = 0
@@ -69,10 +77,10 @@ class LlmFallback:
         if prepared is not None:
             prepared[1].cancel()
 
-    def _write(self, text: str, stream: TextStream, conversation: Conversation) -> None:
+    def _write(self, text: str, stream: TextStream, conversation: AnyConversation) -> None:
         error: str | None = None
         try:
-            reply = self.llm.generate(conversation, text, stream.cancelled)
+            reply = self._generate(conversation, text, stream)
             written = []
             late = 0
             try:
@@ -86,9 +94,13 @@ class LlmFallback:
             said = not stream.cancelled.is_set()  # not a dropped guess, nor cut short
             if self.remember is not None and said and "".join(written).strip():
                 self.remember("".join(written).strip())
-            stream.figures = figures(reply.stats, late)
+            backend = reply.backend if isinstance(reply, RemoteReply) else "local"
+            failed = reply.error if isinstance(reply, RemoteReply) else None
+            stream.figures = figures(reply.stats, late, backend, failed is not None)
+            error = failed  # the server's failure: said once, as the stage's error
             log.debug(
-                "llm reply: %d tokens, stop %s, first token %.2f s",
+                "llm reply (%s): %d tokens, stop %s, first token %.2f s",
+                backend,
                 reply.stats.new_tokens,
                 reply.stats.stop,
                 reply.stats.first_token_s or 0.0,
@@ -99,12 +111,31 @@ class LlmFallback:
         finally:
             stream.end(error)
 
+    def _generate(
+        self, conversation: AnyConversation, text: str, stream: TextStream
+    ) -> LlmReply | RemoteReply:
+        if isinstance(self.llm, RemoteLlm):
+            assert isinstance(conversation, RemoteConversation)
+            return self.llm.generate(conversation, text, stream.cancelled)
+        assert isinstance(conversation, Conversation)
+        return self.llm.generate(conversation, text, stream.cancelled)
+
     def close(self) -> None:
         """End the conversation (its turns are freed), on the model's thread."""
-        self.llm.executor.submit(self.llm.end, self.conversation)
+        self.llm.executor.submit(self._end, self.conversation)
+
+    def _end(self, conversation: AnyConversation) -> None:
+        if isinstance(self.llm, RemoteLlm):
+            assert isinstance(conversation, RemoteConversation)
+            self.llm.end(conversation)
+        else:
+            assert isinstance(conversation, Conversation)
+            self.llm.end(conversation)
 
 
-def figures(stats: ReplyStats, tokens_after_cancel: int = 0) -> LlmFigures:
+def figures(
+    stats: ReplyStats, tokens_after_cancel: int = 0, backend: str = "local", failed: bool = False
+) -> LlmFigures:
     first = stats.first_token_s
     rate = stats.tokens_per_s
     return LlmFigures(
@@ -113,8 +144,9 @@ def figures(stats: ReplyStats, tokens_after_cancel: int = 0) -> LlmFigures:
         new_tokens=stats.new_tokens,
         first_token_ms=round(first * 1000.0, 1) if first is not None else None,
         tokens_per_s=round(rate, 1) if rate is not None else None,
-        stop=stats.stop,
+        stop="error" if failed else stats.stop,
         dropped_turns=stats.dropped_turns,
         question_cut=stats.question_cut,
         tokens_after_cancel=tokens_after_cancel,
+        backend=backend,
     )

@@ -20,6 +20,7 @@ from typing import TypeVar
 from hearthvox.config import Config
 from hearthvox.engines import Engines
 from hearthvox.engines.llm import LlamaLlm
+from hearthvox.engines.llm_remote import RemoteLlm
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, StopReply, ToListener
@@ -86,7 +87,7 @@ class Pipeline:
         cfg: Config,
         announcements: Callable[[], list[str]] = list,
         observers: Sequence[Observer] = (),
-        llm: LlamaLlm | None = None,
+        llm: LlamaLlm | RemoteLlm | None = None,
     ) -> None:
         self.engines = engines
         self.llm = llm

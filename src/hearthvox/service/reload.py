@@ -23,7 +23,7 @@ from hearthvox.runtime import (
     Runtime,
     load_runtime,
     share_skill_vocabulary,
-    start_llm,
+    start_llm_backend,
     start_second_asr,
 )
 from hearthvox.settings import engine_config
@@ -66,7 +66,7 @@ def reload_runtime(runtime: Runtime, cfg: Config) -> Reloaded:
     router = SkillRouter.from_config(cfg.skills, runtime.skills)
     llm = runtime.llm
     if tuned.llm != runtime.cfg.llm:  # the language model again, or none (a failure: none)
-        llm = start_llm(tuned, runtime.paths)
+        llm = start_llm_backend(tuned, runtime.paths)
         changed = (*changed, "llm")
     if not any(s in ENGINE_NAMES for s in changed):
         share_skill_vocabulary(runtime.engines, router)
