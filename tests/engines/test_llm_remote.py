@@ -31,7 +31,9 @@ from hearthvox.engines.llm import LlamaLlm, LlmOptions
 from hearthvox.engines.llm_http import MAX_LINE_BYTES
 from hearthvox.engines.llm_remote import RemoteLlm, RemoteOptions, RemoteReply
 from hearthvox.errors import ConfigError
+from hearthvox.events import LlmFigures, TurnDone
 from hearthvox.pipeline.fallback import LlmFallback
+from hearthvox.pipeline.jsonl import event_record
 from hearthvox.runtime import start_llm_backend
 
 ARTIFACT = load_lock().artifact(LLM_MODEL)
@@ -428,6 +430,9 @@ def test_the_fallback_says_which_backend_answered(server: str, local: LlamaLlm) 
     text, figures, error = asyncio.run(one(away))  # no local model: no words, one error
     assert text == "" and error is not None and getattr(figures, "backend", None) == "none"
     assert getattr(figures, "stop", None) == "error"
+    assert isinstance(figures, LlmFigures)
+    done = event_record(TurnDone(10, 12, 1, "answered", "llm", llm=figures))
+    assert done is not None and done["llm_backend"] == "none"  # run --json's turn_done
 
 
 def test_start_warns_once_that_the_transcript_leaves_the_device(

@@ -17,9 +17,9 @@ from tests.telemetry.helpers import DAY_S, DrivenClock, turn
 
 def test_new_store_has_a_schema_version(tmp_path: Path) -> None:
     store = TelemetryStore(tmp_path / "t.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     conn = sqlite3.connect(tmp_path / "t.sqlite3")
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
         "turns",
         "stage_times",
@@ -38,6 +38,7 @@ LLM = {
     "llm_dropped_turns": 0,
     "llm_question_cut": False,
     "llm_tokens_after_cancel": 1,
+    "llm_backend": "openai",
 }
 
 
@@ -54,12 +55,33 @@ def test_a_schema_1_database_gains_the_language_model_columns_and_keeps_its_turn
     conn.close()
 
     store = TelemetryStore(path)
-    assert store.schema_version() == 2 and not store.set_aside
+    assert store.schema_version() == 3 and not store.set_aside
     store.add_turn(turn(900.0, skill="llm", **LLM))
     old, new = store.turns()
     assert old["stages"]["end_of_speech_to_first_audio"][0] == 700.0
     assert old["llm_new_tokens"] is None
     assert {k: new[k] for k in LLM} == LLM | {"llm_question_cut": 0}
+
+
+def test_a_schema_2_database_gains_the_backend_column_and_keeps_its_turns(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.sqlite3"
+    local = {k: v for k, v in LLM.items() if k != "llm_backend"}
+    TelemetryStore(path).add_turn(turn(700.0, skill="llm", **local))
+    conn = sqlite3.connect(path, isolation_level=None)  # back to schema 2, as it was
+    conn.execute("ALTER TABLE turns DROP COLUMN llm_backend")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+    store = TelemetryStore(path)
+    assert store.schema_version() == 3 and not store.set_aside
+    store.add_turn(turn(900.0, skill="llm", **LLM))
+    old, new = store.turns()
+    assert old["llm_new_tokens"] == 31 and old["llm_backend"] is None
+    assert new["llm_backend"] == "openai"
+    assert summarize(store.turns(), [])["llm"]["backends"] == {"local": 1, "openai": 1}
 
 
 def test_the_summary_counts_the_language_model_turns_without_text(tmp_path: Path) -> None:
@@ -75,11 +97,13 @@ def test_the_summary_counts_the_language_model_turns_without_text(tmp_path: Path
         "stops": {"cancelled": 1},
         "questions_cut": 0,
         "turns_dropped": 0,
+        "backends": {"openai": 1},
     }
     assert summarize(store.turns()[:1], [])["llm"] is None
     data |= {"window": "all", "path": "t.sqlite3"}
     text = render_summary(data, recorded=True, enabled=True)
     assert "language model: 1 turns, 31.0 tokens a reply at 41.5 tokens/s" in text
+    assert "  answered by: openai 1" in text
 
 
 def test_percentiles_match_a_direct_computation(tmp_path: Path) -> None:

@@ -128,6 +128,9 @@ def render_summary(data: dict[str, Any], *, recorded: bool, enabled: bool) -> st
             f"language model: {llm['turns']} turns, {llm['new_tokens_p50']} tokens a reply "
             f"at {llm['tokens_per_s_p50']} tokens/s (p50); stopped: {stops}"
         )
+        if set(llm.get("backends", {})) - {"local"}:  # a server on the network answered too
+            answered = ", ".join(f"{k} {v}" for k, v in llm["backends"].items())
+            lines.append(f"  answered by: {answered}")
     if data["bundles"] or data["profiles"]:
         bundles, profiles = ", ".join(data["bundles"]), ", ".join(data["profiles"])
         lines.append(f"bundle {bundles or '?'} · profile {profiles or '?'}")

@@ -68,6 +68,8 @@ def event_record(event: Event) -> dict[str, Any] | None:
                 "skill": event.skill,
                 "stages_ms": event.stages_ms,
             }
+            if event.llm is not None:  # who answered: the local model or a server
+                body["llm_backend"] = event.llm.backend
             if event.llm is not None:  # the language model's counts and times
                 body["llm"] = dataclasses.asdict(event.llm)
         case _:

@@ -108,6 +108,7 @@ class TurnObserver:
                 "llm_dropped_turns": f.dropped_turns,
                 "llm_question_cut": f.question_cut,
                 "llm_tokens_after_cancel": f.tokens_after_cancel,
+                "llm_backend": label_or(f.backend),
             }
         if turn is not None:
             record |= {

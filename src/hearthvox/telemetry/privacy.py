@@ -73,8 +73,16 @@ LLM_TURN_FIELDS: dict[str, FieldSpec] = {
     "llm_dropped_turns": _t("integer", "... oldest turns dropped from the history for it"),
     "llm_question_cut": _t("flag", "... the question was cut to fit the context"),
     "llm_tokens_after_cancel": _t("integer", "... tokens written after a barge-in cancelled it"),
+    "llm_backend": _t("label", "... who answered: local, openai (the [llm] url server) or none"),
 }
-"""A turn the language model answered: counts and times, never text (schema 2)."""
+"""A turn the language model answered: counts and times, never text (schema 2; schema 3
+added ``llm_backend``)."""
+
+ADDED_IN: dict[int, tuple[str, ...]] = {
+    2: tuple(name for name in LLM_TURN_FIELDS if name != "llm_backend"),
+    3: ("llm_backend",),
+}
+"""The ``turns`` columns each schema version added (how an older database is brought up)."""
 
 TURN_FIELDS: dict[str, FieldSpec] = {
     "ts": _t("number", "when the turn ended (Unix seconds)"),

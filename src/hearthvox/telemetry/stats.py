@@ -115,6 +115,9 @@ def llm_summary(turns: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         "stops": dict(sorted(Counter(str(t["llm_stop"]) for t in answered).items())),
         "questions_cut": sum(1 for t in answered if t.get("llm_question_cut")),
         "turns_dropped": int(sum(values("llm_dropped_turns"))),
+        "backends": dict(  # a turn of schema 2 was the local model's
+            sorted(Counter(str(t.get("llm_backend") or "local") for t in answered).items())
+        ),
     }
 
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from hearthvox.errors import HearthvoxError
 from hearthvox.filemodes import private_dir, private_file
 from hearthvox.telemetry.privacy import (
+    ADDED_IN,
     LLM_TURN_FIELDS,
     START_FIELDS,
     TURN_FIELDS,
@@ -36,8 +37,9 @@ from hearthvox.telemetry.privacy import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-"""2 added the language model's turn fields (:data:`LLM_TURN_FIELDS`) to ``turns``."""
+SCHEMA_VERSION = 3
+"""2 added the language model's turn fields (:data:`LLM_TURN_FIELDS`) to ``turns``, 3 its
+``llm_backend`` (:data:`ADDED_IN`)."""
 DB_NAME = "telemetry.sqlite3"
 
 _SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "flag": "INTEGER", "label": "TEXT"}
@@ -152,10 +154,12 @@ class TelemetryStore:
                         "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                     )
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version == 1:  # the same tables; ``turns`` gains the model's columns
+            elif 1 <= version < SCHEMA_VERSION:  # the same tables; ``turns`` gains columns
                 with _transaction(conn):
-                    for name, spec in LLM_TURN_FIELDS.items():
-                        conn.execute(f"ALTER TABLE turns ADD COLUMN {name} {_SQL_TYPES[spec.kind]}")
+                    for added in range(version + 1, SCHEMA_VERSION + 1):
+                        for name in ADDED_IN[added]:
+                            kind = _SQL_TYPES[LLM_TURN_FIELDS[name].kind]
+                            conn.execute(f"ALTER TABLE turns ADD COLUMN {name} {kind}")
                     conn.execute(
                         "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                         (str(SCHEMA_VERSION),),
