@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXPECTED = {
     "asr_finalisation_ms",
     "asr_wer",
@@ -67,3 +69,23 @@ def test_bench_says_what_to_do_without_a_corpus(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "--corpus" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_only_the_language_model_part(corpus_dir: Path, hearthvox_home: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    env = {**os.environ, "HEARTHVOX_CORPUS": str(corpus_dir), "HEARTHVOX_HOME": str(hearthvox_home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "hearthvox", "bench", "--quick", "--only", "llm", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    names = {json.loads(line)["metric"] for line in done.stdout.splitlines()}
+    assert names == {
+        "llm_end_of_speech_to_first_audio_ms",
+        "llm_first_token_ms",
+        "llm_tokens_per_s",
+        "llm_barge_in_stop_ms",
+    }

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class BenchOptions:
     """Handed to the memory probe, which loads the runtime in a fresh process."""
     llm: bool = True
     """Measure the local language model's turns (where it runs: ``[llm]``)."""
+    only: str | None = None
+    """``llm`` or ``barge-in``: that part alone."""
 
 
 def barge_in_metrics(
@@ -187,9 +189,7 @@ def llm_metrics(
 
 
 def quick_options(opts: BenchOptions) -> BenchOptions:
-    return BenchOptions(
-        opts.corpus, True, opts.realtime_all, 0.2, 1, 4.0, opts.config_path, opts.llm
-    )
+    return replace(opts, quick=True, soak_minutes=0.2, reps=1, idle_s=4.0)
 
 
 Progress = Callable[[str], None]
@@ -203,6 +203,9 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
     progress("loading the engines")
     paths = default_model_paths()
     engines = load_engines(paths, engine_config(cfg, paths))
+    if opts.only is not None:
+        yield from _part(engines, cfg, opts, progress)
+        return
     load_second_asr_now(engines)  # [asr] cascade: measured with the larger model in
     cascade = engines.asr.second is not None
     recorded = corpus_speech(opts.corpus, 1 if opts.quick else None)
@@ -326,17 +329,9 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         "0.25 s endpoint + transcribe() + Piper first sentence",
     )
 
-    barge_ins, replies = (1, 1) if opts.quick else (BARGE_INS, QUIET_REPLIES)
-    progress(f"barge-in: {barge_ins} replies cut short, {replies} played out, in real time")
-    yield from barge_in_metrics(engines, cfg, barge_ins, replies)
-
-    llm = start_llm(engines.cfg or cfg) if opts.llm else None
-    if llm is not None:
-        yield from llm_metrics(engines, cfg, llm, opts.quick, progress)
-        llm.close()
-        del llm
-    elif opts.llm:
-        progress("language model: not measured (it does not run here: see the log)")
+    yield from _part(engines, cfg, replace(opts, only="barge-in"), progress)
+    if opts.llm:
+        yield from _part(engines, cfg, replace(opts, only="llm"), progress)
 
     progress("idle CPU: our listener vs openWakeWord's Model alone")
     oww = OpenWakeWordAlone(paths.wake_models[cfg.wake.models[0]])
@@ -374,6 +369,25 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         mine["rss_growth_mib"] <= 5.0,
         {"audio_s": mine["audio_s"], "samples": mine["samples"]},
     )
+
+
+def _part(
+    engines: Engines, cfg: Config, opts: BenchOptions, progress: Progress
+) -> Iterator[Metric]:
+    """The barge-ins, or the language model's turns (``opts.only``)."""
+    if opts.only == "barge-in":
+        barge_ins, replies = (1, 1) if opts.quick else (BARGE_INS, QUIET_REPLIES)
+        progress(f"barge-in: {barge_ins} replies cut short, {replies} played out, in real time")
+        yield from barge_in_metrics(engines, cfg, barge_ins, replies)
+        return
+    llm = start_llm(engines.cfg or cfg)
+    if llm is None:
+        progress("language model: not measured (it does not run here: see the log)")
+        return
+    try:
+        yield from llm_metrics(engines, cfg, llm, opts.quick, progress)
+    finally:
+        llm.close()
 
 
 def _probe(mode: str, opts: BenchOptions) -> dict[str, Any]:

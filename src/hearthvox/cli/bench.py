@@ -62,6 +62,12 @@ def _line(m: Metric) -> str:
     show_default=True,
     help="Measure the local language model's turns too (where [llm] runs: the llm extra).",
 )
+@click.option(
+    "--only",
+    type=click.Choice(["llm", "barge-in"]),
+    help="Measure only this part: the language model's turns (about 2 minutes) or the "
+    "barge-ins (about 10 minutes, in real time).",
+)
 @config_option(
     "Measure with this config file (default: $HEARTHVOX_CONFIG, else your config.toml, if any)."
 )
@@ -72,6 +78,7 @@ def bench(
     soak_minutes: float,
     realtime_all: bool,
     llm: bool,
+    only: str | None,
     config_path: Path | None,
 ) -> None:
     """Measure the voice loop side by side with the baselines, on this machine.
@@ -84,7 +91,8 @@ def bench(
     loaded their default way. Absolute times on a shared machine are noisy:
     the ratios are the figures that count. A full run takes about 17 minutes
     (10 of them barge-in, in real time; 2 the language model's turns, with the
-    llm extra) and the memory probe over --soak-minutes of audio.
+    llm extra) and the memory probe over --soak-minutes of audio; --only llm
+    or --only barge-in measures that part alone.
     """
     from hearthvox.bench.run import BenchOptions, run_bench
 
@@ -98,6 +106,7 @@ def bench(
         soak_minutes=soak_minutes,
         config_path=config_path,
         llm=llm,
+        only=only,
     )
 
     def progress(msg: str) -> None:
