@@ -24,17 +24,8 @@ from hearthvox.bundles.lock import load_lock, resolve_source
 from hearthvox.bundles.optional import LLM_MODEL
 from hearthvox.engines.llm import LlamaLlm, LlmOptions
 from hearthvox.engines.llm_conversation import ConversationBudget
+from hearthvox.report.llm_probe import QUESTIONS, long_conversation
 
-QUESTIONS = (
-    "What is the capital of France?",
-    "Why is the sky blue?",
-    "How many legs does a spider have?",
-    "Who wrote Romeo and Juliet?",
-    "What should I cook for dinner tonight?",
-    "How far away is the moon?",
-    "Tell me something interesting about octopuses.",
-    "What is the boiling point of water?",
-)
 MIB = 1024 * 1024
 
 
@@ -89,16 +80,9 @@ def main() -> None:
 
     # a long conversation: RSS after each turn, the history held to its budget
     long = llm.retuned(conversation=ConversationBudget(keep_turns=8, keep_tokens=1024))
-    conv = long.conversation()
-    rss_turns, cached, long_first, long_eval = [], [], [], []
-    for i in range(args.turns):
-        reply = long.generate(conv, QUESTIONS[i % len(QUESTIONS)], threading.Event())
-        for _piece in reply:
-            pass
-        rss_turns.append(proc.memory_info().rss / MIB)
-        cached.append(long.cached_tokens)
-        long_first.append((reply.stats.first_token_s or 0.0) * 1000)
-        long_eval.append(reply.stats.evaluated_tokens)
+    talk = long_conversation(long, args.turns, rss=lambda: proc.memory_info().rss / MIB)
+    rss_turns, cached = talk["rss_mib"], talk["cached_tokens"]
+    long_first, long_eval = talk["first_token_ms"], talk["evaluated_tokens"]
 
     all_first = [x for run in first_ms for x in run]
     all_tps = [x for run in tps for x in run]
@@ -133,7 +117,7 @@ def main() -> None:
             rss_turns[-1] - rss_turns[min(9, args.turns - 1)], 1
         ),
         "long_cached_tokens_max": max(cached),
-        "long_turns_dropped": conv.dropped,
+        "long_turns_dropped": talk["dropped_turns"],
         "long_evaluated_tokens_median": statistics.median(long_eval),
         "long_evaluated_tokens_max_after_turn_1": max(long_eval[1:], default=0),
         "long_first_token_ms_p95_turns_1_10": _p95(long_first[:10]),

@@ -90,7 +90,11 @@ def test_nothing_the_user_said_is_in_the_report(
 ) -> None:
     said = [r["transcript"].lower() for r in corpus_rows if r["kind"] == "speech"]
     assert said
-    for path in built_report.iterdir():
+    written = {p.name for p in built_report.iterdir()}
+    text_files = {"report.html", "report.md", "report.json", "samples.json"}
+    assert written <= text_files | {"llm_conversation.png"}  # the PNG: a plot of counts
+    for name in written & text_files:
+        path = built_report / name
         text = path.read_text().lower()
         for sentence in said:
             assert sentence not in text, f"{path.name} holds a transcript"
@@ -171,11 +175,13 @@ def test_llm_kv_cache_sized_against_memory_left(built_report: Path) -> None:
     assert kv_cache_bytes(rc) == 24 * 4096 * 2 * 2 * 64 * 2 == 50_331_648
     raw, _, _ = _load(built_report)
     fits = assemble(raw, Config(report=rc))
-    assert fits["capacity"]["llm"]["kv_mib_per_conversation"] == pytest.approx(48.0)
-    assert fits["capacity"]["llm"]["conversations_fit"] > 0
+    sized = fits["capacity"]["llm_sized"]  # beside the measured model, never instead of it
+    assert sized["kv_mib_per_conversation"] == pytest.approx(48.0)
+    assert sized["conversations_fit"] > 0
+    assert fits["capacity"]["llm"]["status"] == raw["llm"]["status"]
     huge = dataclasses.replace(rc, llm_weights_mb=raw["probe"]["mem_available_mib"] + 1)
     starved = assemble(raw, Config(report=huge))
-    assert any("KV cache" in b["what"] for b in starved["verdict"]["blockers"])
+    assert any("KV cache of qwen2.5-0.5b" in b["what"] for b in starved["verdict"]["blockers"])
 
 
 def test_unknown_bundle_is_refused(tmp_path: Path, corpus_dir: Path) -> None:

@@ -22,7 +22,9 @@ from hearthvox.paths import make_output_dir
 from hearthvox.report import capacity as capacity_mod
 from hearthvox.report import operations as ops
 from hearthvox.report.contract import device_facts, model_contract
+from hearthvox.report.llm_probe import measure_llm
 from hearthvox.report.measure import STAGES, Plan, fresh_process, warm
+from hearthvox.report.plots import LLM_PNG
 from hearthvox.report.quality import Quality, judge, run_eval
 from hearthvox.report.target import resolve
 from hearthvox.telemetry.stats import distribution
@@ -49,6 +51,7 @@ def measure(cfg: Config, opts: ReportOptions, progress: Progress) -> dict[str, A
     contract = model_contract(target, device)
     progress(f"cold start and memory in a fresh process ({plan.memory_turns} consecutive turns)")
     probe = fresh_process(plan, opts.config_path, opts.bundle, opts.channel)
+    llm = measure_llm(target.cfg, plan.llm_turns, plan.llm_wall_s, progress)  # as `run` has it
     measured = warm(target, plan, progress)
     progress("quality: the eval by slice" + (" (quick set)" if opts.quick else ""))
     quality = run_eval(cfg, target, opts.corpus, opts.quick)
@@ -69,6 +72,7 @@ def measure(cfg: Config, opts: ReportOptions, progress: Progress) -> dict[str, A
         "rollback": ops.rollback(target.channel, target.models.bundle_id),
         "recorded_rules": ops.recorded_rules(cfg),
         "buffers": buffers(target.cfg),
+        "llm": llm,
     }
 
 
@@ -127,7 +131,7 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
     }
     cores = int(raw["meta"]["cores"])
     mem_left = probe["mem_available_mib"]
-    cap = capacity_mod.capacity(w["capacity"], cores, cfg.report, mem_left)
+    cap = capacity_mod.capacity(w["capacity"], cores, cfg.report, mem_left, raw.get("llm"))
     q = Quality(**raw["quality"])
     slices = judge(q, cfg.report)
     rules = ops.alert_rules(cfg, samples.get("end_of_speech_to_first_audio_ms", []), probe)
@@ -162,7 +166,7 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
                 bool(raw["meta"]["quick"]),
                 len(rss),
                 q.missing,
-                cap["llm"] is not None,
+                cap,
             ),
         },
         "limits": dataclasses.asdict(cfg.report),
@@ -210,13 +214,17 @@ def write(raw: dict[str, Any], cfg: Config, out: Path) -> dict[str, Path]:
     }
     files["samples"].write_text(json.dumps(raw, indent=1, default=str))
     files["figures"].write_text(json.dumps(data, indent=1, default=str))
-    plots = render_plots(data, raw)
+    plots = render_plots(data, raw, out)
+    if "llm_conversation" in plots:
+        files["llm_plot"] = out / LLM_PNG
     files["markdown"].write_text(render_markdown(data))
     files["html"].write_text(render_html(data, plots))
     return files
 
 
-def render_plots(data: dict[str, Any], raw: dict[str, Any]) -> dict[str, str]:
+def render_plots(
+    data: dict[str, Any], raw: dict[str, Any], png_dir: Path | None = None
+) -> dict[str, str]:
     from hearthvox.report import plots
 
-    return plots.all_plots(data, raw)
+    return plots.all_plots(data, raw, png_dir)

@@ -1,5 +1,7 @@
 """Section 5, capacity: CPU-seconds per audio-second (ASR, idle listening) -> concurrent
-streams at the configured utilisation; KV-cache bytes of the configured local LLM."""
+streams at the configured utilisation; the configured language model's KV cache and
+conversations per device, measured (:mod:`.llm_capacity`); and, for a model not installed
+here, a KV cache sized from the hand-entered ``[report] llm_*`` figures."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import statistics
 from typing import Any
 
 from hearthvox.config import ReportConfig
+from hearthvox.report.llm_capacity import llm_capacity
 
 MIB = 1024.0 * 1024.0
 
@@ -31,8 +34,13 @@ def kv_cache_bytes(rc: ReportConfig) -> int:
 
 
 def capacity(
-    cpu: dict[str, list[float]], cores: int, rc: ReportConfig, mem_left_mib: float | None
+    cpu: dict[str, list[float]],
+    cores: int,
+    rc: ReportConfig,
+    mem_left_mib: float | None,
+    llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``llm``: what :mod:`.llm_probe` measured (None: samples from before it existed)."""
     asr = statistics.median(cpu["asr_cpu_per_audio_s"]) if cpu["asr_cpu_per_audio_s"] else None
     quiet = statistics.median(cpu["idle_cpu_quiet"]) if cpu["idle_cpu_quiet"] else None
     noisy = statistics.median(cpu["idle_cpu_noisy"]) if cpu["idle_cpu_noisy"] else None
@@ -51,12 +59,13 @@ def capacity(
         "streams_idle_quiet": streams(cores, rc.utilisation, quiet),
         "streams_idle_noisy": streams(cores, rc.utilisation, noisy),
         "streams_mixed": streams(cores, rc.utilisation, mixed),
-        "llm": None,
+        "llm": llm_capacity(llm, mem_left_mib),
+        "llm_sized": None,
     }
-    if rc.llm_layers > 0:
+    if rc.llm_layers > 0:  # a model not installed here, sized from [report] llm_*
         per_conv = kv_cache_bytes(rc)
         left = None if mem_left_mib is None else mem_left_mib - rc.llm_weights_mb
-        out["llm"] = {
+        out["llm_sized"] = {
             "name": rc.llm_name or "local LLM",
             "layers": rc.llm_layers,
             "kv_heads": rc.llm_kv_heads,

@@ -48,11 +48,15 @@ class Plan:
     memory_turns: int
     idle_s: float
     reps: int
+    llm_turns: int = 40
+    """Turns of the language model's long conversation ..."""
+    llm_wall_s: float = 120.0
+    """... stopped after the turn that passes this (a slow device)."""
 
     @classmethod
     def for_run(cls, corpus: Path, quick: bool) -> Plan:
         if quick:
-            return cls(corpus, True, 1, 8, 4.0, 1)
+            return cls(corpus, True, 1, 8, 4.0, 1, 12, 40.0)
         return cls(corpus, False, 2, 50, 30.0, 3)
 
 

@@ -92,7 +92,7 @@ def cost(capacity: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
 
 
 def not_measured(
-    device: dict[str, Any], quick: bool, turns: int, quality_missing: str, llm: bool
+    device: dict[str, Any], quick: bool, turns: int, quality_missing: str, cap: dict[str, Any]
 ) -> list[str]:
     gaps = [
         "no real far-field room: the far_field slice is simulated (room impulse responses)",
@@ -107,9 +107,45 @@ def not_measured(
         gaps.append(f"--quick: fewer repetitions ({turns} consecutive turns instead of 50)")
     if quality_missing:
         gaps.append(f"quality not measured: {quality_missing}")
-    if not llm:
-        gaps.append("no local LLM configured ([report] llm_*): its KV cache was not sized")
+    llm = cap["llm"]
+    if llm["status"] not in ("measured", "over_budget"):
+        sized = cap.get("llm_sized")
+        also = f"; {sized['name']} sized from [report] llm_* instead" if sized else ""
+        gaps.append(f"no local language model measured: {llm['why']}{also}")
+    elif llm["kv_agree"] is None and llm["status"] == "measured":
+        gaps.append(f"the language model's KV cache: {llm['kv_note']}")
     return gaps
+
+
+def _llm_blockers(capacity: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    llm = capacity.get("llm") or {}
+    if llm.get("status") in ("measured", "over_budget") and llm["conversations_per_device"] == 0:
+        out.append(
+            {
+                "what": "the language model's KV cache does not fit for one conversation",
+                "measured": f"{llm['kv_mib_per_conversation']:.2f} MiB per conversation, "
+                f"{llm['memory_left_mib']:.1f} MiB left in [llm] memory_mb, "
+                f"{llm['conversations_in_device']} in the device's available memory",
+            }
+        )
+    if llm.get("kv_agree") is False:
+        out.append(
+            {
+                "what": "llama.cpp's KV cache is not the computed one (the budget is off)",
+                "measured": llm["kv_note"],
+            }
+        )
+    sized = capacity.get("llm_sized")
+    if sized and sized["conversations_fit"] == 0:
+        out.append(
+            {
+                "what": f"the KV cache of {sized['name']} ([report] llm_*) does not fit",
+                "measured": f"{sized['kv_mib_per_conversation']:.0f} MiB per conversation, "
+                f"{sized['memory_left_mib']:.0f} MiB left",
+            }
+        )
+    return out
 
 
 def verdict(
@@ -142,15 +178,7 @@ def verdict(
                 "measured": f"{mixed:.2f} streams",
             }
         )
-    llm = capacity.get("llm")
-    if llm and llm["conversations_fit"] == 0:
-        blockers.append(
-            {
-                "what": "the LLM's KV cache does not fit in the memory left",
-                "measured": f"{llm['kv_mib_per_conversation']:.0f} MiB per conversation, "
-                f"{llm['memory_left_mib']:.0f} MiB left",
-            }
-        )
+    blockers += _llm_blockers(capacity)
     conditions = sorted(
         {
             f"{w['id']}: licence {w['license']} (non-commercial: a commercial launch needs "

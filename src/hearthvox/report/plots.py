@@ -1,8 +1,10 @@
-"""The report's plots as inline SVG (matplotlib, Agg backend, imported here only)."""
+"""The report's plots as inline SVG (matplotlib, Agg backend, imported here only); the
+language model's conversation plot is also written as a PNG beside the report."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from hearthvox.errors import HearthvoxError
@@ -21,6 +23,10 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+MIB = 1024.0 * 1024.0
+LLM_PNG = "llm_conversation.png"
 
 
 def _svg(fig: Any) -> str:
@@ -88,7 +94,53 @@ def quality_bars(slices: list[dict[str, Any]], limit: float) -> str:
     return _svg(fig)
 
 
-def all_plots(data: dict[str, Any], raw: dict[str, Any]) -> dict[str, str]:
+def llm_conversation(llm: dict[str, Any], png: Path | None = None) -> str:
+    """KV bytes in use and RSS after each turn of the long conversation, with the budget
+    lines; also saved as ``png`` when given."""
+    plt = _pyplot()
+    c = llm["conversation"]
+    turns = range(1, c["turns"] + 1)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    top.plot(turns, [b / MIB for b in c["kv_bytes"]], marker="o", label="KV cache in use")
+    top.axhline(
+        llm["kv_mib_per_conversation"],
+        color="#c44e52",
+        linestyle="--",
+        label=f"KV allocated: {llm['context_tokens']} tokens of context",
+    )
+    top.axhline(
+        c["history_budget_tokens"] * llm["kv_bytes_per_token"] / MIB,
+        color="#dd8452",
+        linestyle=":",
+        label=f"a conversation's budget: {c['history_budget_tokens']} tokens",
+    )
+    top.set_ylim(bottom=0)
+    top.set_ylabel("KV cache MiB")
+    top.set_title(f"{llm['name']}: a long conversation ({llm['kv_bytes_per_token']:,} B/token)")
+    before = c["rss_before_load_mib"]
+    bottom.plot(turns, c["rss_mib"], marker="o", color="#55a868", label="RSS after the turn")
+    bottom.axhline(
+        before + llm["budget_mib"],
+        color="#c44e52",
+        linestyle="--",
+        label="RSS before loading + [llm] memory_mb",
+    )
+    bottom.axhline(before, color="grey", linestyle=":", label="RSS before loading the model")
+    bottom.set_ylim(bottom=0)
+    bottom.set_ylabel("RSS MiB")
+    bottom.set_xlabel("turn")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center right")
+    if png is not None:
+        fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+    return _svg(fig)
+
+
+def all_plots(
+    data: dict[str, Any], raw: dict[str, Any], png_dir: Path | None = None
+) -> dict[str, str]:
+    """Every plot as SVG; the language model's also as a PNG in ``png_dir``."""
     mem = data["memory"]
     out = {
         "latency": latency_cdf(raw["warm"]["latency"]["samples"]),
@@ -100,4 +152,7 @@ def all_plots(data: dict[str, Any], raw: dict[str, Any]) -> dict[str, str]:
     slices = data["quality"]["slices"]
     if slices:
         out["quality"] = quality_bars(slices, float(data.get("limits", {}).get("wer_max", 0.25)))
+    llm = data["capacity"]["llm"]
+    if llm.get("conversation"):
+        out["llm_conversation"] = llm_conversation(llm, png_dir / LLM_PNG if png_dir else None)
     return out

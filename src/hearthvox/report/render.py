@@ -6,7 +6,11 @@ import html
 import re
 from typing import Any
 
+from hearthvox.report.plots import LLM_PNG
 from hearthvox.report.sections import blocks
+
+FILES = {"llm_conversation": LLM_PNG}
+"""Plots also written as files beside the page: Markdown shows them."""
 
 _CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:.6em 0;font-size:13px}
@@ -37,6 +41,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             lines.append("|" + "---|" * len(headers))
             lines += ["| " + " | ".join(_cell_md(c) for c in row) + " |" for row in rows]
             lines.append("")
+        elif kind == "plot" and block[1] in FILES:
+            lines += [f"![{block[1]}]({FILES[block[1]]})", ""]
         elif kind == "plot":
             lines += [f"(plot `{block[1]}`: see report.html)", ""]
     return "\n".join(lines)

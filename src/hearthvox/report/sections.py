@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hearthvox.report.llm_section import llm_blocks
+
 Block = tuple[Any, ...]
 
 
@@ -250,23 +252,7 @@ def capacity(d: dict[str, Any]) -> list[Block]:
             ],
         ),
     ]
-    llm = c["llm"]
-    if llm is None:
-        out.append(("p", "No local LLM configured ([report] llm_layers = 0): KV cache not sized."))
-    else:
-        out.append(
-            (
-                "p",
-                f"KV cache of {llm['name']}: {llm['layers']} layers × "
-                f"{llm['context_tokens']} tokens × 2 × {llm['kv_heads']} KV heads × "
-                f"{llm['head_dim']} head dim × {llm['cache_bytes']:g} bytes = "
-                f"{llm['kv_bytes_per_conversation']} bytes "
-                f"({llm['kv_mib_per_conversation']:.1f} MiB) per conversation; "
-                f"memory left after its weights: {fmt(llm['memory_left_mib'])} MiB, "
-                f"so {fmt(llm['conversations_fit'])} conversations fit.",
-            )
-        )
-    return out
+    return out + llm_blocks(c["llm"], c.get("llm_sized"))
 
 
 def operations(d: dict[str, Any]) -> list[Block]:
