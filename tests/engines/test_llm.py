@@ -7,6 +7,7 @@ instruction set; tests assert counts and stops."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import struct
 import threading
 import tracemalloc
@@ -313,3 +314,15 @@ def test_retuned_shares_the_loaded_model(llm: LlamaLlm) -> None:
     other = llm.retuned(max_new_tokens=3)
     assert other._llm is llm._llm and other.executor is llm.executor  # noqa: SLF001
     assert other.options == dataclasses.replace(llm.options, max_new_tokens=3)
+
+
+def test_loading_logs_no_warning_for_llama_cpp_s_info_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """llama.cpp says a hundred lines while it loads (ggml's INFO): debug here, not warnings."""
+    with caplog.at_level(logging.DEBUG, logger="hearthvox.llm"):
+        model = LlamaLlm(GGUF, LlmOptions(context_tokens=512, max_new_tokens=8, threads=1))
+    model.close()
+    said = [r for r in caplog.records if r.getMessage().startswith("llama.cpp:")]
+    assert len(said) > 20  # the loader's lines arrived, at debug
+    assert [r.getMessage() for r in said if r.levelno >= logging.WARNING] == []

@@ -54,7 +54,7 @@ def _on_log(level: int, text: bytes | None, _user: object) -> None:
     line = (text or b"").decode("utf-8", errors="replace").rstrip()
     if not line:
         return
-    if level in (2, 3):  # GGML_LOG_LEVEL_WARN, _ERROR
+    if level in (3, 4):  # GGML_LOG_LEVEL_WARN, _ERROR (ggml.h: 2 is INFO, 5 continues a line)
         log.warning("llama.cpp: %s", line)
     else:
         log.debug("llama.cpp: %s", line)
