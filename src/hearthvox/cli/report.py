@@ -51,9 +51,10 @@ def report(
     Sections: verdict (launch blockers first), model contract, latency (cold
     start, warm p50/p95/p99 per stage, CDF), memory (idle, peak, per engine,
     50 consecutive turns), quality by slice (the eval), capacity (CPU-s per
-    audio-s -> streams at 70 %, LLM KV cache), operations (alert rules,
-    rollback, privacy, cost, what was not measured). A full run takes several
-    minutes; --quick about two. Transcripts and audio never enter the report.
+    audio-s -> streams at 70 %; the language model's KV cache as llama.cpp
+    allocates it, conversations per device, RSS over a long conversation),
+    operations (alert rules, rollback, privacy, cost, what was not measured).
+    A full run takes several minutes; --quick about two. Transcripts and audio never enter the report.
 
     \b
     hearthvox report --out-dir report/
