@@ -54,7 +54,8 @@ def report(
     audio-s -> streams at 70 %; the language model's KV cache as llama.cpp
     allocates it, conversations per device, RSS over a long conversation),
     operations (alert rules, rollback, privacy, cost, what was not measured).
-    A full run takes several minutes; --quick about two. Transcripts and audio never enter the report.
+    A full run takes several minutes; --quick about two. Transcripts and
+    audio never enter the report.
 
     \b
     hearthvox report --out-dir report/
