@@ -346,6 +346,20 @@ class ServeConfig:
     """A Wyoming request waits this long behind the assistant's own turn, then is refused."""
 
 
+@dataclass(frozen=True)
+class SatelliteConfig:
+    """``hearthvox satellite``: this device as a Wyoming satellite (docs/satellite.md)."""
+
+    name: str = ""
+    """The name Home Assistant shows ("": hearthvox-<host>)."""
+    area: str = ""
+    """The area (room) the satellite is in, if any."""
+    uri: str = ""
+    """Where it listens ("": tcp://127.0.0.1:10700); ``--uri`` wins."""
+    allow_remote: bool = False
+    """Allow a non-loopback ``uri`` (the protocol has no authentication)."""
+
+
 SliceBudgets = tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
 """``[eval.slices.NAME]`` tables: (slice, ((budget key, value), ...)), sorted."""
 
@@ -476,6 +490,7 @@ class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    satellite: SatelliteConfig = field(default_factory=SatelliteConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

@@ -56,6 +56,7 @@ def _register() -> None:
     from hearthvox.cli.models import models
     from hearthvox.cli.report import report
     from hearthvox.cli.run import demo, run
+    from hearthvox.cli.satellite import satellite
     from hearthvox.cli.serve import serve
     from hearthvox.cli.service import service
     from hearthvox.cli.speech import say
@@ -70,6 +71,7 @@ def _register() -> None:
     main.add_command(eval_)
     main.add_command(devices)
     main.add_command(report)
+    main.add_command(satellite)
     add_globals(main)
 
 
