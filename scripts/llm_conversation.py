@@ -147,6 +147,7 @@ def one_run(wav: Path, config: Path, turns: int, progress: bool) -> dict[str, An
                 "first_audio_ms": event["stages_ms"].get("end_of_speech_to_first_audio"),
                 "first_token_ms": llm.get("first_token_ms"),
                 "prompt_tokens": llm.get("prompt_tokens"),
+                "evaluated_tokens": llm.get("evaluated_tokens"),
                 "new_tokens": llm.get("new_tokens"),
                 "dropped_turns": llm.get("dropped_turns"),
                 "stop": llm.get("stop"),
@@ -158,7 +159,8 @@ def one_run(wav: Path, config: Path, turns: int, progress: bool) -> dict[str, An
             r = rows[-1]
             print(
                 f"  turn {r['turn']:2d} {r['skill']}: {r['first_audio_ms']} ms, "
-                f"{r['prompt_tokens']} prompt tokens, dropped {r['dropped_turns']}, "
+                f"{r['prompt_tokens']} prompt tokens ({r['evaluated_tokens']} computed), "
+                f"dropped {r['dropped_turns']}, "
                 f"RSS {r['rss_mib']:.1f} MiB ({time.monotonic() - t0:.0f} s)",
                 file=sys.stderr,
             )

@@ -6,6 +6,7 @@ instruction set; tests assert counts and stops."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import struct
@@ -142,6 +143,24 @@ def test_the_oldest_turns_are_dropped_the_system_prompt_kept_and_the_rest_not_re
     assert c.llama_memory_seq_pos_max(memory, 0) == two.cached_tokens - 1
     head = list(two._llm.input_ids[: len(two.system_tokens)])  # noqa: SLF001
     assert head == list(two.system_tokens)
+
+
+def test_a_conversation_copied_for_each_turn_is_not_recomputed_either(llm: LlamaLlm) -> None:
+    """The assistant starts a reply at the speaker's pause on a copy of the conversation
+    and keeps the copy: once turns are dropped, the kept ones still are not computed
+    again, and each reply counts the turns dropped since the one before."""
+    two = llm.retuned(conversation=ConversationBudget(keep_turns=2, keep_tokens=10_000))
+    conv = two.conversation()
+    dropped = []
+    questions = ("Hello!", "What is two plus two?", "Name a colour.", "Name a fruit.", "Hi.")
+    for question in questions:
+        conv = copy.deepcopy(conv)
+        reply = two.generate(conv, question, threading.Event())
+        list(reply)
+        own = len(two._question(question)[0])  # noqa: SLF001
+        assert reply.stats.evaluated_tokens <= own + 3  # never the kept history again
+        dropped.append(reply.stats.dropped_turns)
+    assert dropped == [0, 0, 0, 1, 1] and conv.dropped == 3
 
 
 def test_a_conversation_ends_after_its_idle_timeout() -> None:

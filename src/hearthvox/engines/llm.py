@@ -230,7 +230,10 @@ class LlamaLlm:
             conversation.touch()
             question, stats.question_cut = self._question(text)
             room = opts.context_tokens - len(self.system_tokens) - len(question)
-            stats.dropped_turns = conversation.fit(room - opts.max_new_tokens)
+            conversation.fit(room - opts.max_new_tokens)
+            # dropped for this question, or after the last reply (over keep_turns)
+            stats.dropped_turns = conversation.dropped - conversation.reported
+            conversation.reported = conversation.dropped
             prompt = [*self.system_tokens, *conversation.history(), *question]
             stats.prompt_tokens = len(prompt)
             before = self.evaluated
@@ -341,8 +344,8 @@ class LlamaLlm:
         and move the kept ones back to follow the system prompt (llama.cpp re-rotates
         their keys), so that the kept history is not computed again: without this every
         turn after the history's budget is reached would evaluate all of it."""
-        holder, self._holder[0] = self._holder[0], (id(conversation), conversation.dropped_tokens)
-        if holder is None or holder[0] != id(conversation):
+        holder, self._holder[0] = self._holder[0], (conversation.key, conversation.dropped_tokens)
+        if holder is None or holder[0] != conversation.key:
             return
         shift = conversation.dropped_tokens - holder[1]
         start, n = len(self.system_tokens), int(self._llm.n_tokens)

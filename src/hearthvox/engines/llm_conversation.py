@@ -12,6 +12,7 @@ conversation silent for ``idle_timeout_s`` ends: its turns are cleared.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +40,9 @@ class Turn:
         return len(self.question) + len(self.reply)
 
 
+_KEYS = itertools.count(1)
+
+
 class Conversation:
     """The turns of one conversation (see the module doc). Not thread-safe: one
     conversation is used by one turn at a time."""
@@ -48,11 +52,16 @@ class Conversation:
     ) -> None:
         self.budget = budget
         self.clock = clock
+        self.key = next(_KEYS)
+        """Which conversation this is, kept by a copy (a reply started ahead runs on a
+        copy that then stands in for it): the engine knows its turns in the KV cache."""
         self._turns: deque[Turn] = deque()
         self._tokens = 0
         self.last_used = clock()
         self.dropped = 0
         """Turns dropped over the budget so far (a count, for telemetry)."""
+        self.reported = 0
+        """Of those, the ones a reply's figures have counted already."""
         self.dropped_tokens = 0
         """Their tokens: the engine takes them out of its KV cache instead of computing
         the kept turns again."""
