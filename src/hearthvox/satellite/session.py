@@ -94,6 +94,8 @@ class Satellite:
         self._hungry = asyncio.Event()  # a file is read only while this is set
         self._deadline: asyncio.TimerHandle | None = None
         self._chunk_rate = 16000
+        self.heard_ms = -1.0
+        """Where the input is: the start of the latest chunk read, in the stream."""
 
     # ---- phases -----------------------------------------------------------------
 
@@ -242,7 +244,7 @@ class Satellite:
                 chunk = await anext(it)
             except StopAsyncIteration:
                 break
-            self._chunk_rate = chunk.rate_hz
+            self._chunk_rate, self.heard_ms = chunk.rate_hz, chunk.t_audio_ms
             await self._hear(chunk)
         if self.phase is Phase.STREAMING:
             await self._stop_streaming("the input ended")
