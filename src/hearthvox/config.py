@@ -346,6 +346,76 @@ class ServeConfig:
     """A Wyoming request waits this long behind the assistant's own turn, then is refused."""
 
 
+MAX_SATELLITES = 32
+"""``[[hub.satellites]]`` tables at most (each is a session with its own wake and VAD)."""
+_AREA = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,31}")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\]")
+
+
+@dataclass(frozen=True)
+class SatelliteEntry:
+    """One ``[[hub.satellites]]`` table: where the satellite listens, and its room."""
+
+    uri: str
+    area: str
+
+
+def satellite_address(uri: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` -> (host, port), or :class:`ConfigError` saying what is wrong
+    (a hub connects to satellites over TCP only; the port must be given)."""
+    example = "give tcp://HOST:PORT, such as tcp://kitchen.local:10700"
+    if not isinstance(uri, str) or len(uri) > 300:
+        raise ConfigError(f"satellite uri {_short(uri)} is not a tcp:// address: {example}")
+    if not uri.startswith("tcp://"):
+        raise ConfigError(f"satellite uri {uri!r} is not a tcp:// address: {example}")
+    host, sep, port = uri[len("tcp://") :].rpartition(":")
+    if not sep or not _HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"satellite uri {uri!r} needs a host and a port 1-65535: {example}")
+    return host.strip("[]"), int(port)
+
+
+def _satellites(where: str, value: Any) -> tuple[SatelliteEntry, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ConfigError(f"{where} must be tables [[hub.satellites]], got {_short(value)}")
+    if len(value) > MAX_SATELLITES:
+        raise ConfigError(f"{where}: at most {MAX_SATELLITES} satellites, got {len(value)}")
+    out: list[SatelliteEntry] = []
+    for i, table in enumerate(value, 1):
+        spot = f"{where} #{i}"
+        unknown = sorted(set(table) - {"uri", "area"})
+        if unknown:
+            raise ConfigError(f"unknown key {spot} {unknown[0]!r}; known keys: area, uri")
+        uri = table.get("uri")
+        if not isinstance(uri, str):
+            raise ConfigError(f'{spot} needs uri = "tcp://HOST:PORT"')
+        try:
+            satellite_address(uri)
+        except ConfigError as exc:
+            raise ConfigError(f"{spot}: {exc}") from None
+        area = table.get("area", "")
+        if not isinstance(area, str) or not _AREA.fullmatch(area):
+            raise ConfigError(
+                f"{spot} area must be a short name (1-32 letters, digits, space, _ . -), "
+                f"got {_short(area)}"
+            )
+        if any(e.uri == uri for e in out):
+            raise ConfigError(f"{spot}: satellite {uri} is listed twice")
+        out.append(SatelliteEntry(uri, area))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """``hearthvox hub``: the Wyoming satellites it drives (docs/hub.md)."""
+
+    satellites: tuple[SatelliteEntry, ...] = ()
+    """``[[hub.satellites]]`` tables: ``uri = "tcp://HOST:PORT"``, ``area = "kitchen"``."""
+    arbitration_window_ms: float = 300.0
+    """Wake words heard by several satellites within this window answer once (the best)."""
+    reconnect_max_s: float = 30.0
+    """A satellite that went away is retried with backoff up to this long between tries."""
+
+
 @dataclass(frozen=True)
 class SatelliteConfig:
     """``hearthvox satellite``: this device as a Wyoming satellite (docs/satellite.md)."""
@@ -491,6 +561,7 @@ class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     satellite: SatelliteConfig = field(default_factory=SatelliteConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
@@ -520,6 +591,8 @@ def _coerce(where: str, value: Any, hint: Any) -> Any:
         return _slice_budgets(where, value)
     if hint == WakeThresholds:
         return _wake_thresholds(where, value)
+    if hint == tuple[SatelliteEntry, ...]:
+        return _satellites(where, value)
     origin = get_origin(hint)
     if origin is Literal:
         if value not in get_args(hint):

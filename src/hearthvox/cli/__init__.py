@@ -52,6 +52,7 @@ def _register() -> None:
     from hearthvox.cli.bench import bench
     from hearthvox.cli.devices import devices
     from hearthvox.cli.eval import eval_
+    from hearthvox.cli.hub import hub
     from hearthvox.cli.hw import hw
     from hearthvox.cli.models import models
     from hearthvox.cli.report import report
@@ -72,6 +73,7 @@ def _register() -> None:
     main.add_command(devices)
     main.add_command(report)
     main.add_command(satellite)
+    main.add_command(hub)
     add_globals(main)
 
 

@@ -41,7 +41,14 @@ class StopReply:
     now and drop the rest."""
 
 
-ToListener = TurnOver | ReplyPlaying
+@dataclass(frozen=True)
+class StandDown:
+    """Another microphone heard the same wake word better (the hub's arbitration,
+    :mod:`hearthvox.hub.arbiter`): drop the turn just woken, answer nothing, and go
+    back to waiting for the wake word. A turn already past listening is not stopped."""
+
+
+ToListener = TurnOver | ReplyPlaying | StandDown
 ToSpeaker = StopReply
 M = TypeVar("M")
 

@@ -47,7 +47,13 @@ from hearthvox.events import (
     WakeDetected,
 )
 from hearthvox.pipeline.clock import StreamClock
-from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
+from hearthvox.pipeline.control import (
+    ControlLane,
+    ReplyPlaying,
+    StandDown,
+    StopReply,
+    ToListener,
+)
 from hearthvox.pipeline.hearing import Hearing
 from hearthvox.pipeline.overhear import Overhearing
 from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
@@ -113,6 +119,8 @@ class Listener:
         """Where a barge-in tells the speak stage to stop the reply."""
         self._reply_heard = False
         """A reply of the open turn is playing where the microphone hears it."""
+        self._stand_down = False
+        """Told to drop the turn just woken (:class:`StandDown`): done at the next chunk."""
         self._muted: collections.deque[AudioChunk] = collections.deque(
             maxlen=int(_UNMUTE_MS // cfg.audio.chunk_ms) + 1
         )
@@ -127,6 +135,8 @@ class Listener:
         """A message from the control lane (:mod:`hearthvox.pipeline.control`)."""
         if isinstance(message, ReplyPlaying):
             self._reply_heard = self.state is State.BUSY and self.overhearing is not None
+        elif isinstance(message, StandDown):
+            self._stand_down = self.state is State.LISTENING
         elif self.state is State.BUSY:  # the turn is over
             self.state = State.IDLE
             self._reply_heard = False
@@ -176,6 +186,8 @@ class Listener:
             self._history.append(chunk)
             end_ms = chunk.t_audio_ms + chunk_ms
             self.clock.audio_ms = end_ms
+            if self._stand_down:
+                yield self._stood_down()
             if self._next_follow_up:
                 self._next_follow_up = False
                 self.state = State.LISTENING
@@ -242,6 +254,15 @@ class Listener:
         end = self._end_of_input()
         if end is not None:
             yield end
+
+    def _stood_down(self) -> NoSpeech:
+        """The turn just woken is dropped unanswered: it ends as if no speech came, and
+        the turn tracker's "turn over" takes the listener back to idle."""
+        self._stand_down = False
+        self.endpointer.disarm()
+        self.state = State.BUSY
+        a, w = self.clock.stamp()
+        return NoSpeech(a, w, follow_up=self.follow_up)
 
     def _end_of_input(self) -> Event | None:
         """The input ended while listening: what was heard of the speech is the

@@ -23,7 +23,7 @@ from hearthvox.engines.llm import LlamaLlm
 from hearthvox.engines.llm_remote import RemoteLlm
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
-from hearthvox.pipeline.control import ControlLane, StopReply, ToListener
+from hearthvox.pipeline.control import ControlLane, StandDown, StopReply, ToListener
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
@@ -98,6 +98,14 @@ class Pipeline:
         self.observers = list(observers)
         self.overhearing: Overhearing | None = None
         """The running loop's barge-in state (its counts), when it hears its speaker."""
+        self._lane: ControlLane[ToListener] | None = None
+
+    def stand_down(self) -> None:
+        """Drop the turn the wake word just opened, unanswered (another satellite heard
+        it better: :mod:`hearthvox.hub.arbiter`). The listener does it before its next
+        chunk; a turn already past listening (its speech ended) goes on."""
+        if self._lane is not None:
+            self._lane.send(StandDown())
 
     async def run(
         self,
@@ -186,6 +194,7 @@ class Pipeline:
             else None
         )
         lane: ControlLane[ToListener] = ControlLane()
+        self._lane = lane
         barge_in = over is not None and over.opts.enabled
         stops: ControlLane[StopReply] | None = ControlLane() if barge_in else None
         listener = Listener(

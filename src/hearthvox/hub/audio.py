@@ -1,0 +1,158 @@
+"""A satellite's audio both ways: its microphone as the voice loop's source, and the
+reply streamed back to it as the loop's sink.
+
+Every ``audio-chunk`` is converted (any rate, width and channels) to 16 kHz mono
+and cut into the pipeline's chunks. While a turn is answered the listener takes
+no audio (:mod:`hearthvox.pipeline.listener`), so the source keeps what arrives in
+a bounded buffer (:data:`BACKLOG_S`); beyond it the oldest audio is dropped and
+counted. The last seconds the listener took are kept to measure the speech level
+of a wake word (:mod:`hearthvox.hub.arbiter`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import numpy as np
+from wyoming.audio import AudioChunk as WyAudioChunk
+from wyoming.audio import AudioStart, AudioStop
+from wyoming.event import Event as WyEvent
+
+from hearthvox.audio.buffers import Rechunker
+from hearthvox.events import AudioChunk, Int16Array
+from hearthvox.protocol.pcm import RATE_HZ, PcmConverter, PcmFormat
+
+log = logging.getLogger(__name__)
+
+BACKLOG_S = 30.0
+"""Audio held for the listener while a turn is answered; older audio is dropped."""
+LEVEL_WINDOW_MS = 1000.0
+"""The speech level of a wake word: the RMS of this much audio before it fired."""
+_KEEP_S = 4.0
+"""Audio the listener took that is kept for the level (a chunk queue's worth and more)."""
+SILENT_DBFS = -120.0
+
+
+class SatelliteSource:
+    """The satellite's microphone as 16 kHz chunks of ``chunk_ms``, numbered from 0 ms."""
+
+    def __init__(self, chunk_ms: int) -> None:
+        self.chunk_ms = chunk_ms
+        self._rechunk = Rechunker(RATE_HZ * chunk_ms // 1000)
+        self._converter: PcmConverter | None = None
+        self._pending: collections.deque[AudioChunk] = collections.deque(
+            maxlen=int(BACKLOG_S * 1000 // chunk_ms)
+        )
+        self._ready = asyncio.Event()
+        self._ended = False
+        self._next_ms = 0
+        self.dropped = 0
+        """Chunks dropped because the listener fell :data:`BACKLOG_S` behind."""
+        self._taken: collections.deque[AudioChunk] = collections.deque(
+            maxlen=int(_KEEP_S * 1000 // chunk_ms) + 1
+        )
+
+    def feed(self, data: dict[str, Any], payload: bytes | None) -> None:
+        """One ``audio-chunk`` (its data checked by :meth:`PcmFormat.from_data`)."""
+        fmt = PcmFormat.from_data(data)
+        if self._converter is None or self._converter.format != fmt:
+            self._converter = PcmConverter(fmt)
+        samples = self._converter.convert(payload or b"")
+        for block in self._rechunk.push(samples):
+            if len(self._pending) == self._pending.maxlen:
+                self.dropped += 1
+            self._pending.append(AudioChunk(block, RATE_HZ, self._next_ms))
+            self._next_ms += self.chunk_ms
+        if self._pending:
+            self._ready.set()
+
+    def end(self) -> None:
+        """The satellite is gone: the source ends once the listener took what came."""
+        self._ended = True
+        self._ready.set()
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        while True:
+            while not self._pending:
+                if self._ended:
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+            chunk = self._pending.popleft()
+            self._taken.append(chunk)
+            yield chunk
+
+    def level_dbfs(self, end_ms: float) -> float:
+        """RMS level (dBFS) of the :data:`LEVEL_WINDOW_MS` the listener took before ``end_ms``."""
+        parts = [
+            c.samples
+            for c in self._taken
+            if c.t_audio_ms < end_ms and c.t_audio_ms + self.chunk_ms > end_ms - LEVEL_WINDOW_MS
+        ]
+        if not parts:
+            return SILENT_DBFS
+        x = np.concatenate(parts).astype(np.float64) / 32768.0
+        rms = math.sqrt(float(np.mean(x * x)))
+        return round(max(SILENT_DBFS, 20.0 * math.log10(rms)) if rms > 0 else SILENT_DBFS, 1)
+
+
+Send = Callable[[WyEvent], Coroutine[Any, Any, None]]
+
+
+class SatelliteSink:
+    """The reply, streamed to the satellite as ``audio-start``, ``audio-chunk``... and
+    (:meth:`finish`) ``audio-stop``. :meth:`write` runs on an executor thread and
+    returns when the chunk would have played (the satellite of wyoming-satellite
+    1.0.0 says nothing when it has), keeping :data:`LEAD_S` ahead, so a turn lasts
+    as long as its reply and a stop drops what was not yet sent."""
+
+    LEAD_S = 0.5
+
+    def __init__(self, send: Send, loop: asyncio.AbstractEventLoop) -> None:
+        self._send = send
+        self._loop = loop
+        self._lock = threading.Lock()
+        self.started = False
+        self.enabled = True
+        """False: the satellite plays nothing (its pipeline ends before tts), or this
+        turn stood down: writes are dropped."""
+        self._play_until = 0.0
+        self._stopped = False
+
+    def _call(self, event: WyEvent) -> None:
+        asyncio.run_coroutine_threadsafe(self._send(event), self._loop).result()
+
+    def write(self, samples: Int16Array, rate_hz: int) -> None:
+        with self._lock:
+            if not self.enabled:
+                return
+            self._stopped = False
+            if not self.started:
+                self.started = True
+                self._call(AudioStart(rate=rate_hz, width=2, channels=1).event())
+                self._play_until = time.monotonic()
+            audio = samples.astype("<i2").tobytes()
+            self._call(WyAudioChunk(rate=rate_hz, width=2, channels=1, audio=audio).event())
+            now = time.monotonic()
+            self._play_until = max(self._play_until, now) + len(samples) / rate_hz
+        wait = self._play_until - self.LEAD_S - time.monotonic()
+        while wait > 0 and not self._stopped:
+            time.sleep(min(wait, 0.05))
+            wait = self._play_until - self.LEAD_S - time.monotonic()
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    async def finish(self) -> None:
+        """The turn is over: ``audio-stop`` if a reply was streamed; ready for the next."""
+        if self.started:
+            self.started = False
+            await self._send(AudioStop().event())
+        self.enabled = True

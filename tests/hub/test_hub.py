@@ -1,0 +1,140 @@
+"""The hub with real wyoming-satellite 1.0.0 processes: three at once, each its own
+reply; one killed and restarted while the others go on; the same wake word heard by
+three satellites answered once, by the loudest."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from hearthvox.audio.resample import resample_int16
+from hearthvox.config import Config, HubConfig, SatelliteEntry
+from hearthvox.engines import Engines
+from hearthvox.hub.hub import Hub
+from hearthvox.skills.base import SkillContext, SystemClock
+from hearthvox.skills.registry import SkillRouter, load_skills
+from tests.hub.conftest import Satellite, make_satellite, write_raw
+
+CFG = dataclasses.replace(Config(), hub=HubConfig(reconnect_max_s=1.0))
+
+
+def router(tmp_path: Path) -> SkillRouter:
+    ctx = SkillContext(clock=SystemClock(), state_dir=tmp_path / "state")
+    return SkillRouter(load_skills(), ctx, "Sorry, I can't do that yet.")
+
+
+async def until(what: Callable[[], bool], timeout_s: float, why: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not what():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {why}")
+        await asyncio.sleep(0.1)
+
+
+def heard(engines: Engines, sat: Satellite) -> str:
+    """What the satellite's speaker played, transcribed."""
+    audio = np.frombuffer(sat.played.read_bytes(), dtype="<i2").astype(np.int16)
+    return engines.asr.transcribe(resample_int16(audio, 22050, 16000)).text.lower()
+
+
+def test_three_satellites_each_answered_and_one_killed_reconnects(
+    engines: Engines,
+    satellites: list[Satellite],
+    request_audio: dict[str, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    sats = [
+        make_satellite(satellites, tmp_path, name, write_raw(tmp_path / f"{name}.raw", audio))
+        for name, audio in request_audio.items()
+    ]
+    entries = [SatelliteEntry(s.uri, s.name) for s in sats]
+    hub = Hub(entries, engines, router(tmp_path), CFG)
+    sessions = {s.area: s for s in hub.sessions}
+
+    def replies(name: str) -> int:
+        return sessions[name].stats.replies
+
+    async def scenario() -> None:
+        task = asyncio.create_task(hub.run())
+        try:
+            await until(lambda: all(s.streaming.is_set() for s in hub.sessions), 20, "streaming")
+            for s in sats:  # a second apart: three wake words, not one heard thrice
+                s.say()
+                await asyncio.sleep(1.0)
+            await until(lambda: all(replies(s.name) == 1 for s in sats), 40, "three replies")
+            # one satellite dies; the others are asked again and answer
+            time_sat, date_sat, timer_sat = sats
+            date_sat.kill()
+            await until(lambda: not sessions["date"].streaming.is_set(), 10, "the loss seen")
+            time_sat.say()
+            await asyncio.sleep(1.0)
+            timer_sat.say()
+            await until(lambda: replies("time") == 2 and replies("timer") == 2, 30, "answers")
+            # it comes back on the same port: the hub reconnects by itself
+            date_sat.played.unlink()
+            date_sat.start()
+            await until(lambda: sessions["date"].streaming.is_set(), 20, "the reconnection")
+            date_sat.say()
+            await until(lambda: replies("date") == 2, 30, "the reply after reconnecting")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert sessions["date"].stats.connects == 2
+    assert sessions["time"].stats.connects == sessions["timer"].stats.connects == 1
+    assert sum(n["stood_down"] for n in hub.arbiter.summary().values()) == 0
+    time_sat, date_sat, timer_sat = sats
+    assert "it is" in heard(engines, time_sat) or "it's" in heard(engines, time_sat)
+    assert "timer" in heard(engines, timer_sat)
+    date_words = heard(engines, date_sat)
+    assert "today" in date_words or "it's" in date_words, date_words
+
+
+def test_same_wake_word_on_three_satellites_answered_once_by_the_loudest(
+    engines: Engines,
+    satellites: list[Satellite],
+    request_audio: dict[str, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    audio = request_audio["time"]
+    gains = {"near": 1.0, "middle": 0.5, "far": 0.3}
+    sats = {
+        name: make_satellite(
+            satellites, tmp_path, name, write_raw(tmp_path / f"{name}.raw", audio, gain)
+        )
+        for name, gain in gains.items()
+    }
+    hub = Hub([SatelliteEntry(s.uri, n) for n, s in sats.items()], engines, router(tmp_path), CFG)
+    sessions = {s.area: s for s in hub.sessions}
+
+    async def scenario() -> None:
+        task = asyncio.create_task(hub.run())
+        try:
+            await until(lambda: all(s.streaming.is_set() for s in hub.sessions), 20, "streaming")
+            for s in sats.values():
+                s.say()
+            await until(lambda: sessions["near"].stats.replies == 1, 40, "the reply")
+            await asyncio.sleep(1.0)  # any other reply would have begun by now
+            assert sessions["middle"].stats.stood_down + sessions["far"].stats.stood_down >= 1
+            # a satellite that stood down went back to waiting: asked alone, it answers
+            sats["middle"].say()
+            await until(lambda: sessions["middle"].stats.replies == 1, 30, "middle's own turn")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    played_first = {}
+    asyncio.run(scenario())
+    played_first = {n: s.played_s() for n, s in sats.items()}
+    assert played_first["near"] > 0.5
+    assert played_first["far"] == 0.0
+    outcomes = hub.arbiter.summary()
+    assert outcomes["near"]["won"] == 1 and outcomes["near"]["stood_down"] == 0
+    stood = sum(outcomes.get(n, {"stood_down": 0})["stood_down"] for n in ("middle", "far"))
+    assert stood >= 1

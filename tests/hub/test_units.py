@@ -1,0 +1,172 @@
+"""The hub's parts without satellites: the arbitration rule, the backoff, the config,
+the command line's refusals, and the listener's stand-down on the real models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hearthvox.audio.sources import array_source
+from hearthvox.config import Config, ConfigError, from_dict, satellite_address
+from hearthvox.engines import Engines
+from hearthvox.events import AudioChunk, Event, NoSpeech, Reply, TurnDone, WakeDetected
+from hearthvox.hub.arbiter import Arbiter, Claim, best
+from hearthvox.hub.audio import SILENT_DBFS, SatelliteSource
+from hearthvox.hub.session import backoff_s
+from hearthvox.pipeline.runner import Pipeline
+from hearthvox.skills.base import SkillContext, SystemClock
+from hearthvox.skills.registry import SkillRouter, load_skills
+from tests.conftest import hearthvox_cli, silence, speak16
+
+
+def test_best_evidence_rule() -> None:
+    # a clearly surer wake word wins whatever the level
+    assert best([Claim("a", 0.95, -40.0), Claim("b", 0.6, -10.0)]) == 0
+    # scores within the band: the loudest wins
+    assert best([Claim("a", 0.99, -30.0), Claim("b", 0.93, -20.0), Claim("c", 0.97, -25)]) == 1
+    # same level: the higher score; then the earlier claim
+    assert best([Claim("a", 0.9, -20.0), Claim("b", 0.95, -20.0)]) == 1
+    assert best([Claim("a", 0.9, -20.0), Claim("b", 0.9, -20.0)]) == 0
+
+
+def test_arbiter_window_and_counts() -> None:
+    async def go() -> tuple[list[bool], list[bool]]:
+        arbiter = Arbiter(100)
+        first = await asyncio.gather(
+            arbiter.claim(Claim("kitchen", 0.9, -30.0)),
+            arbiter.claim(Claim("den", 0.92, -20.0)),
+        )
+        # a claim after the window closed is a round of its own: it wins alone
+        later = await asyncio.gather(arbiter.claim(Claim("kitchen", 0.9, -30.0)))
+        assert arbiter.summary() == {
+            "den": {"won": 1, "stood_down": 0},
+            "kitchen": {"won": 1, "stood_down": 1},
+        }
+        return list(first), list(later)
+
+    assert asyncio.run(go()) == ([False, True], [True])
+
+
+def test_backoff_doubles_to_the_cap_with_jitter() -> None:
+    mid = [backoff_s(n, 30.0, lambda: 0.5) for n in range(8)]
+    assert mid == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert backoff_s(100, 30.0, lambda: 0.0) == 22.5
+    assert backoff_s(100, 30.0, lambda: 1.0) == 37.5
+
+
+def test_satellite_level_is_the_wake_phrase_rms() -> None:
+    source = SatelliteSource(80)
+    tone = (np.sin(np.arange(16000) / 5) * 3276.8).astype("<i2")  # about -23 dBFS
+    source.feed({"rate": 16000, "width": 2, "channels": 1}, tone.tobytes())
+
+    async def take() -> list[AudioChunk]:
+        source.end()
+        return [c async for c in source.chunks()]
+
+    assert len(asyncio.run(take())) == 12  # 960 ms of 80 ms chunks; the rest waits
+    assert -24.0 < source.level_dbfs(960) < -22.0
+    assert source.level_dbfs(0) == SILENT_DBFS
+
+
+@pytest.mark.parametrize(
+    ("uri", "why"),
+    [
+        ("udp://kitchen:10700", "not a tcp://"),
+        ("tcp://kitchen", "needs a host and a port"),
+        ("tcp://kitchen:0", "needs a host and a port"),
+        ("tcp://kitchen:99999", "needs a host and a port"),
+        ("tcp://:10700", "needs a host and a port"),
+        ("tcp://a b:10700", "needs a host and a port"),
+    ],
+)
+def test_bad_satellite_uris(uri: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=why):
+        satellite_address(uri)
+
+
+def test_hub_config() -> None:
+    cfg = from_dict(
+        {
+            "hub": {
+                "arbitration_window_ms": 250,
+                "satellites": [
+                    {"uri": "tcp://kitchen.local:10700", "area": "kitchen"},
+                    {"uri": "tcp://[::1]:10701", "area": "living room"},
+                ],
+            }
+        }
+    )
+    assert cfg.hub.arbitration_window_ms == 250.0
+    assert [s.area for s in cfg.hub.satellites] == ["kitchen", "living room"]
+    assert satellite_address(cfg.hub.satellites[1].uri) == ("::1", 10701)
+    too_many = [{"uri": f"tcp://h:{10000 + i}", "area": f"a{i}"} for i in range(33)]
+    for bad, why in [
+        ({"satellites": too_many}, "at most 32"),
+        ({"satellites": [{"uri": "tcp://h:1", "area": "x" * 33}]}, "short name"),
+        ({"satellites": [{"uri": "tcp://h:1"}]}, "short name"),
+        ({"satellites": [{"uri": "tcp://h:1", "area": "a"}] * 2}, "listed twice"),
+        ({"satellites": [{"area": "a"}]}, "needs uri"),
+        ({"arbitration_window_ms": -1}, "arbitration_window_ms"),
+    ]:
+        with pytest.raises(ConfigError, match=why):
+            from_dict({"hub": bad})
+
+
+def test_cli_refuses_in_one_line(tmp_path: Path) -> None:
+    for args, why in [
+        ((), "no satellites"),
+        (("--satellite", "udp://x:1"), "not a tcp:// address"),
+        (("--satellite", "tcp://x:1", "--satellite", "tcp://x:1"), "given twice"),
+    ]:
+        done = hearthvox_cli("hub", *args, timeout=60)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and why in lines[0], done.stderr
+
+
+def test_stand_down_drops_the_turn_and_the_next_is_answered(
+    engines: Engines, tmp_path: Path
+) -> None:
+    """The arbiter's loser: told to stand down at its wake word, the turn ends with no
+    reply, and the listener waits for the wake word again (the next request is answered)."""
+    request = speak16(engines, "Hey Jarvis. What time is it?")
+    audio = np.concatenate([silence(0.5), request, silence(1.5), request, silence(2.0)])
+    ctx = SkillContext(clock=SystemClock(), state_dir=tmp_path / "state")
+    router = SkillRouter(load_skills(), ctx, "Sorry.")
+    cfg = Config()
+    pipeline = Pipeline(engines, router, cfg)
+
+    class Sink:
+        def write(self, samples: np.ndarray, rate_hz: int) -> None: ...
+        def stop(self) -> None: ...
+
+    async def paced() -> AsyncIterator[AudioChunk]:
+        # four times faster than a microphone: the stand-down (sent when the wake word
+        # reaches the caller) arrives while the listener still listens, as it does live
+        async for chunk in array_source(audio, 16000, cfg.audio.chunk_ms, realtime=False):
+            await asyncio.sleep(cfg.audio.chunk_ms / 4000)
+            yield chunk
+
+    async def collect() -> list[Event]:
+        source = paced()
+        out: list[Event] = []
+        async for event in pipeline.run(source, Sink()):
+            out.append(event)
+            if isinstance(event, WakeDetected) and len(out) == 1:
+                pipeline.stand_down()
+        return out
+
+    events = asyncio.run(collect())
+    kinds = [type(e).__name__ for e in events]
+    first_done = kinds.index("TurnDone")
+    assert kinds[:3] == ["WakeDetected", "NoSpeech", "TurnDone"], kinds
+    assert isinstance(events[1], NoSpeech)
+    assert isinstance(events[2], TurnDone) and events[2].outcome == "no_speech"
+    rest = events[first_done + 1 :]
+    assert any(isinstance(e, WakeDetected) for e in rest)
+    replies = [e for e in rest if isinstance(e, Reply)]
+    assert len(replies) == 1 and replies[0].skill == "time"
