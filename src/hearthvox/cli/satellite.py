@@ -17,7 +17,7 @@ import click
 from hearthvox import config as config_mod
 from hearthvox.audio.sinks import Sink, SpeakerSink
 from hearthvox.bundles.active import active_model_paths
-from hearthvox.cli.options import config_option, quiet, refuse
+from hearthvox.cli.options import config_option, output_file_option, quiet, refuse
 from hearthvox.cli.run import Source, open_sink, open_source
 from hearthvox.config import Config
 from hearthvox.engines import load_wake
@@ -129,13 +129,14 @@ def _config(
     metavar="mic|FILE.wav|-",
     help="Where the audio comes from: the microphone, a WAV file, or a WAV on stdin.",
 )
-@click.option(
-    "--output",
+@output_file_option(
+    "Where replies are played: the speaker, a WAV file (all replies, written at exit), "
+    "or nowhere (the server is then asked for text only: end stage 'handle').",
+    special=("speaker", "none"),
+    type=str,
     default="speaker",
     show_default=True,
     metavar="speaker|FILE.wav|none",
-    help="Where replies are played: the speaker, a WAV file (all replies, written at exit), "
-    "or nowhere (the server is then asked for text only: end stage 'handle').",
 )
 @click.option(
     "--realtime",
