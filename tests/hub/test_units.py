@@ -4,6 +4,9 @@ the command line's refusals, and the listener's stand-down on the real models.""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +23,8 @@ from hearthvox.hub.session import backoff_s
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
-from tests.conftest import hearthvox_cli, silence, speak16
+from tests.conftest import REPO, hearthvox_cli, silence, speak16
+from tests.hub.conftest import free_port
 
 
 def test_best_evidence_rule() -> None:
@@ -170,3 +174,29 @@ def test_stand_down_drops_the_turn_and_the_next_is_answered(
     assert any(isinstance(e, WakeDetected) for e in rest)
     replies = [e for e in rest if isinstance(e, Reply)]
     assert len(replies) == 1 and replies[0].skill == "time"
+
+
+def test_cli_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """With no satellite there yet it keeps retrying; SIGTERM ends it with status 0."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hearthvox", "-v", "hub", "--satellite", f"tcp://127.0.0.1:{port}"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stderr:  # "driving", then the first failed try
+            seen.append(line)
+            if "reconnecting in" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(seen) + rest
+    assert proc.returncode == 0, text
+    assert "driving 1 satellite(s)" in text and "cannot connect" in text, text
