@@ -149,6 +149,14 @@ def _config(
     multiple=True,
     help="Wake word to listen for (repeat for more); default: [wake] models.",
 )
+@click.option(
+    "--wake-on",
+    type=click.Choice(["local", "server"]),
+    default="local",
+    show_default=True,
+    help="local: the wake word is found here and only the command is sent; server: "
+    "everything heard is streamed and the server finds the wake word (a hearthvox hub).",
+)
 @click.option("--input-device", metavar="INDEX|NAME", help="Microphone, with --input mic.")
 @click.option("--output-device", metavar="INDEX|NAME", help="Speaker, with --output speaker.")
 @click.option(
@@ -167,6 +175,7 @@ def satellite(
     output: str,
     realtime: bool,
     wake_models: tuple[str, ...],
+    wake_on: str,
     input_device: str | None,
     output_device: str | None,
     zeroconf: bool,
@@ -203,6 +212,8 @@ def satellite(
         raise refuse(f"--input-device is for --input mic, not {input_}")
     if input_ == "mic" and realtime:
         raise refuse("--realtime is for a file or stdin: the microphone is live already")
+    if wake_on == "server" and input_ != "mic" and not realtime:
+        raise refuse("--wake-on server streams the input as it comes: give --realtime with a file")
     announce_as = None
     if zeroconf_name is not None and not zeroconf:
         raise refuse("--zeroconf-name is for --zeroconf")
@@ -228,6 +239,7 @@ def satellite(
     options = SatelliteOptions(
         name=name,
         area=area,
+        wake_on=wake_on,
         end_stage="handle" if output == "none" else "tts",
         barge_in=ecfg.audio.barge_in,
         barge_in_threshold=ecfg.audio.barge_in_threshold,
@@ -235,7 +247,8 @@ def satellite(
     )
     source = open_source(input_, ecfg, realtime)
     try:
-        asyncio.run(_serve(ear, sink, options, source, address, input_ == "mic" or realtime,
+        live = input_ == "mic" or realtime
+        asyncio.run(_serve(ear, sink, options, source, address, (live, input_ != "mic"),
                            announce_as))  # fmt: skip
     except BaseException:
         sink.abort()
@@ -251,15 +264,18 @@ async def _serve(
     options: SatelliteOptions,
     source: Source,
     address: TcpAddress,
-    live: bool,
+    how: tuple[bool, bool],
     announce_as: str | None,
 ) -> None:
+    """``how``: (live input, a recording that starts at the first ``run-satellite``)."""
+    live, from_start = how
     cues = sink if isinstance(sink, SpeakerSink) else None
 
     def player(on_played: Callable[[int], Awaitable[None]]) -> Player:
         return Player(sink, options.max_reply_s, on_played)
 
-    sat = Satellite(ear, player, options, live=live, cues=cues)
-    info = satellite_info(options.name, options.area, ear.wake_words).event()
+    sat = Satellite(ear, player, options, live=live, cues=cues, from_start=from_start)
+    words = ear.wake_words if options.wake_on == "local" else []
+    info = satellite_info(options.name, options.area, words).event()
     server = SatelliteServer(sat, address, info, options)
     await _run(server, sat, source, announce_as)

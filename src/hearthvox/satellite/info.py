@@ -14,13 +14,14 @@ def satellite_info(name: str, area: str, wake_words: list[str]) -> Info:
         satellite=Satellite(
             name=name,
             area=area or None,
-            description=f"hearthvox satellite (local wake word: {', '.join(wake_words)})",
+            description="hearthvox satellite ("
+            + (f"local wake word: {', '.join(wake_words)})" if wake_words else "server wake word)"),
             attribution=Attribution(name="hearthvox", url=PROJECT_URL),
             installed=True,
             version=__version__,
             has_vad=True,
             active_wake_words=list(wake_words),
-            max_active_wake_words=len(wake_words),
+            max_active_wake_words=len(wake_words) or None,
             supports_trigger=False,
         )
     )

@@ -26,6 +26,9 @@ class SatelliteOptions:
     """After the command: no event from the server for this long ends the turn."""
     max_reply_s: float = 300.0
     """At most this much reply audio is played per turn; the rest is dropped."""
+    wake_on: str = "local"
+    """``local``: the wake word is found here, only the command is streamed; ``server``:
+    everything heard after ``run-satellite`` is streamed and the server finds it."""
     end_stage: str = "tts"
     """``tts`` (the reply is played here) or ``handle`` (no output: text only)."""
     barge_in: bool = True

@@ -9,8 +9,16 @@ until the VAD ends the command or the server says ``voice-stopped`` or
 -> ``idle``. A server that goes quiet for ``reply_timeout_s`` in ``waiting`` or
 ``playing`` ends the turn: back to ``idle``.
 
-Audio from a file is read only in ``idle`` and ``streaming``, so its turns come
-in order with nothing skipped (as ``hearthvox run`` reads a file). A live
+With server wake (``wake_on = "server"``, for a server that listens for the wake
+word itself, as a hearthvox hub does) the satellite streams everything it hears
+from ``run-satellite`` on (``run-pipeline`` with ``start_stage: wake``), plays
+each reply the server streams back while the stream goes on, and says
+``played`` after each.
+
+A recording (a file, stdin) starts when the first server sends ``run-satellite``,
+so that what it says is heard by a server. Audio from a file is read only in
+``idle`` and ``streaming``, so its turns come in order with nothing skipped (as
+``hearthvox run`` reads a file). A live
 microphone is read all the time: what it hears while a turn waits is dropped,
 and over a reply the wake word (at ``barge_in_threshold``) stops the reply and
 starts a new command.
@@ -79,10 +87,15 @@ class Satellite:
         *,
         live: bool,
         cues: Cues | None = None,
+        from_start: bool = False,
     ) -> None:
         self.ear = ear
         self.options = options
         self.live = live
+        self._adopted = asyncio.Event()
+        """Set at the first ``run-satellite``; a recording (``from_start``) starts then."""
+        if not from_start:
+            self._adopted.set()
         self.cues = cues if options.earcons else None
         self.player = player(self._played)
         self.phase = Phase.PAUSED
@@ -96,6 +109,9 @@ class Satellite:
         self._chunk_rate = 16000
         self.heard_ms = -1.0
         """Where the input is: the start of the latest chunk read, in the stream."""
+        self.continuous = options.wake_on == "server"
+        """Server wake: everything heard after ``run-satellite`` is streamed."""
+        self._replying = False  # server wake: a reply is coming in while the stream goes on
 
     # ---- phases -----------------------------------------------------------------
 
@@ -155,6 +171,7 @@ class Satellite:
     def _end_turn(self) -> None:
         if self.phase is not Phase.PAUSED and self.phase is not Phase.IDLE:
             self.turn += 1
+        self._replying = False
         self.player.stop()
 
     async def _send(self, event: Event) -> None:
@@ -164,6 +181,10 @@ class Satellite:
     async def on_event(self, event: Event) -> None:
         """One event from the server connection (``describe`` is answered before this)."""
         kind = event.type
+        if kind == "run-satellite":
+            self._adopted.set()
+        if self.continuous and await self._server_wake(event):
+            return
         if kind == "run-satellite":
             self.running = True
             if self.phase is Phase.PAUSED:
@@ -224,8 +245,47 @@ class Satellite:
             return
         self._set(Phase.PLAYING)
 
+    async def _server_wake(self, event: Event) -> bool:
+        """The events a server-wake satellite takes otherwise; True if handled. The
+        stream starts at ``run-satellite`` and goes on through the server's turns."""
+        kind = event.type
+        if kind == "run-satellite":
+            self.running = True
+            if self.phase is Phase.PAUSED:
+                self.turn += 1
+                self._set(Phase.STREAMING)
+                await self._start_stream(PipelineStage.WAKE, None, max(self.heard_ms, 0.0))
+                log.info("running: streaming everything heard (the server finds the wake word)")
+        elif kind == "audio-start":
+            if self.phase is Phase.STREAMING and self.options.end_stage == "tts":
+                try:
+                    self.player.begin(self.turn, event.data)
+                except ProtocolError as exc:
+                    log.warning("reply not played: %s", exc.text)
+                    return True
+                self._replying = True
+        elif kind == "audio-chunk":
+            if self._replying:
+                await self.player.chunk(event.data, event.payload)
+        elif kind == "audio-stop":
+            if self._replying:
+                self._replying = False
+                await self.player.end()
+        elif kind == "error":
+            text, code = event.data.get("text"), event.data.get("code")
+            log.info("the server reports: %s (%s)", str(text)[:200], str(code)[:40])
+        else:
+            return kind in ("voice-stopped", "transcript")  # the stream goes on
+        return True
+
     async def _played(self, turn: int) -> None:
-        if turn != self.turn or self.phase is not Phase.PLAYING:
+        if turn != self.turn:
+            return
+        if self.continuous and self.phase is Phase.STREAMING:
+            self.turns_played += 1
+            await self._send(Played().event())
+            return
+        if self.phase is not Phase.PLAYING:
             return
         self.turns_played += 1
         await self._send(Played().event())
@@ -237,6 +297,7 @@ class Satellite:
     async def run_audio(self, chunks: AsyncIterator[AudioChunk]) -> None:
         """Hear the input until it ends (a file) or the task is cancelled."""
         it = aiter(chunks)
+        await self._adopted.wait()
         while True:
             if not self.live:
                 await self._hungry.wait()
@@ -274,10 +335,13 @@ class Satellite:
         self._set(Phase.STREAMING)
         if self.cues is not None:
             self.cues.cue(START, EARCON_RATE_HZ)
+        await self._start_stream(PipelineStage.ASR, wake.model, wake.t_ms)
+
+    async def _start_stream(self, stage: PipelineStage, wake_word: str | None, t_ms: float) -> None:
         end = PipelineStage.TTS if self.options.end_stage == "tts" else PipelineStage.HANDLE
-        start = RunPipeline(start_stage=PipelineStage.ASR, end_stage=end, wake_word_name=wake.model)
+        start = RunPipeline(start_stage=stage, end_stage=end, wake_word_name=wake_word)
         await self._send(start.event())
-        audio = AudioStart(rate=self._chunk_rate, width=2, channels=1, timestamp=int(wake.t_ms))
+        audio = AudioStart(rate=self._chunk_rate, width=2, channels=1, timestamp=int(t_ms))
         await self._send(audio.event())
 
     async def _stream(self, chunk: AudioChunk) -> None:
@@ -292,6 +356,8 @@ class Satellite:
             timestamp=int(chunk.t_audio_ms),
         ).event()
         await self._send(event)
+        if self.continuous:
+            return  # the server finds the wake word and the end of each command
         ended = await self.ear.command_ended(chunk)
         if ended is not None and self.phase is Phase.STREAMING:
             why = "nothing said" if ended.kind == "timeout" else f"end of speech ({ended.reason})"
