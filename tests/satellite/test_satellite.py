@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import wave
 from collections.abc import Iterator
@@ -136,3 +137,15 @@ def test_busy_port_and_bad_uri_are_one_line(tmp_path: Path) -> None:
         assert bad.popen.wait(60) == 2
         bad.stop()
         assert fragment in "\n".join(bad.lines), bad.lines
+
+
+def test_ctrl_c_exits_0(tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, np.zeros(16000, dtype=np.int16), 16000)
+    proc = hearthvox_satellite("--uri", "tcp://127.0.0.1:0", "--input", str(quiet),
+                               "--output", "none", home=tmp_path)  # fmt: skip
+    proc.wait_for(LISTENING, 120)
+    proc.popen.send_signal(signal.SIGINT)
+    assert proc.popen.wait(20) == 0
+    proc.stop()
+    assert any("stopping" in line for line in proc.lines), proc.lines

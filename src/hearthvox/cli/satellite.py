@@ -10,6 +10,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -30,6 +31,7 @@ from hearthvox.satellite.options import DEFAULT_PORT, DEFAULT_URI, SatelliteOpti
 from hearthvox.satellite.player import Player
 from hearthvox.satellite.server import SatelliteServer
 from hearthvox.satellite.session import Satellite
+from hearthvox.service.startsignals import StartSignals, StoppedBeforeStart
 from hearthvox.settings import engine_config
 
 log = logging.getLogger(__name__)
@@ -55,35 +57,62 @@ def _address(uri: str, allow_remote: bool) -> TcpAddress:
     return address
 
 
-async def _run(
-    server: SatelliteServer, satellite: Satellite, source: Source, announce_as: str | None
-) -> None:
+@dataclass
+class _Plan:
+    """Everything the running satellite is made of, decided before the loop starts."""
+
+    ear: Ear
+    sink: Sink
+    options: SatelliteOptions
+    source: Source
+    address: TcpAddress
+    live: bool
+    """The input is heard as it comes (the microphone, --realtime)."""
+    from_start: bool
+    """A recording: it starts at the first run-satellite."""
+    announce_as: str | None
+    starting: StartSignals
+
+
+async def _serve(plan: _Plan) -> None:
+    sink, options, ear = plan.sink, plan.options, plan.ear
+    cues = sink if isinstance(sink, SpeakerSink) else None
+
+    def player(on_played: Callable[[int], Awaitable[None]]) -> Player:
+        return Player(sink, options.max_reply_s, on_played)
+
+    sat = Satellite(ear, player, options, live=plan.live, cues=cues, from_start=plan.from_start)
+    words = ear.wake_words if options.wake_on == "local" else []
+    info = satellite_info(options.name, options.area, words).event()
+    server = SatelliteServer(sat, plan.address, info, options)
     bound = await server.start()
     announcement = None
-    audio = asyncio.create_task(satellite.run_audio(source.chunks), name="hv-sat-audio")
-    player = asyncio.create_task(satellite.player.run(), name="hv-sat-player")
+    audio = asyncio.create_task(sat.run_audio(plan.source.chunks), name="hv-sat-audio")
+    playing = asyncio.create_task(sat.player.run(), name="hv-sat-player")
     try:
-        if announce_as is not None:
-            from hearthvox.protocol.zeroconf import Announcement
-
-            announcement = Announcement(announce_as, bound.host, bound.port)
-            await announcement.start()
-            _say(f"announced as {announce_as!r} over mDNS ({announcement.host}:{bound.port})")
-        words = ", ".join(satellite.ear.wake_words)
-        _say(
-            f"satellite listening on {bound.uri()} (wake word: {words}; input: {source.label}); "
-            "waiting for Home Assistant or a hearthvox hub; Ctrl-C stops"
-        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if plan.starting.received is not None:  # a stop while the models loaded
+            stop.set()
+        if plan.announce_as is not None:
+            from hearthvox.protocol.zeroconf import Announcement
+
+            announcement = Announcement(plan.announce_as, bound.host, bound.port)
+            await announcement.start()
+            _say(f"announced as {plan.announce_as!r} over mDNS ({announcement.host}:{bound.port})")
+        what = ", ".join(ear.wake_words) if options.wake_on == "local" else "the server's"
+        _say(
+            f"satellite listening on {bound.uri()} (wake word: {what}; input: "
+            f"{plan.source.label}); waiting for Home Assistant or a hearthvox hub; Ctrl-C stops"
+        )
         await stop.wait()
         _say("stopping")
     finally:
-        for task in (audio, player):
+        for task in (audio, playing):
             task.cancel()
-        await asyncio.gather(audio, player, return_exceptions=True)
+        await asyncio.gather(audio, playing, return_exceptions=True)
         if announcement is not None:
             with contextlib.suppress(Exception):
                 await announcement.close()
@@ -187,12 +216,14 @@ def satellite(
     The wake word and the end of the command are found here; the command's
     audio goes to the server that adopted the satellite, and its spoken reply is
     played here (earcons as [audio] earcons; the wake word over a reply stops it).
-    Nothing is sent before the wake word.
+    Nothing is sent before the wake word. With --wake-on server (what a hearthvox
+    hub needs) everything heard is streamed and the server finds the wake word.
 
     \b
     Examples:
       hearthvox satellite                                   # tcp://127.0.0.1:10700
       hearthvox satellite --uri tcp://0.0.0.0:10700 --allow-remote --area kitchen
+      hearthvox satellite --uri tcp://0.0.0.0:10700 --allow-remote --wake-on server  # hub
       hearthvox satellite --input request.wav --output reply.wav --uri tcp://127.0.0.1:0
     \b
     One server connection at a time: a new one replaces the old. Listens on
@@ -228,6 +259,32 @@ def satellite(
 
         zeroconf_module()  # fail now, not after loading the models
         announce_as = zeroconf_name or f"hearthvox-satellite-{uuid.getnode():012x}"
+    options = SatelliteOptions(
+        name=name,
+        area=area,
+        wake_on=wake_on,
+        end_stage="handle" if output == "none" else "tts",
+    )
+    starting = StartSignals().install()  # a stop while the models load is not lost
+    try:
+        _start(cfg, (input_, output, realtime), options, announce_as, address, starting)
+    except StoppedBeforeStart as stop:
+        _say(f"stopped ({stop.signal.name} before the start had finished)")
+    except KeyboardInterrupt:  # a second Ctrl-C while the models loaded
+        _say("stopped")
+    finally:
+        starting.restore()
+
+
+def _start(
+    cfg: Config,
+    io: tuple[str, str, bool],
+    options: SatelliteOptions,
+    announce_as: str | None,
+    address: TcpAddress,
+    starting: StartSignals,
+) -> None:
+    input_, output, realtime = io
     _say("loading the wake word and VAD models ...")
     models = active_model_paths(cfg)  # the configured channel's bundle, checked
     ecfg = engine_config(cfg, models)  # user > bundle > matrix > default
@@ -235,47 +292,22 @@ def satellite(
         load_wake(models, ecfg), SileroVad(models.vad, threads=ecfg.vad.threads),
         ecfg.endpoint, ecfg.vad.threshold,
     )  # fmt: skip
-    sink = open_sink(output, ecfg)
-    options = SatelliteOptions(
-        name=name,
-        area=area,
-        wake_on=wake_on,
-        end_stage="handle" if output == "none" else "tts",
+    options = dataclasses.replace(
+        options,
         barge_in=ecfg.audio.barge_in,
         barge_in_threshold=ecfg.audio.barge_in_threshold,
         earcons=ecfg.audio.earcons,
     )
+    starting.check()
+    sink = open_sink(output, ecfg)
     source = open_source(input_, ecfg, realtime)
+    live = input_ == "mic" or realtime
+    plan = _Plan(ear, sink, options, source, address, live, input_ != "mic", announce_as, starting)
     try:
-        live = input_ == "mic" or realtime
-        asyncio.run(_serve(ear, sink, options, source, address, (live, input_ != "mic"),
-                           announce_as))  # fmt: skip
+        asyncio.run(_serve(plan))
     except BaseException:
         sink.abort()
         raise
     finally:
         source.close()
     sink.close()
-
-
-async def _serve(
-    ear: Ear,
-    sink: Sink,
-    options: SatelliteOptions,
-    source: Source,
-    address: TcpAddress,
-    how: tuple[bool, bool],
-    announce_as: str | None,
-) -> None:
-    """``how``: (live input, a recording that starts at the first ``run-satellite``)."""
-    live, from_start = how
-    cues = sink if isinstance(sink, SpeakerSink) else None
-
-    def player(on_played: Callable[[int], Awaitable[None]]) -> Player:
-        return Player(sink, options.max_reply_s, on_played)
-
-    sat = Satellite(ear, player, options, live=live, cues=cues, from_start=from_start)
-    words = ear.wake_words if options.wake_on == "local" else []
-    info = satellite_info(options.name, options.area, words).event()
-    server = SatelliteServer(sat, address, info, options)
-    await _run(server, sat, source, announce_as)
