@@ -15,6 +15,7 @@ import pytest
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.ping import Ping
 from wyoming.satellite import PauseSatellite, RunSatellite
 
 from hearthvox.config import Config
@@ -244,5 +245,20 @@ def test_a_new_server_connection_replaces_the_old(engines: Engines) -> None:
         await second.close()
         await until(lambda: sat.link is None)
         assert sat.phase is Phase.PAUSED
+
+    run_scenario(engines, silence(60.0), scenario, SatelliteOptions())
+
+
+def test_an_announcement_is_played_and_ping_answered(engines: Engines) -> None:
+    async def scenario(sat: Satellite, connect: Connect, sink: FastSink) -> None:
+        peer = await connect()
+        await peer.send(RunSatellite().event(), Ping(text="hi").event())
+        assert (await peer.until("pong")).data.get("text") == "hi"
+        await until(lambda: sat.phase is Phase.IDLE)
+        await peer.send(*reply(1.0))  # unasked: the server announces something
+        await peer.until("played")
+        assert peer.kinds == ["pong", "played"]
+        assert sink.played_s == pytest.approx(1.0, abs=0.05)
+        await peer.close()
 
     run_scenario(engines, silence(60.0), scenario, SatelliteOptions())

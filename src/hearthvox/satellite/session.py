@@ -6,8 +6,9 @@ Phases: ``paused`` (no server connection, before ``run-satellite`` or after
 until the VAD ends the command or the server says ``voice-stopped`` or
 ``transcript``; then ``audio-stop``) -> ``waiting`` (for the reply) ->
 ``playing`` (the reply's audio to the sink; ``played`` once it has been played)
--> ``idle``. A server that goes quiet for ``reply_timeout_s`` in ``waiting`` or
-``playing`` ends the turn: back to ``idle``.
+-> ``idle``. Audio the server sends unasked while the satellite is idle (an
+announcement) is played the same way. A server that goes quiet for
+``reply_timeout_s`` in ``waiting`` or ``playing`` ends the turn: back to ``idle``.
 
 With server wake (``wake_on = "server"``, for a server that listens for the wake
 word itself, as a hearthvox hub does) the satellite streams everything it hears
@@ -234,8 +235,10 @@ class Satellite:
     async def _reply_starts(self, event: Event) -> None:
         if self.phase is Phase.STREAMING:
             await self._stop_streaming("the reply started")
-        if self.phase is not Phase.WAITING:
-            return  # a reply of a turn that ended (barge-in, time-out): not played
+        if self.phase is Phase.IDLE:
+            self.turn += 1  # the server speaks unasked (an announcement, a late reply)
+        elif self.phase is not Phase.WAITING:
+            return  # a reply of a turn that a barge-in ended, or while paused: not played
         if self.options.end_stage != "tts":
             return
         try:
