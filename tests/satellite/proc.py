@@ -67,6 +67,6 @@ class Proc:
             self._reader.join(5)
 
 
-def hearthvox_satellite(*args: str, home: Path) -> Proc:
+def hearthvox_satellite(*args: str, home: Path, env: dict[str, str] | None = None) -> Proc:
     argv = [sys.executable, "-m", "hearthvox", "-v", "satellite", *args]
-    return Proc(argv, {"HEARTHVOX_HOME": str(home)})
+    return Proc(argv, {**(env or {}), "HEARTHVOX_HOME": str(home)})
