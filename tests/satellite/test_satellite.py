@@ -137,6 +137,15 @@ def test_busy_port_and_bad_uri_are_one_line(tmp_path: Path) -> None:
         assert bad.popen.wait(60) == 2
         bad.stop()
         assert fragment in "\n".join(bad.lines), bad.lines
+    for args, fragment in [
+        (["--zeroconf"], "--zeroconf announces a network address"),
+        (["--zeroconf-name", "x"], "--zeroconf-name is for --zeroconf"),
+        (["--wake-on", "server"], "give --realtime with a file"),
+    ]:
+        bad = hearthvox_satellite(*args, "--input", str(quiet), home=tmp_path)
+        assert bad.popen.wait(60) == 2
+        bad.stop()
+        assert fragment in "\n".join(bad.lines), bad.lines
 
 
 def test_ctrl_c_exits_0(tmp_path: Path) -> None:
