@@ -5,7 +5,9 @@ three satellites answered once, by the loudest."""
 from __future__ import annotations
 
 import asyncio
+import calendar
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
 from tests.hub.conftest import Satellite, make_satellite, write_raw
 
+MONTHS = [calendar.month_name[i].lower() for i in range(1, 13)]
 CFG = dataclasses.replace(Config(), hub=HubConfig(reconnect_max_s=1.0))
 
 
@@ -53,7 +56,9 @@ def test_three_satellites_each_answered_and_one_killed_reconnects(
         for name, audio in request_audio.items()
     ]
     entries = [SatelliteEntry(s.uri, s.name) for s in sats]
-    hub = Hub(entries, engines, router(tmp_path), CFG)
+    # a short window: these wake words come a second apart, never one heard thrice
+    cfg = dataclasses.replace(CFG, hub=HubConfig(arbitration_window_ms=100, reconnect_max_s=1.0))
+    hub = Hub(entries, engines, router(tmp_path), cfg)
     sessions = {s.area: s for s in hub.sessions}
 
     def replies(name: str) -> int:
@@ -63,7 +68,7 @@ def test_three_satellites_each_answered_and_one_killed_reconnects(
         task = asyncio.create_task(hub.run())
         try:
             await until(lambda: all(s.streaming.is_set() for s in hub.sessions), 20, "streaming")
-            for s in sats:  # a second apart: three wake words, not one heard thrice
+            for s in sats:  # a second apart: three wake words at once, each its own
                 s.say()
                 await asyncio.sleep(1.0)
             await until(lambda: all(replies(s.name) == 1 for s in sats), 40, "three replies")
@@ -89,11 +94,11 @@ def test_three_satellites_each_answered_and_one_killed_reconnects(
     assert sessions["date"].stats.connects == 2
     assert sessions["time"].stats.connects == sessions["timer"].stats.connects == 1
     assert sum(n["stood_down"] for n in hub.arbiter.summary().values()) == 0
-    time_sat, date_sat, timer_sat = sats
-    assert "it is" in heard(engines, time_sat) or "it's" in heard(engines, time_sat)
-    assert "timer" in heard(engines, timer_sat)
-    date_words = heard(engines, date_sat)
-    assert "today" in date_words or "it's" in date_words, date_words
+    # each its own reply (the words of the reply, as tiny.en hears the voice)
+    time_said, date_said, timer_said = (heard(engines, s) for s in sats)
+    assert re.search(r"\d[:.]?\d\d|\b[ap]\.?m\b", time_said), time_said
+    assert "minutes" not in time_said and "minutes" in timer_said, (time_said, timer_said)
+    assert any(w in date_said for w in ("today", *MONTHS)), date_said
 
 
 def test_same_wake_word_on_three_satellites_answered_once_by_the_loudest(
@@ -129,7 +134,6 @@ def test_same_wake_word_on_three_satellites_answered_once_by_the_loudest(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    played_first = {}
     asyncio.run(scenario())
     played_first = {n: s.played_s() for n, s in sats.items()}
     assert played_first["near"] > 0.5

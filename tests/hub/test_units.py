@@ -19,6 +19,7 @@ from hearthvox.engines import Engines
 from hearthvox.events import AudioChunk, Event, NoSpeech, Reply, TurnDone, WakeDetected
 from hearthvox.hub.arbiter import Arbiter, Claim, best
 from hearthvox.hub.audio import SILENT_DBFS, SatelliteSource
+from hearthvox.hub.client import SatelliteGone, SatelliteLink
 from hearthvox.hub.session import backoff_s
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.skills.base import SkillContext, SystemClock
@@ -200,3 +201,26 @@ def test_cli_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     text = "".join(seen) + rest
     assert proc.returncode == 0, text
     assert "driving 1 satellite(s)" in text and "cannot connect" in text, text
+
+
+def test_an_over_size_frame_from_a_satellite_ends_the_connection() -> None:
+    """Frames are read with the server's limits: a satellite that announces a 1 GiB
+    payload is dropped (and retried) before any of it is read."""
+
+    async def go() -> str:
+        async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readline()  # describe
+            writer.write(b'{"type": "info", "payload_length": 1073741824}\n')
+            await writer.drain()
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            with pytest.raises(SatelliteGone) as caught:
+                await SatelliteLink.open(f"tcp://127.0.0.1:{port}")
+            return str(caught.value)
+        finally:
+            server.close()
+
+    assert "frame-too-large" in asyncio.run(go())

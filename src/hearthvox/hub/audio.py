@@ -38,6 +38,8 @@ LEVEL_WINDOW_MS = 1000.0
 _KEEP_S = 4.0
 """Audio the listener took that is kept for the level (a chunk queue's worth and more)."""
 SILENT_DBFS = -120.0
+SEND_WAIT_S = 15.0
+"""Longest wait for one event of the reply to be sent (the write's own limit is 10 s)."""
 
 
 class SatelliteSource:
@@ -127,7 +129,13 @@ class SatelliteSink:
         self._stopped = False
 
     def _call(self, event: WyEvent) -> None:
-        asyncio.run_coroutine_threadsafe(self._send(event), self._loop).result()
+        """Send from the speak stage's thread; the send's own timeout bounds the wait."""
+        sent = asyncio.run_coroutine_threadsafe(self._send(event), self._loop)
+        try:
+            sent.result(timeout=SEND_WAIT_S)
+        except TimeoutError:
+            sent.cancel()
+            raise
 
     def write(self, samples: Int16Array, rate_hz: int) -> None:
         with self._lock:
@@ -151,7 +159,7 @@ class SatelliteSink:
         self._stopped = True
 
     async def finish(self) -> None:
-        """The turn is over: ``audio-stop`` if a reply was streamed; ready for the next."""
+        """The reply is over: ``audio-stop`` if one was streamed; ready for the next."""
         if self.started:
             self.started = False
             await self._send(AudioStop().event())

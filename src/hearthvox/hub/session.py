@@ -40,6 +40,7 @@ from hearthvox.events import (
     Event,
     NoSpeech,
     Reply,
+    ReplyDone,
     SpeechEnded,
     SpeechStarted,
     StageError,
@@ -202,7 +203,8 @@ class _Served:
                 self.session.area,
                 start,
             )
-        self.sink.enabled = end == "tts"
+        if not self.silenced:  # a satellite that streams on speech asks again each time
+            self.sink.enabled = end == "tts"
         log.info("satellite %s: pipeline %s -> %s", self.session.area, start, end)
         self.started.set()
         self.session.streaming.set()
@@ -226,12 +228,13 @@ class _Served:
                 return []
             self.session.stats.turns += 1
             return [Detection(name=event.model, timestamp=event.t_audio_ms).event()]
-        if isinstance(event, TurnDone):
+        if isinstance(event, ReplyDone | TurnDone):  # a timer's announcement has no turn
             if self.sink.started:
                 self.session.stats.replies += 1
             await self.sink.finish()
-            self.sink.enabled = speaks
-            self.silenced = False
+            if isinstance(event, TurnDone):
+                self.sink.enabled = speaks
+                self.silenced = False
             return []
         if self.silenced:
             return []
