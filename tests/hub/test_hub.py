@@ -72,12 +72,15 @@ def test_three_satellites_each_answered_and_one_killed_reconnects(
                 s.say()
                 await asyncio.sleep(1.0)
             await until(lambda: all(replies(s.name) == 1 for s in sats), 40, "three replies")
-            # one satellite dies; the others are asked again and answer
+            # one satellite dies while its reply plays; the others, asked meanwhile, answer
             time_sat, date_sat, timer_sat = sats
+            before_s = date_sat.played_s()
+            date_sat.say()
+            await asyncio.sleep(1.0)
+            time_sat.say()
+            await until(lambda: date_sat.played_s() > before_s + 0.3, 30, "date's 2nd reply")
             date_sat.kill()
             await until(lambda: not sessions["date"].streaming.is_set(), 10, "the loss seen")
-            time_sat.say()
-            await asyncio.sleep(1.0)
             timer_sat.say()
             await until(lambda: replies("time") == 2 and replies("timer") == 2, 30, "answers")
             # it comes back on the same port: the hub reconnects by itself
@@ -86,6 +89,7 @@ def test_three_satellites_each_answered_and_one_killed_reconnects(
             await until(lambda: sessions["date"].streaming.is_set(), 20, "the reconnection")
             date_sat.say()
             await until(lambda: replies("date") == 2, 30, "the reply after reconnecting")
+            assert sessions["time"].stats.connects == sessions["timer"].stats.connects == 1
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

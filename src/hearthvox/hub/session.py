@@ -168,6 +168,8 @@ class _Served:
                 task.result()  # SatelliteGone, or a bug
         finally:
             self.source.end()
+            self.sink.enabled = False  # a reply being paced out ends now
+            self.sink.stop()
             for task in (reader, loop_task):
                 task.cancel()
             for task in (reader, loop_task):
