@@ -201,6 +201,7 @@ def test_cli_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     text = "".join(seen) + rest
     assert proc.returncode == 0, text
     assert "driving 1 satellite(s)" in text and "cannot connect" in text, text
+    assert "arbitration: won 0, stood down 0" in text and "stopped" in text, text
 
 
 def test_an_over_size_frame_from_a_satellite_ends_the_connection() -> None:

@@ -90,4 +90,6 @@ def hub(satellite_uris: tuple[str, ...], config_path: Path | None) -> None:
     names = ", ".join(f"{e.area} ({e.uri})" for e in satellites)
     _say(f"driving {len(satellites)} satellite(s): {names}; Ctrl-C stops")
     asyncio.run(_drive(driver))
+    for line in driver.summary():
+        _say(line)
     _say("stopped")

@@ -46,16 +46,20 @@ class Hub:
                     await task
             self._log_summary()
 
-    def _log_summary(self) -> None:
+    def summary(self) -> list[str]:
+        """One line per satellite: connections, turns, replies, arbitration outcomes
+        (counts only: no audio, no text)."""
+        outcomes = self.arbiter.summary()
+        lines = []
         for s in self.sessions:
-            outcome = self.arbiter.summary().get(s.area, {"won": 0, "stood_down": 0})
-            log.info(
-                "satellite %s: %d connections, %d turns, %d replies; arbitration: "
-                "won %d, stood down %d",
-                s.area,
-                s.stats.connects,
-                s.stats.turns,
-                s.stats.replies,
-                outcome["won"],
-                outcome["stood_down"],
+            won = outcomes.get(s.area, {}).get("won", 0)
+            stood = outcomes.get(s.area, {}).get("stood_down", 0)
+            lines.append(
+                f"satellite {s.area}: {s.stats.connects} connections, {s.stats.turns} turns, "
+                f"{s.stats.replies} replies; arbitration: won {won}, stood down {stood}"
             )
+        return lines
+
+    def _log_summary(self) -> None:
+        for line in self.summary():
+            log.info("%s", line)
