@@ -42,6 +42,9 @@ class Satellite:
     request: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    wake_uri: str | None = None
+    """A Wyoming wake service: the satellite hears the wake word itself and streams
+    only the command (else it streams everything and the hub finds the wake word)."""
 
     @property
     def uri(self) -> str:
@@ -72,6 +75,11 @@ class Satellite:
                 mic,
                 "--snd-command",
                 snd,
+                *(
+                    ["--wake-uri", self.wake_uri, "--wake-word-name", "hey_jarvis"]
+                    if self.wake_uri
+                    else []
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=(self.folder / "satellite.log").open("ab"),
@@ -140,10 +148,12 @@ def satellites(satellite_python: Path, tmp_path: Path) -> Iterator[list[Satellit
         s.kill()
 
 
-def make_satellite(made: list[Satellite], tmp_path: Path, name: str, request: Path) -> Satellite:
+def make_satellite(
+    made: list[Satellite], tmp_path: Path, name: str, request: Path, wake_uri: str | None = None
+) -> Satellite:
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)
-    sat = Satellite(name, folder, request)
+    sat = Satellite(name, folder, request, wake_uri=wake_uri)
     made.append(sat)
     sat.start()
     return sat

@@ -8,18 +8,23 @@ import asyncio
 import calendar
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hearthvox.audio.resample import resample_int16
+from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config, HubConfig, SatelliteEntry
 from hearthvox.engines import Engines
 from hearthvox.hub.hub import Hub
+from hearthvox.protocol.options import ServerOptions
+from hearthvox.protocol.services import make_services
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
 from tests.hub.conftest import Satellite, make_satellite, write_raw
+from tests.protocol.wyclient import ServerThread
 
 MONTHS = [calendar.month_name[i].lower() for i in range(1, 13)]
 CFG = dataclasses.replace(Config(), hub=HubConfig(reconnect_max_s=1.0))
@@ -146,3 +151,57 @@ def test_same_wake_word_on_three_satellites_answered_once_by_the_loudest(
     assert outcomes["near"]["won"] == 1 and outcomes["near"]["stood_down"] == 0
     stood = sum(outcomes.get(n, {"stood_down": 0})["stood_down"] for n in ("middle", "far"))
     assert stood >= 1
+
+
+@pytest.fixture(scope="module")
+def wake_service(engines: Engines) -> Iterator[ServerThread]:
+    """hearthvox's Wyoming wake service (as `hearthvox serve` runs it), for satellites
+    that hear the wake word themselves."""
+    services = make_services(engines, default_model_paths(), Config())
+    with ServerThread(services, ServerOptions()) as server:
+        yield server
+
+
+def test_satellites_that_hear_the_wake_word_themselves_are_answered(
+    engines: Engines,
+    satellites: list[Satellite],
+    request_audio: dict[str, np.ndarray],
+    wake_service: ServerThread,
+    tmp_path: Path,
+) -> None:
+    """wyoming-satellite with --wake-uri: it streams only the command, after its own
+    run-pipeline (start at asr); the hub listens from there and answers, and the
+    satellite goes back to its wake word (asked again, it is answered again)."""
+    uri = wake_service.tcp.uri()
+    time_sat, date_sat = (
+        make_satellite(satellites, tmp_path, k, write_raw(tmp_path / f"{k}.raw", a), uri)
+        for k, a in request_audio.items()
+        if k in ("time", "date")
+    )
+    hub = Hub(
+        [SatelliteEntry(s.uri, s.name) for s in (time_sat, date_sat)],
+        engines,
+        router(tmp_path),
+        dataclasses.replace(CFG, hub=HubConfig(arbitration_window_ms=100, reconnect_max_s=1.0)),
+    )
+    sessions = {s.area: s for s in hub.sessions}
+
+    async def scenario() -> None:
+        task = asyncio.create_task(hub.run())
+        try:
+            await until(lambda: all(s.stats.connects for s in hub.sessions), 20, "adopted")
+            await asyncio.sleep(1.0)  # run-satellite: each listens for its wake word
+            time_sat.say()
+            await until(lambda: sessions["time"].stats.replies == 1, 40, "time's reply")
+            date_sat.say()
+            await until(lambda: sessions["date"].stats.replies == 1, 40, "date's reply")
+            time_sat.say()
+            await until(lambda: sessions["time"].stats.replies == 2, 40, "time's second reply")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    time_said, date_said = heard(engines, time_sat), heard(engines, date_sat)
+    assert re.search(r"\d[:.]?\d\d|\b[ap]\.?m\b", time_said), time_said
+    assert any(w in date_said for w in ("today", *MONTHS)), date_said

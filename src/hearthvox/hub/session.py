@@ -30,6 +30,7 @@ from wyoming.error import Error
 from wyoming.event import Event as WyEvent
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import RunPipeline
+from wyoming.satellite import RunSatellite
 from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detection
@@ -158,6 +159,8 @@ class _Served:
         """``run-pipeline`` came: the loop runs."""
         self.silenced = False
         """This turn stood down: nothing of it goes to the satellite."""
+        self.own_wake = False
+        """The satellite hears the wake word itself and streams only the command."""
 
     async def run(self) -> None:
         reader = asyncio.create_task(self._read(), name=f"hv-hub-read-{self.session.area}")
@@ -198,10 +201,13 @@ class _Served:
     def _run_pipeline(self, event: WyEvent) -> None:
         start = event.data.get("start_stage")
         end = event.data.get("end_stage")
-        if start != "wake":
+        self.own_wake = start == "asr"
+        if self.own_wake:  # it heard the wake word itself: its command follows
+            self.pipeline.listen_now(str(event.data.get("wake_word_name") or "satellite"))
+        elif start != "wake":
             log.warning(
-                "satellite %s asks to start at %r: the hub listens for the wake word itself "
-                "(start the satellite without --wake-uri)",
+                "satellite %s asks to start at %r: the hub starts at the wake word or the "
+                "command (asr)",
                 self.session.area,
                 start,
             )
@@ -227,8 +233,12 @@ class _Served:
                 self.silenced = True
                 self.sink.enabled = False
                 self.session.stats.stood_down += 1
-                return []
+                # one that heard the wake word itself streams until it is told to wait
+                # for it again (wyoming-satellite: run-satellite)
+                return [RunSatellite().event()] if self.own_wake else []
             self.session.stats.turns += 1
+            if self.own_wake:  # it told us; told back, it would chime a second time
+                return []
             return [Detection(name=event.model, timestamp=event.t_audio_ms).event()]
         if isinstance(event, ReplyDone | TurnDone):  # a timer's announcement has no turn
             if self.sink.started:

@@ -48,7 +48,17 @@ class StandDown:
     back to waiting for the wake word. A turn already past listening is not stopped."""
 
 
-ToListener = TurnOver | ReplyPlaying | StandDown
+@dataclass(frozen=True)
+class ListenNow:
+    """The wake word was heard elsewhere (a satellite that detects it itself): listen
+    for the command from the next chunk on, as after a wake word of our own. Ignored
+    while a turn is open."""
+
+    model: str
+    """The wake word's name, as the one who heard it says (for the events)."""
+
+
+ToListener = TurnOver | ReplyPlaying | StandDown | ListenNow
 ToSpeaker = StopReply
 M = TypeVar("M")
 

@@ -49,6 +49,7 @@ from hearthvox.events import (
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import (
     ControlLane,
+    ListenNow,
     ReplyPlaying,
     StandDown,
     StopReply,
@@ -121,6 +122,9 @@ class Listener:
         """A reply of the open turn is playing where the microphone hears it."""
         self._stand_down = False
         """Told to drop the turn just woken (:class:`StandDown`): done at the next chunk."""
+        self._listen_now: str | None = None
+        """Woken elsewhere (:class:`ListenNow`, the wake word's name): listen from the
+        next chunk on."""
         self._muted: collections.deque[AudioChunk] = collections.deque(
             maxlen=int(_UNMUTE_MS // cfg.audio.chunk_ms) + 1
         )
@@ -137,6 +141,8 @@ class Listener:
             self._reply_heard = self.state is State.BUSY and self.overhearing is not None
         elif isinstance(message, StandDown):
             self._stand_down = self.state is State.LISTENING
+        elif isinstance(message, ListenNow):
+            self._listen_now = message.model if self.state is State.IDLE else None
         elif self.state is State.BUSY:  # the turn is over
             self.state = State.IDLE
             self._reply_heard = False
@@ -188,6 +194,10 @@ class Listener:
             self.clock.audio_ms = end_ms
             if self._stand_down:
                 yield self._stood_down()
+            if self._listen_now is not None:
+                name, self._listen_now = self._listen_now, None
+                if self.state is State.IDLE:  # the command starts with this chunk
+                    yield self._woken(name, 1.0, chunk.t_audio_ms)
             if self._next_follow_up:
                 self._next_follow_up = False
                 self.state = State.LISTENING
@@ -260,6 +270,10 @@ class Listener:
         the turn tracker's "turn over" takes the listener back to idle."""
         self._stand_down = False
         self.endpointer.disarm()
+        if self.speculator is not None:  # a pause's guess, and the answer started there
+            self.speculator.close()
+        if self.replies is not None:
+            self.replies.drop()
         self.state = State.BUSY
         a, w = self.clock.stamp()
         return NoSpeech(a, w, follow_up=self.follow_up)

@@ -23,7 +23,7 @@ from hearthvox.engines.llm import LlamaLlm
 from hearthvox.engines.llm_remote import RemoteLlm
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
-from hearthvox.pipeline.control import ControlLane, StandDown, StopReply, ToListener
+from hearthvox.pipeline.control import ControlLane, ListenNow, StandDown, StopReply, ToListener
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
@@ -99,6 +99,8 @@ class Pipeline:
         self.overhearing: Overhearing | None = None
         """The running loop's barge-in state (its counts), when it hears its speaker."""
         self._lane: ControlLane[ToListener] | None = None
+        self._early: list[ToListener] = []
+        """Told before the loop made its lane: sent to it first."""
 
     def stand_down(self) -> None:
         """Drop the turn the wake word just opened, unanswered (another satellite heard
@@ -106,6 +108,15 @@ class Pipeline:
         chunk; a turn already past listening (its speech ended) goes on."""
         if self._lane is not None:
             self._lane.send(StandDown())
+
+    def listen_now(self, model: str) -> None:
+        """Listen for a command from the next chunk on: the wake word ``model`` was heard
+        where the audio comes from (a satellite that detects it itself). Sent before the
+        loop runs, it waits for it; while a turn is open it is ignored."""
+        if self._lane is None:
+            self._early.append(ListenNow(model))
+        else:
+            self._lane.send(ListenNow(model))
 
     async def run(
         self,
@@ -195,6 +206,9 @@ class Pipeline:
         )
         lane: ControlLane[ToListener] = ControlLane()
         self._lane = lane
+        for message in self._early:
+            lane.send(message)
+        self._early.clear()
         barge_in = over is not None and over.opts.enabled
         stops: ControlLane[StopReply] | None = ControlLane() if barge_in else None
         listener = Listener(
