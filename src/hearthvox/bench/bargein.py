@@ -52,7 +52,9 @@ STORY = (
 """The long reply (the fallback skill's answer in this measurement)."""
 BARGE_AFTER_S = 1.5
 """Into the reply's first audio, the room says the wake word."""
-TURN_LIMIT_S = 60.0
+TURN_LIMIT_S = 120.0
+"""The longest a step may wait for its event (a story whose barge-in went unheard
+plays out: the language model's, about 50 s)."""
 
 
 @dataclass
@@ -209,13 +211,14 @@ def measure_barge_in(
     echo_gain: float = ECHO_GAIN,
     llm: LlamaLlm | None = None,
     barge_after_s: float = BARGE_AFTER_S,
+    asked: str = "Tell me a story.",
 ) -> BargeInResult:
     """``barge_ins`` long replies cut short by "hey jarvis, stop", then ``replies`` long
     replies played out, in one live session of the pipeline. ``router`` answers "tell me
-    a story" with :data:`STORY` (its fallback), or ``llm`` writes the story; the
+    a story" (``asked``) with :data:`STORY` (its fallback), or ``llm`` writes it; the
     microphone hears the speaker at ``echo_gain``; the wake word is said ``barge_after_s``
     into the reply's first audio."""
-    request = speak("Hey Jarvis. Tell me a story.")
+    request = speak(f"Hey Jarvis. {asked}")
     # one utterance, as it is said; each sentence is synthesised on its own, so the
     # wake phrase ends where the voice of "Hey Jarvis." alone does (not its silence)
     barge, wake_s = speak("Hey Jarvis. Stop."), voiced_end_s(speak("Hey Jarvis."))

@@ -55,10 +55,11 @@ BARGE_IN_STOP_MS = 250.0
 BARGE_INS = 10
 LLM_BARGE_INS = 5
 LLM_FIRST_MS = 650.0
-LLM_STORY_TOKENS = 512
-LLM_STORY_WALL_S = 30.0
+LLM_STORY_TOKENS = 192
+LLM_STORY_WALL_S = 10.0
 """The barge-ins' replies: longer than ``[llm] max_new_tokens``, still being written
-when the wake word is said over them."""
+when the wake word is said over them (about 100 tokens in, here), and still short
+enough to play out within the turn limit when a barge-in goes unheard (about 50 s)."""
 """End of speech to the first audio of a language-model reply (median)."""
 QUIET_REPLIES = 30
 """Long replies played out with nothing said over them: none may be interrupted."""
@@ -172,7 +173,15 @@ def llm_metrics(
     story = llm.retuned(max_new_tokens=LLM_STORY_TOKENS, reply_wall_s=LLM_STORY_WALL_S)
     with tempfile.TemporaryDirectory() as tmp:
         result = measure_barge_in(
-            engines, router(Path(tmp)), cfg, speak, barge_ins, 0, llm=story, barge_after_s=0.3
+            engines,
+            router(Path(tmp)),
+            cfg,
+            speak,
+            barge_ins,
+            0,
+            llm=story,
+            barge_after_s=0.3,
+            asked="Tell me a long story about a dragon.",
         )
     ms = result.stop_ms
     late = max(result.tokens_after_cancel, default=0)
