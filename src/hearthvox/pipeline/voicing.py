@@ -3,7 +3,8 @@
 :class:`VoicedStream` voices a streamed reply (the language model's) while it is
 written: each clause (:mod:`hearthvox.pipeline.clauses`) is phonemised and its first
 chunk started on the voice's thread as soon as it is complete, also while the clause
-before it plays. It starts when it is made, so one made at a pause
+before it plays (at most :data:`CLAUSES_AHEAD` clauses ahead of the one playing).
+It starts when it is made, so one made at a pause
 (:class:`hearthvox.pipeline.speculate.SpeculativeReply`) has the first clause's audio
 ready, or on the way, when the endpoint confirms the command.
 """
@@ -22,6 +23,10 @@ from hearthvox.pipeline.clauses import clauses
 
 Voiced = tuple[Prefetch[Int16Array], Future[Int16Array] | None]
 """A clause's chunks and the future of its first one."""
+CLAUSES_AHEAD = 2
+"""Clauses voiced ahead of the one playing out (the one playing included): the voice
+synthesises far faster than it speaks, and a long reply voiced all at once would take
+the cores from the wake word that may stop it."""
 
 
 async def next_chunk(stream: Prefetch[Int16Array]) -> Int16Array | None:
@@ -47,6 +52,7 @@ class VoicedStream:
         self.playing: list[Prefetch[Int16Array]] = []
         """Every clause started (to cancel them)."""
         self._ahead: asyncio.Queue[Voiced | None] = asyncio.Queue()
+        self._room = asyncio.Semaphore(CLAUSES_AHEAD)
         self._writer = asyncio.ensure_future(self._write())
         self._writer.add_done_callback(_retrieved)
 
@@ -55,6 +61,7 @@ class VoicedStream:
             async for clause in clauses(self.stream.pieces()):
                 if self.stream.cancelled.is_set():
                     break
+                await self._room.acquire()  # until a clause ahead has played out
                 sentences = await self.tts.executor.run(self.tts.stream, clause)
                 self.playing.append(sentences)
                 self._ahead.put_nowait((sentences, sentences.next_future()))
@@ -69,6 +76,7 @@ class VoicedStream:
                     yield await chunk_of(first, sentences)
                 while (samples := await next_chunk(sentences)) is not None:
                     yield samples
+                self._room.release()
             await self._writer  # its error, if it failed
         finally:
             self._writer.cancel()
