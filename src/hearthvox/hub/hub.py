@@ -10,15 +10,22 @@ from collections.abc import Callable, Sequence
 from hearthvox.config import Config, SatelliteEntry
 from hearthvox.engines import Engines
 from hearthvox.hub.arbiter import Arbiter
-from hearthvox.hub.session import SatelliteSession, Shared
+from hearthvox.hub.rooms import RoomAnnouncer, area_routers
+from hearthvox.hub.session import Room, SatelliteSession, Shared
 from hearthvox.pipeline.stages import Answerer
+from hearthvox.skills.registry import SkillRouter
 
 log = logging.getLogger(__name__)
 
 
 class Hub:
     """Drives ``satellites`` until cancelled; each session is a task of its own, so one
-    satellite's failure (or bug) never touches another's."""
+    satellite's failure (or bug) never touches another's.
+
+    With a :class:`SkillRouter` each area gets a router of its own on the shared timer
+    store, and timers ring in their own area (:mod:`hearthvox.hub.rooms`);
+    ``announcements`` is then not used (the rooms take the store's timers themselves).
+    Another :class:`Answerer` serves every satellite, with ``announcements``."""
 
     def __init__(
         self,
@@ -29,8 +36,26 @@ class Hub:
         announcements: Callable[[], list[str]] = list,
     ) -> None:
         self.arbiter = Arbiter(cfg.hub.arbitration_window_ms)
-        shared = Shared(engines, router, cfg, self.arbiter, announcements)
-        self.sessions = [SatelliteSession(entry, shared) for entry in satellites]
+        self.shared = shared = Shared(engines, router, cfg, self.arbiter, announcements)
+        routers = area_routers(router, (e.area for e in satellites))
+        self.announcer = (
+            RoomAnnouncer(router.ctx.timers, self.online_areas)
+            if isinstance(router, SkillRouter)
+            else None
+        )
+        self.sessions = [
+            SatelliteSession(e, shared, Room(routers[e.area], self._announcements(e.area)))
+            for e in satellites
+        ]
+
+    def _announcements(self, area: str) -> Callable[[], list[str]]:
+        if self.announcer is None:
+            return self.shared.announcements
+        return self.announcer.for_area(area)
+
+    def online_areas(self) -> set[str]:
+        """The areas with a satellite streaming now."""
+        return {s.area for s in self.sessions if s.streaming.is_set()}
 
     async def run(self) -> None:
         tasks = [

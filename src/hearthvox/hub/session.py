@@ -83,6 +83,16 @@ class Shared:
 
 
 @dataclass
+class Room:
+    """What a session has of its own area: its skills' router (its own context: "repeat
+    that" says this room's last reply) and its timers' announcements
+    (:mod:`hearthvox.hub.rooms`)."""
+
+    router: Answerer
+    announcements: Callable[[], list[str]]
+
+
+@dataclass
 class SessionStats:
     connects: int = 0
     turns: int = 0
@@ -95,9 +105,10 @@ class SessionStats:
 class SatelliteSession:
     """Keeps one satellite connected and served, until cancelled."""
 
-    def __init__(self, entry: SatelliteEntry, shared: Shared) -> None:
+    def __init__(self, entry: SatelliteEntry, shared: Shared, room: Room | None = None) -> None:
         self.entry = entry
         self.shared = shared
+        self.room = room or Room(shared.router, shared.announcements)
         self.stats = SessionStats()
         self.streaming = asyncio.Event()
         """Set while the satellite streams to a running voice loop (after ``run-pipeline``)."""
@@ -154,7 +165,8 @@ class _Served:
         self.sink = SatelliteSink(link.send, asyncio.get_running_loop())
         e = shared.engines
         engines = dataclasses.replace(e, wake=e.wake.new_stream(), vad=e.vad.new_stream())
-        self.pipeline = Pipeline(engines, shared.router, shared.cfg, shared.announcements)
+        room = session.room
+        self.pipeline = Pipeline(engines, room.router, shared.cfg, room.announcements)
         self.started = asyncio.Event()
         """``run-pipeline`` came: the loop runs."""
         self.silenced = False

@@ -39,6 +39,11 @@ class SkillContext:
     ``timezone`` of ``None`` means the machine's local time. ``timer_store`` may be
     handed in (the pipeline and the timer skill must share one store); when it is
     not, :attr:`timers` creates one on first use at ``state_dir / "timers.json"``.
+
+    ``area`` is the room the utterance was heard in and ``areas`` every room there
+    is (the hub gives each satellite's area a context of its own, all sharing one
+    timer store); ``None`` and ``()``, the default, mean one room, as in
+    ``hearthvox run``.
     """
 
     clock: Clock
@@ -46,6 +51,8 @@ class SkillContext:
     last_reply: str | None = None
     timezone: tzinfo | None = None
     timer_store: TimerStore | None = None
+    area: str | None = None
+    areas: tuple[str, ...] = ()
 
     @property
     def timers(self) -> TimerStore:

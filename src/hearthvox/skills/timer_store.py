@@ -15,7 +15,9 @@ timer would ring again.
 
 The store is safe to share between threads (the pipeline polls :meth:`due` while
 the timer skill runs in a worker thread). Labels are the only words of the user
-that reach the disk; transcripts never do, and nothing here logs a label.
+that reach the disk; transcripts never do, and nothing here logs a label. A timer
+set through the hub also records its area (the configured room name, never the
+user's words); a timer without one is written as before, with no ``area`` key.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 TIMERS_FILE = "timers.json"
 _FORMAT_VERSION = 1
 _SAME_DURATION_S = 0.5
+MAX_AREA_CHARS = 260
+"""A configured area (32) or, with ``--satellite``, a satellite's HOST:PORT (253 + 6)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Timer:
     due_at: float
     """Epoch seconds when it rings."""
     created_at: float
+    area: str | None = None
+    """The room (the hub's satellite area) where it was set; None: no room."""
 
     @property
     def name(self) -> str:
@@ -66,6 +72,9 @@ def _timer_from_json(raw: Any) -> Timer:
         raise ValueError("label is not a string")
     if not isinstance(ident, int) or isinstance(ident, bool):
         raise ValueError("id is not an integer")
+    area = raw.get("area")
+    if area is not None and (not isinstance(area, str) or not 0 < len(area) <= MAX_AREA_CHARS):
+        raise ValueError("area is not a short string")
     numbers = {}
     for key in ("duration_s", "due_at", "created_at"):
         value = raw.get(key)
@@ -74,7 +83,9 @@ def _timer_from_json(raw: Any) -> Timer:
         if not math.isfinite(value):
             raise ValueError(f"{key} is not finite")
         numbers[key] = float(value)
-    return Timer(ident, label, numbers["duration_s"], numbers["due_at"], numbers["created_at"])
+    return Timer(
+        ident, label, numbers["duration_s"], numbers["due_at"], numbers["created_at"], area
+    )
 
 
 class TimerStore:
@@ -90,29 +101,41 @@ class TimerStore:
 
     # -- public API -----------------------------------------------------------
 
-    def add(self, duration_s: float, label: str | None = None) -> Timer:
-        """Start a timer of ``duration_s`` seconds (must be > 0), optionally labelled."""
+    def add(self, duration_s: float, label: str | None = None, area: str | None = None) -> Timer:
+        """Start a timer of ``duration_s`` seconds (must be > 0), optionally labelled,
+        optionally in ``area`` (a room's name, at most 260 characters)."""
         if not (duration_s > 0 and math.isfinite(duration_s)):
             raise ValueError(f"timer duration must be a positive number, got {duration_s}")
+        if area is not None and len(area) > MAX_AREA_CHARS:
+            raise ValueError(f"a timer's area must be at most {MAX_AREA_CHARS} characters")
         with self._lock:
             now = self._clock.now()
-            timer = Timer(self._next_id, label or None, float(duration_s), now + duration_s, now)
+            timer = Timer(
+                self._next_id, label or None, float(duration_s), now + duration_s, now, area or None
+            )
             before = (list(self._timers), self._next_id)
             self._timers.append(timer)
             self._next_id += 1
             self._save_or_undo(before)
             return timer
 
-    def cancel(self, label: str | None = None, *, duration_s: float | None = None) -> list[Timer]:
+    def cancel(
+        self,
+        label: str | None = None,
+        *,
+        duration_s: float | None = None,
+        area: str | None = None,
+    ) -> list[Timer]:
         """Cancel and return the matching timers (soonest first).
 
         ``label`` matches timers with that label; ``duration_s`` those set for that
-        long (within half a second). With neither, every timer is cancelled: "cancel
+        long (within half a second); ``area`` those set in that room (None: any
+        room). With none of them, every timer is cancelled: "cancel
         the timer" means the one running or, when several are, all of them (the
         reply says how many). No match cancels nothing and returns ``[]``.
         """
         with self._lock:
-            gone = [t for t in self._timers if _matches(t, label, duration_s)]
+            gone = [t for t in self._timers if _matches(t, label, duration_s, area)]
             if not gone:
                 return []
             before = (list(self._timers), self._next_id)
@@ -203,7 +226,7 @@ class TimerStore:
         payload = {
             "version": _FORMAT_VERSION,
             "next_id": self._next_id,
-            "timers": [asdict(t) for t in self._timers],
+            "timers": [_timer_to_json(t) for t in self._timers],
         }
         directory = self.path.parent
         private_dir(directory)  # mkstemp below creates the file 0600
@@ -221,8 +244,19 @@ class TimerStore:
         _fsync_dir(directory)
 
 
-def _matches(timer: Timer, label: str | None, duration_s: float | None) -> bool:
+def _timer_to_json(timer: Timer) -> dict[str, Any]:
+    raw = asdict(timer)
+    if raw["area"] is None:  # a timer of no room is written as it always was
+        del raw["area"]
+    return raw
+
+
+def _matches(
+    timer: Timer, label: str | None, duration_s: float | None, area: str | None = None
+) -> bool:
     if label is not None and timer.label != label:
+        return False
+    if area is not None and timer.area != area:
         return False
     return duration_s is None or abs(timer.duration_s - duration_s) < _SAME_DURATION_S
 

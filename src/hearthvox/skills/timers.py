@@ -15,6 +15,13 @@ Understood (after :func:`normalize`):
 
 Ringing is the pipeline's job: it polls ``ctx.timers.due()`` and speaks
 ``TimerStore.announcement(timer)`` for each.
+
+Rooms (the hub: ``ctx.area`` is set, ``ctx.areas`` names every room): a timer is
+set in the room where it was asked. "cancel the kitchen timer" / "cancel the
+timer in the kitchen" cancels the kitchen's timers from any room (a room is named
+by its configured area, matched case-insensitively, word for word; a timer
+*labelled* "kitchen" wins over the room); "cancel the timer" cancels this room's
+timers, else the only timer there is, else it asks which room's.
 """
 
 from __future__ import annotations
@@ -93,10 +100,12 @@ class TimerSkill:
             return self._follow_up(tokens, ctx)
         duration = find_duration(tokens)
         if _is_cancel(tokens, text):
-            return SkillResult(_cancel(ctx.timers, tokens, duration))
+            if ctx.area is None and not ctx.areas:
+                return SkillResult(_cancel(ctx.timers, tokens, duration))
+            return SkillResult(_cancel_in_rooms(ctx, tokens, duration))
         if duration is None and _STATUS.search(text) and not _SET_VERBS.intersection(tokens):
             return SkillResult(_remaining(ctx.timers, _label(tokens, None)))
-        return SkillResult(_set(ctx.timers, duration, _label(tokens, duration)))
+        return SkillResult(_set(ctx.timers, duration, _label(tokens, duration), ctx.area))
 
     @staticmethod
     def _follow_up(tokens: list[str], ctx: SkillContext) -> SkillResult | None:
@@ -109,7 +118,7 @@ class TimerSkill:
         rest = tokens[: duration.start] + tokens[duration.end :]
         if any(word not in _FOLLOW_UP_FILLERS for word in rest):
             return None
-        return SkillResult(_set(ctx.timers, duration, None))
+        return SkillResult(_set(ctx.timers, duration, None, ctx.area))
 
 
 def _is_cancel(tokens: list[str], text: str) -> bool:
@@ -120,12 +129,14 @@ def _is_cancel(tokens: list[str], text: str) -> bool:
     return set_at is None or cancel_at < set_at
 
 
-def _set(store: TimerStore, duration: DurationMatch | None, label: str | None) -> str:
+def _set(
+    store: TimerStore, duration: DurationMatch | None, label: str | None, area: str | None = None
+) -> str:
     if duration is None or duration.seconds <= 0:
         return FOR_HOW_LONG
     if duration.seconds > MAX_TIMER_S:
         return "Timers can run for at most 24 hours."
-    timer = store.add(duration.seconds, label)
+    timer = store.add(duration.seconds, label, area)
     what = f"{label.capitalize()} timer" if label else "Timer"
     return f"{what} set for {say_duration(timer.duration_s)}."
 
@@ -134,19 +145,78 @@ def _cancel(store: TimerStore, tokens: list[str], duration: DurationMatch | None
     label = _label(tokens, duration)
     seconds = duration.seconds if duration is not None else None
     gone = store.cancel(label, duration_s=seconds)
-    if not gone:
-        if label is not None:
-            return f"There is no {label} timer."
-        if seconds is not None:
-            return f"There is no {Timer(0, None, seconds, 0, 0).name} timer."
-        return NOTHING_TO_CANCEL
+    return _cancelled(gone, "") if gone else _none_to_cancel(label, seconds, "")
+
+
+def _cancelled(gone: list[Timer], where: str) -> str:
     if len(gone) == 1:
-        return (
-            f"{gone[0].label.capitalize()} timer cancelled."
-            if gone[0].label
-            else ("Timer cancelled.")
-        )
-    return f"{len(gone)} timers cancelled."
+        what = f"{gone[0].label.capitalize()} timer" if gone[0].label else "Timer"
+        return f"{what}{where} cancelled."
+    return f"{len(gone)} timers{where} cancelled."
+
+
+def _none_to_cancel(label: str | None, seconds: float | None, where: str) -> str:
+    if label is not None:
+        return f"There is no {label} timer{where}."
+    if seconds is not None:
+        return f"There is no {Timer(0, None, seconds, 0, 0).name} timer{where}."
+    return f"There is no timer to cancel{where}." if where else NOTHING_TO_CANCEL
+
+
+_MAX_AREA_WORDS = 6
+
+
+def _area_named(tokens: list[str], areas: tuple[str, ...]) -> tuple[str, int, int] | None:
+    """The configured area the words name ("kitchen", "living room"), the longest
+    first, with where its words are: ``(area, start, end)``."""
+    found: tuple[str, int, int] | None = None
+    for area in areas:
+        words = normalize(area).split()
+        if not words or len(words) > _MAX_AREA_WORDS:
+            continue
+        if found is not None and len(words) <= found[2] - found[1]:
+            continue
+        for i in range(len(tokens) - len(words) + 1):
+            if tokens[i : i + len(words)] == words:
+                found = (area, i, i + len(words))
+                break
+    return found
+
+
+def _cancel_in_rooms(ctx: SkillContext, tokens: list[str], duration: DurationMatch | None) -> str:
+    store = ctx.timers
+    label = _label(tokens, duration)
+    named = _area_named(tokens, ctx.areas)
+    if named is not None and (label is None or all(t.label != label for t in store.timers())):
+        area, start, end = named
+        while start > 0 and tokens[start - 1] in ("in", "the", "from", "of"):
+            start -= 1  # "in the kitchen" goes as a whole
+        rest = tokens[:start] + tokens[end:]
+        duration = find_duration(rest)
+        label = _label(rest, duration)
+        seconds = duration.seconds if duration is not None else None
+        gone = store.cancel(label, duration_s=seconds, area=area)
+        where = f" in the {area}"
+        return _cancelled(gone, where) if gone else _none_to_cancel(label, seconds, where)
+    seconds = duration.seconds if duration is not None else None
+    here = store.cancel(label, duration_s=seconds, area=ctx.area) if ctx.area else []
+    if here:
+        return _cancelled(here, "")
+    if label is not None or seconds is not None:  # a named timer, in whichever room
+        gone = store.cancel(label, duration_s=seconds)
+        return _cancelled(gone, "") if gone else _none_to_cancel(label, seconds, "")
+    running = store.timers()
+    if len(running) == 1:  # the only timer there is, wherever it was set
+        only = running[0]
+        gone = store.cancel(only.label, duration_s=only.duration_s, area=only.area)
+        where = f" in the {only.area}" if only.area and only.area != ctx.area else ""
+        return _cancelled(gone, where) if gone else NOTHING_TO_CANCEL
+    if not running:
+        return NOTHING_TO_CANCEL
+    rooms = sorted({t.area for t in running if t.area}, key=str.lower)
+    if not rooms:  # several timers of no room (set before rooms): as in one room
+        return _cancelled(store.cancel(), "")
+    return f"There is no timer here. Say which room's: {', '.join(f'the {r}' for r in rooms)}."
 
 
 def _remaining(store: TimerStore, label: str | None) -> str:
