@@ -224,7 +224,12 @@ def test_a_reply_started_at_the_pause_is_voiced_before_the_turn_commits(
     async def main() -> tuple[list[Event], Speaker]:
         replies = SpeculativeReply(_OnlyFallback(), engines.tts, model)  # type: ignore[arg-type]
         replies.prepare(1000.0, "what is the capital of france")
-        await asyncio.sleep(1.0)  # the hangover: written and voiced meanwhile
+        voiced = replies._voiced  # noqa: SLF001
+        assert voiced is not None
+        for _ in range(200):  # the hangover: written and voiced meanwhile (10 s at most)
+            if len(voiced.playing) >= CLAUSES_AHEAD:
+                break
+            await asyncio.sleep(0.05)
         stream = model.streams[0]
         assert stream.text.startswith("Paris is the capital")  # read by the voice already
         calls: list[str] = []
