@@ -1,4 +1,4 @@
-"""The hub benchmark (issue 19): capacity, several satellites at once, wake arbitration,
+"""The hub benchmark: capacity, several satellites at once, wake arbitration,
 and a satellite killed and restarted mid-turn.
 
     .venv/bin/python scripts/hub_bench.py [--minutes 2] [--json] [--quick] [--only WHAT ...]
@@ -393,7 +393,7 @@ def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "p95_met_at": [r["satellites"] for r in caps if r["p95_met"]],
         "lost_at": {str(r["satellites"]): r["lost"] for r in caps if r["lost"]},
         "target_p95_ms": TARGET_P95_MS,
-        "shed": "not built (no busy reply past a maximum queue age yet: issue 19, part 5)",
+        "shed": "not built (the hub has no busy reply past a maximum queue age yet)",
     }
 
 
