@@ -35,6 +35,7 @@ import numpy as np
 import psutil
 
 from hearthvox.audio.wavio import write_wav
+from hearthvox.bench.audio import QUESTIONS as BENCH_QUESTIONS
 from hearthvox.bench.audio import RATE_HZ, WAKE_PHRASE, room_tone, spoken
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config
@@ -42,14 +43,7 @@ from hearthvox.engines import load_tts
 from hearthvox.settings import engine_config
 
 QUESTIONS = (
-    "Why is the sky blue?",
-    "What is the capital of France?",
-    "How far away is the moon?",
-    "What do bees make?",
-    "Who wrote Romeo and Juliet?",
-    "What is a rainbow?",
-    "How many legs does a spider have?",
-    "Why do cats purr?",
+    *BENCH_QUESTIONS,  # the bench's eight, then more
     "What is the tallest mountain in the world?",
     "How do plants make food?",
     "What is the largest ocean?",
