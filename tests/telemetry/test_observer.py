@@ -17,7 +17,7 @@ import pytest
 from hearthvox.audio.sources import array_source
 from hearthvox.config import Config, TelemetryConfig
 from hearthvox.engines import Engines
-from hearthvox.events import Event, Transcript, TurnDone
+from hearthvox.events import Event, SpeechStarted, Transcript, TurnDone, WakeDetected
 from hearthvox.pipeline.runner import Pipeline
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
@@ -151,3 +151,98 @@ def test_a_language_model_turn_records_counts_and_never_its_words(
     line = event_record(done)  # `run --json`'s turn_done: counts and times, no words
     assert line is not None and line["llm"]["new_tokens"] == done.llm.new_tokens
     assert not any(w in json.dumps(line) for w in words)
+
+
+def _wake() -> WakeDetected:
+    return WakeDetected(t_audio_ms=1000, t_wall_ms=1000, model="hey_jarvis", score=0.9)
+
+
+def _done(turn_id: int, outcome: Any = "answered") -> TurnDone:
+    return TurnDone(
+        t_audio_ms=4000,
+        t_wall_ms=4000,
+        turn_id=turn_id,
+        outcome=outcome,
+        skill="time" if outcome == "answered" else None,
+        stages_ms={"asr": 300.0},
+        queue_ms={"asr": 1.5},
+    )
+
+
+def test_an_area_observer_puts_the_area_and_the_arbitration_on_its_turns() -> None:
+    from hearthvox.telemetry.privacy import TURN_FIELDS, screen
+
+    records: list[dict[str, Any]] = []
+    observer = TurnObserver(lambda kind, r: records.append(r), area="living room")
+    observer.arbitrated("won", 2)  # no turn open: nothing to put it on, no error
+    observer(_wake())
+    observer.arbitrated("won", 2)
+    observer(_done(1))
+    observer(_wake())  # the next wake word: it stood down
+    observer.arbitrated("stood_down", 3)
+    observer(_done(2, "stood_down"))
+    observer.arbitrated("won", 4)  # after the turn ended: nothing open again
+    observer(SpeechStarted(t_audio_ms=9000, t_wall_ms=9000, follow_up=True))  # a follow-up
+    observer(_done(3))
+    observer(_done(4, "shed"))  # a turn the observer never saw open
+    assert [r["area"] for r in records] == ["living_room"] * 4
+    assert [(r.get("arbitration"), r.get("arbitration_claims")) for r in records] == [
+        ("won", 2),
+        ("stood_down", 3),
+        (None, None),  # a follow-up has no wake word to arbitrate
+        (None, None),
+    ]
+    assert [r["outcome"] for r in records] == ["answered", "stood_down", "answered", "shed"]
+    assert records[0]["stages"]["asr"] == (300.0, 1.5)
+    for record in records:
+        screen(record, TURN_FIELDS, keep_text=False)  # every field on the allow-list
+
+
+def test_an_observer_without_an_area_records_none_of_the_hub() -> None:
+    records: list[dict[str, Any]] = []
+    observer = TurnObserver(lambda kind, r: records.append(r))
+    observer.arbitrated("won", 1)
+    observer(_wake())
+    observer(_done(1))
+    (record,) = records
+    assert observer.area is None
+    assert not {"area", "arbitration", "arbitration_claims"} & set(record)
+
+
+def test_the_hub_session_gives_each_area_an_observer_on_one_writer(
+    engines: Engines, tmp_path: Path
+) -> None:
+    from hearthvox.bundles.default import default_model_paths
+    from hearthvox.paths import user_paths
+    from hearthvox.runtime import Runtime
+    from hearthvox.telemetry.session import open_session
+    from hearthvox.telemetry.store import TelemetryStore, default_path
+
+    paths = user_paths()
+    ctx = SkillContext(clock=SystemClock(), state_dir=paths.state_dir)
+    router = SkillRouter(load_skills(), ctx, "Sorry.")
+    runtime = Runtime(Config(), paths, default_model_paths(), engines, ctx, router, 1234.0)
+    session = open_session(runtime, "hub")
+    assert session is not None
+    try:
+        kitchen, den = session.observer_for("kitchen"), session.observer_for("den")
+        assert runtime.observers == [session.observer]  # the satellites' own are not in it
+        assert kitchen.area == "kitchen" and session.observer.area is None
+        assert kitchen.process is den.process is session.observer.process
+        for observer, outcome in ((kitchen, "won"), (den, "stood_down")):
+            observer(_wake())
+            observer.arbitrated(outcome, 2)
+            observer(_done(1, "answered" if outcome == "won" else "stood_down"))
+    finally:
+        session.close()
+    assert runtime.observers == []
+    store = TelemetryStore(default_path(paths.state_dir))
+    (start,) = store.starts()
+    assert start["command"] == "hub" and start["models_ms"] == 1234.0
+    turns = {t["area"]: t for t in store.turns()}
+    assert set(turns) == {"kitchen", "den"}
+    assert (turns["kitchen"]["arbitration"], turns["kitchen"]["outcome"]) == ("won", "answered")
+    assert (turns["den"]["arbitration"], turns["den"]["outcome"]) == ("stood_down", "stood_down")
+    assert turns["den"]["arbitration_claims"] == 2
+    assert turns["kitchen"]["stages"]["asr"] == (300.0, 1.5)
+    assert turns["kitchen"]["bundle"] == engines.bundle_id

@@ -10,9 +10,12 @@ import pytest
 
 from hearthvox.telemetry.privacy import (
     CONTENT_FIELDS,
+    HUB_TURN_FIELDS,
+    OUTCOMES,
     START_FIELDS,
     TURN_FIELDS,
     PrivacyError,
+    area_label,
     label_or,
     quiet_content_loggers,
     screen,
@@ -41,12 +44,52 @@ def test_every_field_has_a_category() -> None:
         ({"stages": {"asr": 12.0}}, "compute_ms, queue_ms"),
         ({"transcript": "zanzibar quartz"}, "keep_transcripts"),
         ({"reply_text": "Sorry."}, "keep_transcripts"),
+        ({"room": "kitchen"}, "not on the allow-list"),
+        ({"satellite_uri": "tcp://kitchen.local:10700"}, "not on the allow-list"),
+        ({"area": "zanzibar quartz kitchen"}, "short label"),
+        ({"area": "k" * 65}, "short label"),
+        ({"arbitration": "won against zanzibar quartz"}, "short label"),
+        ({"arbitration": 1}, "short label"),
+        ({"arbitration_claims": 2.5}, "integer"),
+        ({"arbitration_claims": True}, "integer"),
+        ({"outcome": "stood down: zanzibar quartz was louder"}, "short label"),
     ],
 )
 def test_refused(record: dict[str, object], message: str) -> None:
     with pytest.raises(PrivacyError, match=message) as info:
         screen(record, TURN_FIELDS, keep_text=False)
     assert "zanzibar quartz" not in str(info.value)  # errors name fields, never values
+
+
+def test_the_hub_fields_and_outcomes_are_accepted() -> None:
+    for outcome in ("stood_down", "shed"):
+        record = turn(outcome=outcome, area="living_room", arbitration="stood_down")
+        out = screen(record | {"arbitration_claims": 3}, TURN_FIELDS, keep_text=False)
+        assert out.fields["outcome"] == outcome and out.fields["area"] == "living_room"
+        assert out.fields["arbitration_claims"] == 3 and out.content == {}
+    assert {s.kind for s in HUB_TURN_FIELDS.values()} == {"label", "integer"}
+    assert all(s.doc for s in HUB_TURN_FIELDS.values())
+
+
+def test_every_outcome_a_turn_can_end_with_is_listed() -> None:
+    import typing
+
+    from hearthvox.events import TurnDone
+
+    hinted = typing.get_type_hints(TurnDone)["outcome"]
+    assert set(typing.get_args(hinted)) <= set(OUTCOMES)
+    assert {"stood_down", "shed"} <= set(OUTCOMES)
+    for outcome in OUTCOMES:
+        assert outcome in TURN_FIELDS["outcome"].doc
+
+
+def test_areas_become_labels() -> None:
+    assert area_label("kitchen") == "kitchen"
+    assert area_label("living room") == "living_room"
+    assert area_label("127.0.0.1:10700") == "127.0.0.1:10700"
+    assert area_label("::1:10700") == "::1:10700"
+    assert area_label("den/attic") == "other"  # not a name the config lets through
+    assert area_label("k" * 65) == "other"
 
 
 def test_audio_is_refused_even_when_keeping_transcripts() -> None:

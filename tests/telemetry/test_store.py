@@ -17,9 +17,9 @@ from tests.telemetry.helpers import DAY_S, DrivenClock, turn
 
 def test_new_store_has_a_schema_version(tmp_path: Path) -> None:
     store = TelemetryStore(tmp_path / "t.sqlite3")
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     conn = sqlite3.connect(tmp_path / "t.sqlite3")
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
         "turns",
         "stage_times",
@@ -40,6 +40,24 @@ LLM = {
     "llm_tokens_after_cancel": 1,
     "llm_backend": "openai",
 }
+HUB = {"area": "kitchen", "arbitration": "won", "arbitration_claims": 2}
+
+
+def _back_to(path: Path, version: int, drop: list[str]) -> None:
+    """Make ``path`` a database of an older schema, as it was: without ``drop``'s columns."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for name in drop:
+        conn.execute(f"ALTER TABLE turns DROP COLUMN {name}")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
+def _columns(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    names = {r[1] for r in conn.execute("PRAGMA table_info(turns)")}
+    conn.close()
+    return names
 
 
 def test_a_schema_1_database_gains_the_language_model_columns_and_keeps_its_turns(
@@ -47,20 +65,17 @@ def test_a_schema_1_database_gains_the_language_model_columns_and_keeps_its_turn
 ) -> None:
     path = tmp_path / "t.sqlite3"
     TelemetryStore(path).add_turn(turn(700.0))
-    conn = sqlite3.connect(path, isolation_level=None)  # back to schema 1, as it was
-    for name in LLM:
-        conn.execute(f"ALTER TABLE turns DROP COLUMN {name}")
-    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    conn.execute("PRAGMA user_version = 1")
-    conn.close()
+    _back_to(path, 1, [*LLM, *HUB])
+    assert not _columns(path) & {*LLM, *HUB}
 
     store = TelemetryStore(path)
-    assert store.schema_version() == 3 and not store.set_aside
-    store.add_turn(turn(900.0, skill="llm", **LLM))
+    assert store.schema_version() == 4 and not store.set_aside
+    store.add_turn(turn(900.0, skill="llm", **LLM, **HUB))
     old, new = store.turns()
     assert old["stages"]["end_of_speech_to_first_audio"][0] == 700.0
-    assert old["llm_new_tokens"] is None
+    assert old["llm_new_tokens"] is None and old["area"] is None
     assert {k: new[k] for k in LLM} == LLM | {"llm_question_cut": 0}
+    assert {k: new[k] for k in HUB} == HUB
 
 
 def test_a_schema_2_database_gains_the_backend_column_and_keeps_its_turns(
@@ -69,19 +84,44 @@ def test_a_schema_2_database_gains_the_backend_column_and_keeps_its_turns(
     path = tmp_path / "t.sqlite3"
     local = {k: v for k, v in LLM.items() if k != "llm_backend"}
     TelemetryStore(path).add_turn(turn(700.0, skill="llm", **local))
-    conn = sqlite3.connect(path, isolation_level=None)  # back to schema 2, as it was
-    conn.execute("ALTER TABLE turns DROP COLUMN llm_backend")
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    conn.execute("PRAGMA user_version = 2")
-    conn.close()
+    _back_to(path, 2, ["llm_backend", *HUB])
 
     store = TelemetryStore(path)
-    assert store.schema_version() == 3 and not store.set_aside
+    assert store.schema_version() == 4 and not store.set_aside
     store.add_turn(turn(900.0, skill="llm", **LLM))
     old, new = store.turns()
     assert old["llm_new_tokens"] == 31 and old["llm_backend"] is None
     assert new["llm_backend"] == "openai"
     assert summarize(store.turns(), [])["llm"]["backends"] == {"local": 1, "openai": 1}
+
+
+def test_a_schema_3_database_gains_the_hub_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite3"
+    clock = DrivenClock()
+    first = TelemetryStore(path, clock=clock)
+    first.add_turn(turn(700.0, asr=(310.0, 2.5), skill="llm", **LLM))
+    first.add_turn(turn(0.0, outcome="no_speech"))
+    first.add_start({"command": "run", "cold_start_ms": 2100.0})
+    first.close()
+    _back_to(path, 3, list(HUB))
+    assert not _columns(path) & set(HUB)
+
+    store = TelemetryStore(path, clock=clock)
+    assert store.schema_version() == 4 and not store.set_aside
+    assert _columns(path) >= set(HUB) and not list(tmp_path.glob("*.broken-*"))
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
+    conn.close()
+    kept = store.turns()
+    assert [t["outcome"] for t in kept] == ["answered", "no_speech"]
+    assert kept[0]["stages"]["asr"] == (310.0, 2.5) and kept[0]["llm_backend"] == "openai"
+    assert all(t["area"] is None and t["arbitration"] is None for t in kept)
+    assert [s["cold_start_ms"] for s in store.starts()] == [2100.0]
+    assert "areas" not in summarize(kept, store.starts())  # nothing of the hub's yet
+    store.add_turn(turn(800.0, **HUB))
+    assert {k: store.turns()[-1][k] for k in HUB} == HUB
+    store.close()
+    assert TelemetryStore(path).schema_version() == 4  # opened again: nothing more to do
 
 
 def test_the_summary_counts_the_language_model_turns_without_text(tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ and labels: stage times (own work and queue time), outcome, first error as
 ``stage:kind``, skill name, whether the wake word started the turn, the
 utterance's duration, and the process's RSS and CPU time. Transcript and reply
 text are copied only while the user keeps transcripts; audio never.
+
+The hub gives each satellite's pipeline an observer of its own, with the
+satellite's ``area`` on every record, and tells it how the wake word's
+arbitration went (:meth:`TurnObserver.arbitrated`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from hearthvox.events import (
     TurnDone,
     WakeDetected,
 )
-from hearthvox.telemetry.privacy import STAGES, label_or
+from hearthvox.telemetry.privacy import STAGES, area_label, label_or
 
 Submit = Callable[[Literal["turn", "start"], dict[str, Any]], object]
 
@@ -49,6 +53,8 @@ class _Open:
     error: str | None = None
     transcript: str | None = None
     reply_text: str | None = None
+    arbitration: str | None = None
+    arbitration_claims: int | None = None
 
 
 class TurnObserver:
@@ -60,11 +66,21 @@ class TurnObserver:
         *,
         keep_text: Callable[[], bool] = lambda: False,
         process: psutil.Process | None = None,
+        area: str | None = None,
     ) -> None:
         self.submit = submit
         self.keep_text = keep_text
         self.process = process or psutil.Process()
+        self.area = area_label(area) if area is not None else None
+        """The satellite's area as recorded (a label: ``living room`` -> ``living_room``)."""
         self._turn: _Open | None = None
+
+    def arbitrated(self, outcome: str, claims: int) -> None:
+        """The open turn's wake word was arbitrated: ``outcome`` ``won`` or ``stood_down``
+        among ``claims`` satellites that claimed it. No turn open: nothing to do."""
+        if self._turn is not None:
+            self._turn.arbitration = label_or(outcome)
+            self._turn.arbitration_claims = int(claims)
 
     def __call__(self, event: Event) -> None:
         turn = self._turn
@@ -97,6 +113,8 @@ class TurnObserver:
             "stages": {s: (done.stages_ms.get(s), done.queue_ms.get(s)) for s in names},
             "rss_mb": rss_mb(self.process),
         }
+        if self.area is not None:
+            record["area"] = self.area
         if done.llm is not None:  # counts and times only
             f = done.llm
             record |= {
@@ -117,6 +135,9 @@ class TurnObserver:
                 "error": turn.error,
                 "cpu_ms": round((cpu_s(self.process) - turn.cpu0_s) * 1000.0, 1),
             }
+            if turn.arbitration is not None:
+                record["arbitration"] = turn.arbitration
+                record["arbitration_claims"] = turn.arbitration_claims
             if turn.transcript is not None:
                 record["transcript"] = turn.transcript
             if turn.reply_text is not None:

@@ -78,9 +78,23 @@ LLM_TURN_FIELDS: dict[str, FieldSpec] = {
 """A turn the language model answered: counts and times, never text (schema 2; schema 3
 added ``llm_backend``)."""
 
+HUB_TURN_FIELDS: dict[str, FieldSpec] = {
+    "area": _i("label", "hub: the satellite's area, e.g. kitchen (spaces as _)"),
+    "arbitration": _t(
+        "label", "hub: won or stood_down, the wake arbitration among the satellites that heard it"
+    ),
+    "arbitration_claims": _t("integer", "hub: how many satellites claimed that wake word"),
+}
+"""A turn of ``hearthvox hub``: which satellite's room, and how its wake word was
+arbitrated (schema 4)."""
+
+OUTCOMES = ("answered", "no_speech", "error", "interrupted", "stood_down", "shed")
+"""The outcomes a turn ends with (``stood_down`` and ``shed``: the hub's)."""
+
 ADDED_IN: dict[int, tuple[str, ...]] = {
     2: tuple(name for name in LLM_TURN_FIELDS if name != "llm_backend"),
     3: ("llm_backend",),
+    4: tuple(HUB_TURN_FIELDS),
 }
 """The ``turns`` columns each schema version added (how an older database is brought up)."""
 
@@ -93,16 +107,21 @@ TURN_FIELDS: dict[str, FieldSpec] = {
     "rss_mb": _t("number", "process resident memory at the end of the turn"),
     "cpu_ms": _t("number", "process CPU time (user + system) spent during the turn"),
     "stages": _t("stages", "per stage: its own time and the time waited before it (ms)"),
-    "outcome": _i("label", "answered, no_speech, error or interrupted"),
+    "outcome": _i(
+        "label",
+        "answered, no_speech, error, interrupted; hub: stood_down (another satellite won "
+        "the arbitration), shed (too busy: a short busy reply)",
+    ),
     "skill": _i("label", "name of the skill that answered"),
     "woke": _i("flag", "the wake word started the turn (not a follow-up)"),
     "audio_s": _i("number", "duration of the utterance audio"),
     **LLM_TURN_FIELDS,
+    **HUB_TURN_FIELDS,
 }
 
 START_FIELDS: dict[str, FieldSpec] = {
     "ts": _t("number", "when the assistant became ready (Unix seconds)"),
-    "command": _t("label", "run, demo, serve ..."),
+    "command": _t("label", "run, demo, serve, hub ..."),
     "bundle": _t("label", "model bundle id"),
     "profile": _t("label", "hardware profile"),
     "cold_start_ms": _t("number", "process start to ready"),
@@ -131,6 +150,12 @@ class Screened:
 def label_or(value: str, fallback: str = "other") -> str:
     """``value`` if it is a short label (a skill or error name), else ``fallback``."""
     return value if _LABEL.fullmatch(value) else fallback
+
+
+def area_label(area: str) -> str:
+    """A satellite's area as a label: spaces become ``_`` (``living room`` ->
+    ``living_room``); anything else a label cannot hold gives ``other``."""
+    return label_or(area.strip().replace(" ", "_"))
 
 
 def _number(name: str, value: Any) -> float:

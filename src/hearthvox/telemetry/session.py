@@ -1,4 +1,7 @@
-"""Telemetry for one run of the assistant: the start record, the observer, the writer."""
+"""Telemetry for one run of the assistant: the start record, the observer, the writer.
+
+``hearthvox hub`` opens one session (command ``hub``) and gives each satellite's
+pipeline an observer of its own from :meth:`TelemetrySession.observer_for`."""
 
 from __future__ import annotations
 
@@ -69,7 +72,7 @@ class TelemetrySession:
             queue_size=queue_size,
             context=context,
         ).start()
-        process = psutil.Process()
+        self.process = process = psutil.Process()
         self.writer.submit(
             "start",
             {
@@ -80,12 +83,16 @@ class TelemetrySession:
                 "rss_mb": rss_mb(process),
             },
         )
-        self.observer = TurnObserver(
-            self.writer.submit,
-            keep_text=lambda: until is not None and time.time() < until,
-            process=process,
-        )
+        self.keep_text = lambda: until is not None and time.time() < until
+        self.observer = TurnObserver(self.writer.submit, keep_text=self.keep_text, process=process)
         runtime.observers.append(self.observer)
+
+    def observer_for(self, area: str) -> TurnObserver:
+        """A further observer on the same writer, whose records carry ``area``: for one
+        satellite's pipeline (the hub's). It is not one of ``runtime.observers``."""
+        return TurnObserver(
+            self.writer.submit, keep_text=self.keep_text, process=self.process, area=area
+        )
 
     def close(self) -> None:
         if self.observer in self.runtime.observers:

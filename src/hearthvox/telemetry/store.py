@@ -28,7 +28,6 @@ from hearthvox.errors import HearthvoxError
 from hearthvox.filemodes import private_dir, private_file
 from hearthvox.telemetry.privacy import (
     ADDED_IN,
-    LLM_TURN_FIELDS,
     START_FIELDS,
     TURN_FIELDS,
     FieldSpec,
@@ -37,9 +36,10 @@ from hearthvox.telemetry.privacy import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """2 added the language model's turn fields (:data:`LLM_TURN_FIELDS`) to ``turns``, 3 its
-``llm_backend`` (:data:`ADDED_IN`)."""
+``llm_backend``, 4 the hub's ``area``, ``arbitration`` and ``arbitration_claims``
+(:data:`ADDED_IN`)."""
 DB_NAME = "telemetry.sqlite3"
 
 _SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "flag": "INTEGER", "label": "TEXT"}
@@ -158,7 +158,7 @@ class TelemetryStore:
                 with _transaction(conn):
                     for added in range(version + 1, SCHEMA_VERSION + 1):
                         for name in ADDED_IN[added]:
-                            kind = _SQL_TYPES[LLM_TURN_FIELDS[name].kind]
+                            kind = _SQL_TYPES[TURN_FIELDS[name].kind]
                             conn.execute(f"ALTER TABLE turns ADD COLUMN {name} {kind}")
                     conn.execute(
                         "UPDATE meta SET value = ? WHERE key = 'schema_version'",
