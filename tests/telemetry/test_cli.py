@@ -8,6 +8,7 @@ import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -218,3 +219,139 @@ def test_summary_and_prometheus_export_of_recorded_turns(tmp_path: Path) -> None
         for s in families["hearthvox_stage_quantile_seconds"].samples
     }
     assert quantile[("end_of_speech_to_first_audio", "compute", "0.5")] == pytest.approx(0.7)
+
+
+def _seed_turns(records: list[dict[str, object]]) -> Path:
+    path = default_path(user_paths().state_dir)
+    store = TelemetryStore(path)
+    for record in records:
+        store.add_turn(record)
+    store.close()
+    return path
+
+
+def _hub(
+    area: str, outcome: str, arbitration: str | None, claims: int | None, **kw: Any
+) -> dict[str, Any]:
+    return turn(
+        outcome=outcome, area=area, arbitration=arbitration, arbitration_claims=claims, **kw
+    )
+
+
+KITCHEN_ASR = [(300.0, 0.5), (340.0, 12.0), (500.0, 80.0)]
+DEN_ASR = [(280.0, 0.2), (900.0, 3.0)]
+
+
+def _seed_hub() -> None:
+    _seed_turns(
+        [
+            turn(650.0),  # a turn of `hearthvox run`: no area
+            _hub("kitchen", "answered", "won", 2, asr=KITCHEN_ASR[0]),
+            _hub("kitchen", "answered", None, None, asr=KITCHEN_ASR[1]),  # heard alone
+            _hub("kitchen", "shed", "won", 3, asr=KITCHEN_ASR[2]),
+            _hub("den", "stood_down", "stood_down", 2, asr=(None, None)),
+            _hub("den", "answered", None, None, woke=False, asr=DEN_ASR[0]),  # a follow-up
+            _hub("den", "no_speech", "won", 2, asr=DEN_ASR[1]),
+        ]
+    )
+
+
+def test_summary_per_area_of_the_hub_turns() -> None:
+    _seed_hub()
+    proc = hearthvox_cli("telemetry", "summary", "--since", "all", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["turns"] == 7 and data["outcomes"]["shed"] == 1  # the whole as before
+    assert list(data["areas"]) == ["den", "kitchen"]  # as many turns: by name
+    assert data["areas_left_out"] == {"areas": 0, "turns": 0}
+    kitchen, den = data["areas"]["kitchen"], data["areas"]["den"]
+    assert kitchen["turns"] == 3 and kitchen["outcomes"] == {"answered": 2, "shed": 1}
+    assert kitchen["arbitration"] == {"won": 2, "stood_down": 0}
+    assert den["outcomes"] == {"answered": 1, "no_speech": 1, "stood_down": 1}
+    assert den["arbitration"] == {"won": 1, "stood_down": 1}
+    for entry, values in ((kitchen, KITCHEN_ASR), (den, DEN_ASR)):
+        asr = entry["stages"]["asr"]
+        own, queued = [v[0] for v in values], [v[1] for v in values]
+        assert asr["n"] == len(values) and asr["queue"]["n"] == len(values)
+        for q in (50, 95):
+            assert asr[f"p{q}_ms"] == pytest.approx(np.percentile(own, q), abs=0.051)
+            assert asr["queue"][f"p{q}_ms"] == pytest.approx(np.percentile(queued, q), abs=0.051)
+        assert "p99_ms" not in asr
+    assert kitchen["stages"]["asr"]["p95_ms"] == pytest.approx(484.0)
+    assert den["stages"]["end_of_speech_to_first_audio"]["n"] == 3
+
+    text = hearthvox_cli("telemetry", "summary", "--since", "all").stdout
+    part = text[text.index("per area (hub): 2 areas") :].splitlines()
+    at = part.index("kitchen: 3 turns · answered 2 · shed 1 · arbitration: won 2, stood down 0")
+    assert part[at + 1].split() == "stage (ms) n own: p50 p95 queued: p50 p95".split()
+    asr_line = next(x for x in part[at + 2 :] if x.startswith("  speech recognition"))
+    assert asr_line.split()[-5:] == ["3", "340.0", "484.0", "12.0", "73.2"]
+    assert part[1] == (
+        "den: 3 turns · answered 1 · no_speech 1 · stood_down 1 · arbitration: won 1, stood down 1"
+    )
+    assert "left out" not in text
+
+
+def test_summary_of_many_areas_names_the_busiest_and_counts_the_rest() -> None:
+    records = [_hub(f"room-{i:02d}", "answered", None, None) for i in range(40)]
+    records += [_hub("attic", "answered", None, None)] * 3  # the busiest
+    _seed_turns(records)
+    data = json.loads(hearthvox_cli("telemetry", "summary", "--since", "all", "--json").stdout)
+    assert len(data["areas"]) == 32 and next(iter(data["areas"])) == "attic"
+    assert data["areas"]["attic"]["turns"] == 3
+    assert data["areas_left_out"] == {"areas": 9, "turns": 9}
+    text = hearthvox_cli("telemetry", "summary", "--since", "all").stdout
+    assert "per area (hub): 41 areas" in text
+    assert sum(1 for x in text.splitlines() if re.match(r"[\w.:-]+: \d+ turns · ", x)) == 32
+    assert "... and 9 more areas (9 turns) left out" in text
+
+
+NO_AREAS_TEXT = """\
+bundle default-0.1.0 · profile x86-avx2
+
+stage (ms)                        n   own: p50     p95     p99  queued: p50     p95     p99
+speech recognition                3      320.0   401.0   408.2        1.5     8.2     8.8
+end of speech to first audio      4      800.0  1410.0  1482.0          -       -       -
+
+outcomes: answered 2 · error 1 · no_speech 1
+false-wake proxy: 1 of 4 wakes had no speech (25%)
+errors: asr:engine_error 1
+cold start (process start to ready): p50 2.10 s, models p50 1.50 s, 1 starts
+memory: RSS 500 MiB at the last turn, 500 MiB max; CPU per turn p50 420 ms
+
+end of speech to first audio (ms):
+       0 - 200    | ############################## 1
+     200 - 400    |                                0
+     400 - 600    |                                0
+     600 - 800    | ############################## 1
+     800 - 1000   | ############################## 1
+    1000 - 1200   |                                0
+    1200 - 1400   |                                0
+    1400 - 1600   | ############################## 1
+"""
+"""What ``telemetry summary`` printed for this store before the hub recorded (schema 3)."""
+
+
+def test_a_store_without_areas_gives_the_summary_it_gave_before() -> None:
+    asr = [(300.0, 0.5), (320.0, 1.5), (None, None), (410.0, 9.0)]
+    outcomes = ["answered", "answered", "no_speech", "error"]
+    path = _seed_turns(
+        [
+            turn(ms, outcome=o, asr=a)
+            for ms, o, a in zip([700.0, 900.0, 0.0, 1500.0], outcomes, asr, strict=True)
+        ]
+    )
+    store = TelemetryStore(path)
+    store.add_start({"command": "run", "cold_start_ms": 2100.0, "models_ms": 1500.0})
+    store.close()
+    proc = hearthvox_cli("telemetry", "summary", "--since", "all")
+    assert proc.returncode == 0, proc.stderr
+    first, rest = proc.stdout.split("\n", 1)
+    assert first == f"telemetry: 4 turns, 1 starts in all recorded time ({path})"
+    assert rest == NO_AREAS_TEXT
+    data = json.loads(hearthvox_cli("telemetry", "summary", "--since", "all", "--json").stdout)
+    assert set(data) == {
+        *("bundles", "cold_start", "cpu_per_turn", "error_rate", "errors", "false_wake_rate"),
+        *("false_wakes", "first_audio_histogram", "llm", "models_load", "outcomes", "path"),
+        *("profiles", "rss_mb", "stages", "starts", "turns", "wakes", "window", "dropped"),
+    }

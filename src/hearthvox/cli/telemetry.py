@@ -83,8 +83,9 @@ def telemetry() -> None:
     """Local telemetry: where each turn's time went, never what was said.
 
     \b
-    Recorded by 'hearthvox run' and 'hearthvox demo' into the state directory
-    (telemetry.sqlite3); switch it off with [telemetry] enabled = false.
+    Recorded by 'hearthvox run', 'hearthvox demo' and 'hearthvox hub' (per
+    satellite area) into the state directory (telemetry.sqlite3); switch it off
+    with [telemetry] enabled = false.
       hearthvox telemetry summary                 # p50/p95/p99 per stage, outcomes
       hearthvox telemetry export --format prometheus -o /var/lib/node_exporter/hv.prom
       hearthvox telemetry check                   # exit 1 when an alert threshold is breached
@@ -96,7 +97,8 @@ def telemetry() -> None:
 @_since_option("7d")
 @_options
 def summary(since: str, as_json: bool, config_path: Path | None) -> None:
-    """Percentiles per stage (own time and queue time), outcomes, first-audio histogram."""
+    """Percentiles per stage (own time and queue time), outcomes, first-audio histogram;
+    for the hub's turns, the same per satellite area with its wake arbitration."""
     cfg = config_mod.load(config_path)
     data, store = _window(cfg, since)
     data["window"] = since
@@ -167,7 +169,37 @@ def render_summary(data: dict[str, Any], *, recorded: bool, enabled: bool) -> st
     if data.get("dropped"):
         lines.append(f"records dropped (writer queue full): {data['dropped']}")
     lines += _histogram(data["first_audio_histogram"])
+    lines += _areas(data)
     return "\n".join(lines)
+
+
+def _areas(data: dict[str, Any]) -> list[str]:
+    """The hub's turns per satellite area (only when a turn carries one)."""
+    areas: dict[str, Any] = data.get("areas") or {}
+    rest = data.get("areas_left_out") or {"areas": 0, "turns": 0}
+    if not areas:
+        return []
+    total = len(areas) + rest["areas"]
+    lines = ["", f"per area (hub): {total} area{'s' if total != 1 else ''}"]
+    for area, a in areas.items():
+        parts = [f"{a['turns']} turns", *(f"{k} {v}" for k, v in a["outcomes"].items())]
+        arb = a["arbitration"]
+        if arb["won"] or arb["stood_down"]:
+            parts.append(f"arbitration: won {arb['won']}, stood down {arb['stood_down']}")
+        lines.append(f"{area}: " + " · ".join(parts))
+        if a["stages"]:
+            lines.append(f"  {'stage (ms)':<30}{'n':>5}   own: p50     p95  queued: p50     p95")
+        for stage, e in a["stages"].items():
+            q = e.get("queue", {})
+            own = "".join(_ms(e, f"p{p}_ms") for p in (50, 95))
+            queued = "".join(_ms(q, f"p{p}_ms") for p in (50, 95))
+            lines.append(f"  {LABELS.get(stage, stage):<30}{e['n']:>5}   {own}     {queued}")
+    if rest["areas"]:
+        lines.append(
+            f"... and {rest['areas']} more areas ({rest['turns']} turns) left out: "
+            f"the {len(areas)} with the most turns are shown"
+        )
+    return lines
 
 
 def _histogram(bins: list[dict[str, Any]]) -> list[str]:

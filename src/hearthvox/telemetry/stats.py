@@ -7,9 +7,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from hearthvox.telemetry.privacy import STAGES
+from hearthvox.telemetry.privacy import STAGES, label_or
 
 QUANTILES = (50, 95, 99)
+AREA_QUANTILES = (50, 95)
+MAX_AREAS = 32
+"""The per-area part names at most this many areas (the busiest); it counts the rest."""
 FIRST_AUDIO = "end_of_speech_to_first_audio"
 
 
@@ -24,11 +27,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def distribution(values: Sequence[float]) -> dict[str, float | int]:
+def distribution(
+    values: Sequence[float], quantiles: Sequence[int] = QUANTILES
+) -> dict[str, float | int]:
     """``n`` and ``p50_ms``/``p95_ms``/``p99_ms`` (rounded to 0.1 ms); just ``n`` when empty."""
     out: dict[str, float | int] = {"n": len(values)}
     if values:
-        for q in QUANTILES:
+        for q in quantiles:
             out[f"p{q}_ms"] = round(percentile(values, q), 1)
     return out
 
@@ -55,14 +60,23 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def summarize(turns: Sequence[dict[str, Any]], starts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The ``telemetry summary --json`` object (DESIGN.md: turns, stages, outcomes ...)."""
+def stage_summary(
+    turns: Sequence[dict[str, Any]], quantiles: Sequence[int] = QUANTILES
+) -> dict[str, Any]:
+    """Per stage: its own time's distribution, with ``queue``: the time waited before it."""
     stages: dict[str, Any] = {}
     for stage, (own, waited) in stage_values(turns).items():
-        entry: dict[str, Any] = dict(distribution(own))
+        entry: dict[str, Any] = dict(distribution(own, quantiles))
         if waited:
-            entry["queue"] = distribution(waited)
+            entry["queue"] = distribution(waited, quantiles)
         stages[stage] = entry
+    return stages
+
+
+def summarize(turns: Sequence[dict[str, Any]], starts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ``telemetry summary --json`` object (DESIGN.md: turns, stages, outcomes ...);
+    with ``areas`` and ``areas_left_out`` only when a turn carries an area (the hub's)."""
+    stages = stage_summary(turns)
     outcomes = Counter(str(t["outcome"]) for t in turns)
     errors = Counter(str(t["error"]) for t in turns if t["error"])
     wakes = [t for t in turns if t["woke"]]
@@ -72,7 +86,7 @@ def summarize(turns: Sequence[dict[str, Any]], starts: Sequence[dict[str, Any]])
     models = [float(s["models_ms"]) for s in starts if s["models_ms"] is not None]
     rss = [float(t["rss_mb"]) for t in turns if t["rss_mb"] is not None]
     cpu = [float(t["cpu_ms"]) for t in turns if t["cpu_ms"] is not None]
-    return {
+    summary = {
         "turns": len(turns),
         "stages": stages,
         "outcomes": dict(sorted(outcomes.items())),
@@ -90,6 +104,40 @@ def summarize(turns: Sequence[dict[str, Any]], starts: Sequence[dict[str, Any]])
         "bundles": sorted({str(t["bundle"]) for t in turns if t["bundle"]}),
         "profiles": sorted({str(t["profile"]) for t in turns if t["profile"]}),
         "llm": llm_summary(turns),
+    }
+    if any(t.get("area") for t in turns):
+        summary |= area_summary(turns)
+    return summary
+
+
+def area_summary(turns: Sequence[dict[str, Any]], limit: int = MAX_AREAS) -> dict[str, Any]:
+    """Per satellite area (``hearthvox hub``), the busiest ``limit`` areas first: turns,
+    outcomes, wake arbitration (turns that ``won`` or ``stood_down`` when more than one
+    satellite claimed their wake word) and per stage p50/p95 of own and queue time.
+    ``areas_left_out`` counts the areas past ``limit`` and their turns; turns without an
+    area (``run``'s) are in neither."""
+    by_area: dict[str, list[dict[str, Any]]] = {}
+    for t in turns:
+        if t.get("area"):
+            by_area.setdefault(label_or(str(t["area"])), []).append(t)
+    ranked = sorted(by_area, key=lambda a: (-len(by_area[a]), a))
+    areas: dict[str, Any] = {}
+    for area in ranked[:limit]:
+        rows = by_area[area]
+        arbitration = Counter(str(t["arbitration"]) for t in rows if t.get("arbitration"))
+        areas[area] = {
+            "turns": len(rows),
+            "outcomes": dict(sorted(Counter(str(t["outcome"]) for t in rows).items())),
+            "arbitration": {
+                "won": arbitration.get("won", 0),
+                "stood_down": arbitration.get("stood_down", 0),
+            },
+            "stages": stage_summary(rows, AREA_QUANTILES),
+        }
+    rest = ranked[limit:]
+    return {
+        "areas": areas,
+        "areas_left_out": {"areas": len(rest), "turns": sum(len(by_area[a]) for a in rest)},
     }
 
 
