@@ -358,6 +358,9 @@ class SatelliteEntry:
 
     uri: str
     area: str
+    hears: tuple[str, ...] | None = None
+    """The areas whose wake words this satellite's microphone also picks up (their
+    satellites' claims are arbitrated with its own); None: not said."""
 
 
 def satellite_address(uri: str) -> tuple[str, int]:
@@ -382,9 +385,9 @@ def _satellites(where: str, value: Any) -> tuple[SatelliteEntry, ...]:
     out: list[SatelliteEntry] = []
     for i, table in enumerate(value, 1):
         spot = f"{where} #{i}"
-        unknown = sorted(set(table) - {"uri", "area"})
+        unknown = sorted(set(table) - {"uri", "area", "hears"})
         if unknown:
-            raise ConfigError(f"unknown key {spot} {unknown[0]!r}; known keys: area, uri")
+            raise ConfigError(f"unknown key {spot} {unknown[0]!r}; known keys: area, hears, uri")
         uri = table.get("uri")
         if not isinstance(uri, str):
             raise ConfigError(f'{spot} needs uri = "tcp://HOST:PORT"')
@@ -400,8 +403,33 @@ def _satellites(where: str, value: Any) -> tuple[SatelliteEntry, ...]:
             )
         if any(e.uri == uri for e in out):
             raise ConfigError(f"{spot}: satellite {uri} is listed twice")
-        out.append(SatelliteEntry(uri, area))
+        out.append(SatelliteEntry(uri, area, _hears(spot, table.get("hears"))))
+    areas = {e.area for e in out}
+    for i, e in enumerate(out, 1):
+        for other in e.hears or ():
+            if other not in areas:
+                raise ConfigError(
+                    f"{where} #{i} hears {other!r}, the area of no satellite listed; "
+                    f"areas: {', '.join(sorted(areas))}"
+                )
     return tuple(out)
+
+
+def _hears(spot: str, value: Any) -> tuple[str, ...] | None:
+    """``hears = ["hall", "living room"]``: areas, each a short name, at most
+    :data:`MAX_SATELLITES`."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_SATELLITES
+        or not all(isinstance(a, str) and _AREA.fullmatch(a) for a in value)
+    ):
+        raise ConfigError(
+            f"{spot} hears must be a list of at most {MAX_SATELLITES} areas "
+            f'(e.g. hears = ["hall"]), got {_short(value)}'
+        )
+    return tuple(dict.fromkeys(value))
 
 
 @dataclass(frozen=True)
@@ -411,7 +439,12 @@ class HubConfig:
     satellites: tuple[SatelliteEntry, ...] = ()
     """``[[hub.satellites]]`` tables: ``uri = "tcp://HOST:PORT"``, ``area = "kitchen"``."""
     arbitration_window_ms: float = 300.0
-    """Wake words heard by several satellites within this window answer once (the best)."""
+    """Wake words heard by several satellites within this window answer once (the best):
+    every satellite's with every other's, or, where ``[[hub.satellites]]`` say what
+    they ``hears``, those of satellites that hear each other."""
+    max_queue_age_ms: float = 2000.0
+    """A turn still waiting for speech-to-text or the skills this long after its end of
+    speech gets a short busy reply instead of a late answer (it is shed); 0: never."""
     reconnect_max_s: float = 3.0
     """A satellite that went away is retried with backoff up to this long between tries
     (a connection attempt is cheap; a restarted satellite is back within about 4 s)."""

@@ -115,6 +115,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("service", "stall_s"): Range(0, 3600),
     ("serve", "wait_s"): _pos(600),
     ("hub", "arbitration_window_ms"): Range(0, 5000),
+    ("hub", "max_queue_age_ms"): Range(0, 60000),
     ("hub", "reconnect_max_s"): _pos(3600),
     ("eval", "seed"): Range(0, 2**32 - 1),
     ("eval", "wer_max_rise"): _BUDGET,

@@ -78,6 +78,9 @@ class NoSpeech:
     t_audio_ms: int
     t_wall_ms: int
     follow_up: bool
+    stood_down: bool = False
+    """Not for want of speech: the turn was dropped because another satellite heard the
+    wake word better (a hub's arbitration)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,11 @@ class Reply:
     t_created_s: float = _created()
     stream: TextStream | None = field(default=None, compare=False, repr=False)
     """A reply written as it is spoken (the language model's), read by the speak stage."""
+    shed: bool = False
+    """The turn waited past its maximum queue age: this is the short busy reply
+    (:mod:`hearthvox.pipeline.shedding`)."""
+    voiced: Int16Array | None = field(default=None, compare=False, repr=False)
+    """The reply already synthesised, at the voice's rate: played as it is."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,7 +253,7 @@ class TurnDone:
     t_audio_ms: int
     t_wall_ms: int
     turn_id: int
-    outcome: Literal["answered", "no_speech", "error", "interrupted"]
+    outcome: Literal["answered", "no_speech", "error", "interrupted", "stood_down", "shed"]
     skill: str | None
     stages_ms: dict[str, float] = field(default_factory=dict)
     queue_ms: dict[str, float] = field(default_factory=dict)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import dataclasses
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from hearthvox.audio.resample import resample_int16
 from hearthvox.bundles.default import default_model_paths
 from hearthvox.config import Config, HubConfig, SatelliteEntry
 from hearthvox.engines import Engines
+from hearthvox.events import TurnDone
 from hearthvox.hub.hub import Hub
 from hearthvox.protocol.options import ServerOptions
 from hearthvox.protocol.services import make_services
@@ -42,6 +44,18 @@ async def until(what: Callable[[], bool], timeout_s: float, why: str) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g} s waiting for {why}")
         await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def streaming(hub: Hub) -> AsyncIterator[None]:
+    """The hub running, with every satellite streaming to it; stopped after."""
+    task = asyncio.create_task(hub.run())
+    try:
+        await until(lambda: all(s.streaming.is_set() for s in hub.sessions), 20, "streaming")
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def heard(engines: Engines, sat: Satellite) -> str:
@@ -151,6 +165,83 @@ def test_same_wake_word_on_three_satellites_answered_once_by_the_loudest(
     assert outcomes["near"]["won"] == 1 and outcomes["near"]["stood_down"] == 0
     stood = sum(outcomes.get(n, {"stood_down": 0})["stood_down"] for n in ("middle", "far"))
     assert stood >= 1
+
+
+def test_rooms_that_do_not_hear_each_other_are_both_answered(
+    engines: Engines,
+    satellites: list[Satellite],
+    request_audio: dict[str, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    """Two people in two rooms that do not hear each other ask at the same instant:
+    the wake words are not taken for one, and each room gets its own answer."""
+    sats = [
+        make_satellite(satellites, tmp_path, k, write_raw(tmp_path / f"{k}.raw", a))
+        for k, a in request_audio.items()
+        if k in ("time", "timer")
+    ]
+    entries = [SatelliteEntry(s.uri, s.name, hears=()) for s in sats]
+    # never shed: two turns at once on two busy cores may queue past the default age
+    cfg = dataclasses.replace(CFG, hub=HubConfig(reconnect_max_s=1.0, max_queue_age_ms=0))
+    hub = Hub(entries, engines, router(tmp_path), cfg)
+
+    async def scenario() -> None:
+        async with streaming(hub):
+            for s in sats:
+                s.say()
+            await until(lambda: all(x.stats.replies == 1 for x in hub.sessions), 40, "replies")
+
+    asyncio.run(scenario())
+    assert sum(n["stood_down"] for n in hub.arbiter.summary().values()) == 0
+    time_said, timer_said = (heard(engines, s) for s in sats)
+    assert "minutes" not in time_said and "minutes" in timer_said, (time_said, timer_said)
+
+
+def test_a_turn_past_the_queue_age_gets_the_busy_reply_and_telemetry_sees_it(
+    engines: Engines,
+    satellites: list[Satellite],
+    request_audio: dict[str, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    """``[hub] max_queue_age_ms`` so small that every turn is past it: the winner of the
+    arbitration is told it is busy (and counted shed), the other stood down; each
+    satellite's observer saw its turn's outcome and its arbitration."""
+    audio = request_audio["time"]
+    sats = [
+        make_satellite(satellites, tmp_path, n, write_raw(tmp_path / f"{n}.raw", audio, g))
+        for n, g in (("near", 1.0), ("far", 0.3))
+    ]
+    seen: dict[str, list[object]] = {"near": [], "far": []}
+
+    class Observer:
+        def __init__(self, area: str) -> None:
+            self.area = area
+
+        def __call__(self, event: object) -> None:
+            if isinstance(event, TurnDone):
+                seen[self.area].append(event.outcome)
+
+        def arbitrated(self, outcome: str, claims: int) -> None:
+            seen[self.area].append((outcome, claims))
+
+    cfg = dataclasses.replace(CFG, hub=HubConfig(reconnect_max_s=1.0, max_queue_age_ms=0.001))
+    entries = [SatelliteEntry(s.uri, s.name) for s in sats]
+    hub = Hub(entries, engines, router(tmp_path), cfg, observer_for=Observer)
+    sessions = {s.area: s for s in hub.sessions}
+
+    async def scenario() -> None:
+        async with streaming(hub):
+            for s in sats:
+                s.say()
+            await until(lambda: sessions["near"].stats.replies == 1, 40, "the busy reply")
+            await until(lambda: len(seen["far"]) == 2, 10, "the far one's turn")
+
+    asyncio.run(scenario())
+    assert sessions["near"].stats.shed == 1 and sessions["far"].stats.stood_down == 1
+    assert seen == {"near": [("won", 2), "shed"], "far": [("stood_down", 2), "stood_down"]}
+    said = heard(engines, sats[0])
+    assert "busy" in said, said
+    assert "hub" not in said and not re.search(r"\d[:.]?\d\d", said), said  # not the time
 
 
 @pytest.fixture(scope="module")

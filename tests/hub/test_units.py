@@ -17,8 +17,8 @@ from hearthvox.audio.sources import array_source
 from hearthvox.config import Config, ConfigError, from_dict, satellite_address
 from hearthvox.engines import Engines
 from hearthvox.events import AudioChunk, Event, NoSpeech, Reply, TurnDone, WakeDetected
-from hearthvox.hub.arbiter import Arbiter, Claim, best
-from hearthvox.hub.audio import SILENT_DBFS, SatelliteSource
+from hearthvox.hub.arbiter import Arbiter, Claim, Hearing, Verdict, best
+from hearthvox.hub.audio import SILENT_DBFS, SatelliteSource, speech_level_dbfs
 from hearthvox.hub.client import SatelliteGone, SatelliteLink
 from hearthvox.hub.session import backoff_s
 from hearthvox.pipeline.runner import Pipeline
@@ -29,17 +29,17 @@ from tests.hub.conftest import free_port
 
 
 def test_best_evidence_rule() -> None:
-    # a clearly surer wake word wins whatever the level
+    # a clearly surer wake word (beyond the band) wins whatever the level
     assert best([Claim("a", 0.95, -40.0), Claim("b", 0.6, -10.0)]) == 0
-    # scores within the band: the loudest wins
-    assert best([Claim("a", 0.99, -30.0), Claim("b", 0.93, -20.0), Claim("c", 0.97, -25)]) == 1
+    # scores within the band (0.3): the loudest wins
+    assert best([Claim("a", 0.99, -30.0), Claim("b", 0.75, -20.0), Claim("c", 0.97, -25)]) == 1
     # same level: the higher score; then the earlier claim
     assert best([Claim("a", 0.9, -20.0), Claim("b", 0.95, -20.0)]) == 1
     assert best([Claim("a", 0.9, -20.0), Claim("b", 0.9, -20.0)]) == 0
 
 
 def test_arbiter_window_and_counts() -> None:
-    async def go() -> tuple[list[bool], list[bool]]:
+    async def go() -> tuple[list[Verdict], list[Verdict]]:
         arbiter = Arbiter(100)
         first = await asyncio.gather(
             arbiter.claim(Claim("kitchen", 0.9, -30.0)),
@@ -53,7 +53,51 @@ def test_arbiter_window_and_counts() -> None:
         }
         return list(first), list(later)
 
-    assert asyncio.run(go()) == ([False, True], [True])
+    assert asyncio.run(go()) == (
+        [Verdict(False, 2), Verdict(True, 2)],
+        [Verdict(True, 1)],
+    )
+
+
+def test_rooms_that_do_not_hear_each_other_are_arbitrated_apart() -> None:
+    """kitchen and hall hear each other; the bedroom hears no one: four wake words at
+    once are two rounds (kitchen + hall, and the bedroom alone), and the hall's claim
+    made after the bedroom's joins the kitchen's round, not the bedroom's."""
+    hearing = Hearing({"kitchen": ("hall",), "hall": None, "bedroom": ()})
+    assert hearing("hall", "kitchen") and hearing("kitchen", "hall")
+    assert not hearing("bedroom", "kitchen") and not hearing("hall", "bedroom")
+    assert Hearing({"a": None, "b": None})("a", "b")  # nobody said: everyone hears
+
+    async def go() -> list[Verdict]:
+        arbiter = Arbiter(100, hearing)
+        return list(
+            await asyncio.gather(
+                arbiter.claim(Claim("kitchen", 0.9, -20.0)),
+                arbiter.claim(Claim("bedroom", 0.9, -40.0)),
+                arbiter.claim(Claim("hall", 0.9, -35.0)),
+            )
+        )
+
+    assert asyncio.run(go()) == [Verdict(True, 2), Verdict(True, 1), Verdict(False, 2)]
+
+
+def test_hears_is_checked() -> None:
+    def sats(*tables: dict[str, object]) -> dict[str, object]:
+        return {"hub": {"satellites": list(tables)}}
+
+    cfg = from_dict(
+        sats(
+            {"uri": "tcp://a:1", "area": "kitchen", "hears": ["hall", "hall"]},
+            {"uri": "tcp://b:1", "area": "hall"},
+        )
+    )
+    assert [e.hears for e in cfg.hub.satellites] == [("hall",), None]
+    with pytest.raises(ConfigError, match="hears 'attic', the area of no satellite"):
+        from_dict(sats({"uri": "tcp://a:1", "area": "kitchen", "hears": ["attic"]}))
+    with pytest.raises(ConfigError, match="hears must be a list"):
+        from_dict(sats({"uri": "tcp://a:1", "area": "kitchen", "hears": "hall"}))
+    with pytest.raises(ConfigError, match="hears must be a list"):
+        from_dict(sats({"uri": "tcp://a:1", "area": "kitchen", "hears": ["../x" * 20]}))
 
 
 def test_backoff_doubles_to_the_cap_with_jitter() -> None:
@@ -63,7 +107,7 @@ def test_backoff_doubles_to_the_cap_with_jitter() -> None:
     assert backoff_s(100, 30.0, lambda: 1.0) == 37.5
 
 
-def test_satellite_level_is_the_wake_phrase_rms() -> None:
+def test_satellite_level_is_the_wake_phrase_level() -> None:
     source = SatelliteSource(80)
     tone = (np.sin(np.arange(16000) / 5) * 3276.8).astype("<i2")  # about -23 dBFS
     source.feed({"rate": 16000, "width": 2, "channels": 1}, tone.tobytes())
@@ -75,6 +119,15 @@ def test_satellite_level_is_the_wake_phrase_rms() -> None:
     assert len(asyncio.run(take())) == 12  # 960 ms of 80 ms chunks; the rest waits
     assert -24.0 < source.level_dbfs(960) < -22.0
     assert source.level_dbfs(0) == SILENT_DBFS
+    # the phrase's level, not the second's: 0.3 s of it in 0.7 s of room tone is as
+    # loud as the whole second of it (an RMS over the second would say 5 dB less)
+    rng = np.random.default_rng(0)
+    quiet = rng.normal(0, 12, 16000).astype("<i2")
+    mixed = np.concatenate([quiet[:11200], tone[:4800]])
+    assert abs(speech_level_dbfs(mixed) - speech_level_dbfs(tone)) < 1.0
+    assert speech_level_dbfs((tone * 0.5).astype("<i2")) == pytest.approx(
+        speech_level_dbfs(tone) - 6.0, abs=0.2
+    )
 
 
 @pytest.mark.parametrize(
@@ -170,7 +223,7 @@ def test_stand_down_drops_the_turn_and_the_next_is_answered(
     first_done = kinds.index("TurnDone")
     assert kinds[:3] == ["WakeDetected", "NoSpeech", "TurnDone"], kinds
     assert isinstance(events[1], NoSpeech)
-    assert isinstance(events[2], TurnDone) and events[2].outcome == "no_speech"
+    assert isinstance(events[2], TurnDone) and events[2].outcome == "stood_down"
     rest = events[first_done + 1 :]
     assert any(isinstance(e, WakeDetected) for e in rest)
     replies = [e for e in rest if isinstance(e, Reply)]

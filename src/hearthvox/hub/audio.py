@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 BACKLOG_S = 30.0
 """Audio held for the listener while a turn is answered; older audio is dropped."""
 LEVEL_WINDOW_MS = 1000.0
-"""The speech level of a wake word: the RMS of this much audio before it fired."""
+"""The speech level of a wake word: measured on this much audio before it fired."""
+LEVEL_PERCENTILE = 90.0
+"""... as this percentile of its 20 ms frames' levels (the loud part of the phrase)."""
 _KEEP_S = 4.0
 """Audio the listener took that is kept for the level (a chunk queue's worth and more)."""
 SILENT_DBFS = -120.0
@@ -92,7 +94,8 @@ class SatelliteSource:
             yield chunk
 
     def level_dbfs(self, end_ms: float) -> float:
-        """RMS level (dBFS) of the :data:`LEVEL_WINDOW_MS` the listener took before ``end_ms``."""
+        """The speech level (:func:`speech_level_dbfs`) of the :data:`LEVEL_WINDOW_MS` the
+        listener took before ``end_ms``."""
         parts = [
             c.samples
             for c in self._taken
@@ -100,9 +103,18 @@ class SatelliteSource:
         ]
         if not parts:
             return SILENT_DBFS
-        x = np.concatenate(parts).astype(np.float64) / 32768.0
-        rms = math.sqrt(float(np.mean(x * x)))
-        return round(max(SILENT_DBFS, 20.0 * math.log10(rms)) if rms > 0 else SILENT_DBFS, 1)
+        return speech_level_dbfs(np.concatenate(parts))
+
+
+def speech_level_dbfs(samples: Int16Array, frame: int = RATE_HZ // 50) -> float:
+    """The :data:`LEVEL_PERCENTILE` of the 20 ms frame RMS levels of ``samples`` (16 kHz),
+    in dBFS: how loud the speech in it is, whatever share of it is room tone."""
+    n = len(samples) // frame
+    if n == 0:
+        return SILENT_DBFS
+    x = samples[: n * frame].astype(np.float64).reshape(n, frame) / 32768.0
+    rms = float(np.percentile(np.sqrt(np.mean(x * x, axis=1)), LEVEL_PERCENTILE))
+    return round(max(SILENT_DBFS, 20.0 * math.log10(rms)) if rms > 0 else SILENT_DBFS, 1)
 
 
 Send = Callable[[WyEvent], Coroutine[Any, Any, None]]

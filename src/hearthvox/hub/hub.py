@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from hearthvox.config import Config, SatelliteEntry
 from hearthvox.engines import Engines
-from hearthvox.hub.arbiter import Arbiter
+from hearthvox.hub.arbiter import Arbiter, Hearing
 from hearthvox.hub.rooms import RoomAnnouncer, area_routers
-from hearthvox.hub.session import Room, SatelliteSession, Shared
+from hearthvox.hub.session import ObserverFor, Room, SatelliteSession, Shared
+from hearthvox.pipeline.shedding import BUSY, Shedding
 from hearthvox.pipeline.stages import Answerer
 from hearthvox.skills.registry import SkillRouter
 
@@ -34,9 +38,14 @@ class Hub:
         router: Answerer,
         cfg: Config,
         announcements: Callable[[], list[str]] = list,
+        observer_for: ObserverFor | None = None,
     ) -> None:
-        self.arbiter = Arbiter(cfg.hub.arbitration_window_ms)
-        self.shared = shared = Shared(engines, router, cfg, self.arbiter, announcements)
+        hearing = Hearing({e.area: e.hears for e in satellites})
+        self.arbiter = Arbiter(cfg.hub.arbitration_window_ms, hearing)
+        shedding = Shedding(cfg.hub.max_queue_age_ms / 1000.0)
+        self.shared = shared = Shared(
+            engines, router, cfg, self.arbiter, announcements, shedding, observer_for
+        )
         routers = area_routers(router, (e.area for e in satellites))
         self.announcer = (
             RoomAnnouncer(router.ctx.timers, self.online_areas)
@@ -57,7 +66,21 @@ class Hub:
         """The areas with a satellite streaming now."""
         return {s.area for s in self.sessions if s.streaming.is_set()}
 
+    async def _voice_busy_reply(self) -> None:
+        """Synthesise the busy reply once, so that saying it queues behind nothing."""
+        shedding = self.shared.shedding
+        if shedding is None or shedding.max_age_s <= 0:
+            return
+        tts = self.shared.engines.tts
+        try:
+            voiced = await tts.executor.run(lambda: np.concatenate(list(tts.sentences(BUSY))))
+        except Exception as exc:  # it is then synthesised when said
+            log.warning("the busy reply could not be voiced ahead (%s)", type(exc).__name__)
+            return
+        self.shared.shedding = dataclasses.replace(shedding, voiced=voiced)
+
     async def run(self) -> None:
+        await self._voice_busy_reply()
         tasks = [
             asyncio.create_task(s.run_forever(), name=f"hv-hub-{s.area}") for s in self.sessions
         ]
@@ -81,7 +104,8 @@ class Hub:
             stood = outcomes.get(s.area, {}).get("stood_down", 0)
             lines.append(
                 f"satellite {s.area}: {s.stats.connects} connections, {s.stats.turns} turns, "
-                f"{s.stats.replies} replies; arbitration: won {won}, stood down {stood}"
+                f"{s.stats.replies} replies, {s.stats.shed} shed; "
+                f"arbitration: won {won}, stood down {stood}"
             )
         return lines
 

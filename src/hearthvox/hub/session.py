@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from wyoming.asr import Transcript as WyTranscript
 from wyoming.audio import AudioChunk as WyAudioChunk
@@ -52,7 +53,8 @@ from hearthvox.events import (
 from hearthvox.hub.arbiter import Arbiter, Claim
 from hearthvox.hub.audio import SatelliteSink, SatelliteSource
 from hearthvox.hub.client import SatelliteGone, SatelliteLink
-from hearthvox.pipeline.runner import Pipeline
+from hearthvox.pipeline.runner import Observer, Pipeline
+from hearthvox.pipeline.shedding import Shedding
 from hearthvox.pipeline.stages import Answerer
 from hearthvox.protocol.framing import ProtocolError
 
@@ -71,15 +73,30 @@ def backoff_s(failures: int, cap_s: float, rng: Callable[[], float] = random.ran
     return base * (0.75 + 0.5 * rng())
 
 
+@runtime_checkable
+class Arbitrated(Protocol):
+    """An observer told each wake word's arbitration (the hub's telemetry)."""
+
+    def __call__(self, event: Event) -> None: ...
+    def arbitrated(self, outcome: str, claims: int) -> None: ...
+
+
+ObserverFor = Callable[[str], Observer]
+"""area -> the observer of that satellite's turns (telemetry), or none."""
+
+
 @dataclass
 class Shared:
-    """What every session uses: the loaded engines, the skills, the config, the arbiter."""
+    """What every session uses: the loaded engines, the skills, the config, the arbiter,
+    the shedding rule (with the busy reply voiced once) and the telemetry's observers."""
 
     engines: Engines
     router: Answerer
     cfg: Config
     arbiter: Arbiter
     announcements: Callable[[], list[str]] = list
+    shedding: Shedding | None = None
+    observer_for: ObserverFor | None = None
 
 
 @dataclass
@@ -99,6 +116,8 @@ class SessionStats:
     replies: int = 0
     """Turns whose reply was streamed to the satellite."""
     stood_down: int = 0
+    shed: int = 0
+    """Turns answered with the busy reply: past ``[hub] max_queue_age_ms``."""
     dropped_chunks: int = 0
 
 
@@ -110,6 +129,8 @@ class SatelliteSession:
         self.shared = shared
         self.room = room or Room(shared.router, shared.announcements)
         self.stats = SessionStats()
+        self.observer = shared.observer_for(entry.area) if shared.observer_for else None
+        """This satellite's turns' telemetry (one for all its connections)."""
         self.streaming = asyncio.Event()
         """Set while the satellite streams to a running voice loop (after ``run-pipeline``)."""
 
@@ -166,7 +187,15 @@ class _Served:
         e = shared.engines
         engines = dataclasses.replace(e, wake=e.wake.new_stream(), vad=e.vad.new_stream())
         room = session.room
-        self.pipeline = Pipeline(engines, room.router, shared.cfg, room.announcements)
+        observers = [session.observer] if session.observer is not None else []
+        self.pipeline = Pipeline(
+            engines,
+            room.router,
+            shared.cfg,
+            room.announcements,
+            observers=observers,
+            shedding=shared.shedding,
+        )
         self.started = asyncio.Event()
         """``run-pipeline`` came: the loop runs."""
         self.silenced = False
@@ -240,7 +269,11 @@ class _Served:
         if isinstance(event, WakeDetected):
             level = self.source.level_dbfs(event.t_audio_ms)
             claim = Claim(self.session.area, event.score, level)
-            if not await self.session.shared.arbiter.claim(claim):
+            verdict = await self.session.shared.arbiter.claim(claim)
+            observer = self.session.observer
+            if isinstance(observer, Arbitrated) and verdict.claims > 1:
+                observer.arbitrated("won" if verdict.won else "stood_down", verdict.claims)
+            if not verdict.won:
                 self.pipeline.stand_down()
                 self.silenced = True
                 self.sink.enabled = False
@@ -257,6 +290,7 @@ class _Served:
                 self.session.stats.replies += 1
             await self.sink.finish()
             if isinstance(event, TurnDone):
+                self.session.stats.shed += event.outcome == "shed"
                 self.sink.enabled = speaks
                 self.silenced = False
             return []

@@ -38,6 +38,8 @@ def event_record(event: Event) -> dict[str, Any] | None:
             }
         case NoSpeech():
             body = {"event": "no_speech", "follow_up": event.follow_up}
+            if event.stood_down:
+                body["stood_down"] = True
         case Transcript():
             body = {"event": "transcript", "text": event.text, "final": event.final}
         case Reply():
@@ -45,6 +47,8 @@ def event_record(event: Event) -> dict[str, Any] | None:
             body = {"event": "reply", "text": text, "skill": event.skill}
             if event.announcement:
                 body["announcement"] = True
+            if event.shed:
+                body["shed"] = True
             if event.stream is not None:  # its words follow in "reply_text"
                 body["streamed"] = True
         case ReplyDone(streamed_text=str(streamed)):

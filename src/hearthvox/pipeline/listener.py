@@ -276,7 +276,7 @@ class Listener:
             self.replies.drop()
         self.state = State.BUSY
         a, w = self.clock.stamp()
-        return NoSpeech(a, w, follow_up=self.follow_up)
+        return NoSpeech(a, w, follow_up=self.follow_up, stood_down=True)
 
     def _end_of_input(self) -> Event | None:
         """The input ended while listening: what was heard of the speech is the

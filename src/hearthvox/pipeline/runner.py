@@ -27,6 +27,7 @@ from hearthvox.pipeline.control import ControlLane, ListenNow, StandDown, StopRe
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
+from hearthvox.pipeline.shedding import Shedding
 from hearthvox.pipeline.speculate import Previewer, SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.stages import Answerer, Sink, answer_stage, speak_stage, transcribe_stage
 from hearthvox.pipeline.turns import FeedTiming, track_turns
@@ -88,8 +89,11 @@ class Pipeline:
         announcements: Callable[[], list[str]] = list,
         observers: Sequence[Observer] = (),
         llm: LlamaLlm | RemoteLlm | None = None,
+        shedding: Shedding | None = None,
     ) -> None:
         self.engines = engines
+        self.shedding = shedding
+        """Turns past a maximum queue age get a busy reply (a hub's satellites)."""
         self.llm = llm
         """The language model for what no skill answers (``[llm] enabled``)."""
         self.router = router
@@ -223,9 +227,14 @@ class Pipeline:
         spoken: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         chunks = _timed_feed(listener.take(_drained(audio), lane), clock, feed)
         heard_events = listener.run(chunks)
-        texts = transcribe_stage(_drained(heard), speculator or e.asr, clock)
+        texts = transcribe_stage(_drained(heard), speculator or e.asr, clock, self.shedding)
         replied = answer_stage(
-            _drained(transcribed), self.router, self.cfg.skills.apology, clock, fallback
+            _drained(transcribed),
+            self.router,
+            self.cfg.skills.apology,
+            clock,
+            fallback,
+            self.shedding,
         )
         heard_by = lane if stops is not None else None  # told when a reply plays
         played = speak_stage(_drained(answered), e.tts, sink, clock, replies, stops, heard_by)

@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future
 from typing import Protocol
 
-from hearthvox.engines.asr import Recogniser
+from hearthvox.engines.asr import AsrResult, Recogniser
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.tts_chunks import Prefetch
 from hearthvox.errors import EngineError, SkillError
@@ -36,6 +36,7 @@ from hearthvox.events import (
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
 from hearthvox.pipeline.fallback import LlmFallback
+from hearthvox.pipeline.shedding import Shedding
 from hearthvox.pipeline.speculate import SpeculativeReply
 from hearthvox.pipeline.voicing import VoicedStream, chunk_of, next_chunk
 from hearthvox.skills.registry import FALLBACK
@@ -71,18 +72,41 @@ def _waited_ms(created_s: float, started_s: float) -> float:
 
 
 async def transcribe_stage(
-    events: AsyncIterator[Event], asr: Recogniser, clock: StreamClock
+    events: AsyncIterator[Event],
+    asr: Recogniser,
+    clock: StreamClock,
+    shedding: Shedding | None = None,
 ) -> AsyncIterator[Event]:
+    """Transcribe each utterance. With ``shedding``, one whose decode would start past
+    the maximum queue age is not decoded: the turn's busy reply comes instead."""
     async for event in events:
         yield event
         if not isinstance(event, SpeechEnded):
             continue
         t0 = time.perf_counter()
+        since = event.t_created_s
+
+        def decode(audio: Int16Array, since: float) -> AsrResult | None:
+            if shedding is not None and shedding.over(since):  # checked on its thread
+                return None
+            return asr.transcribe(audio)
+
         try:
-            result = await asr.executor.run(asr.transcribe, event.audio)
+            result = await asr.executor.run(decode, event.audio, since)
         except EngineError as exc:
             log.warning("transcription failed: %s", exc)
             yield StageError(*clock.stamp(), stage="asr", kind="engine_error", message=str(exc))
+            continue
+        if result is None:
+            assert shedding is not None
+            busy = shedding.reply(*clock.stamp(), since)
+            log.warning(
+                "turn shed: its speech-to-text would start %.0f ms after its end of speech "
+                "(maximum queue age %.0f ms)",
+                busy.queue_ms,
+                shedding.max_age_s * 1000,
+            )
+            yield busy
             continue
         yield Transcript(
             *clock.stamp(),
@@ -101,13 +125,34 @@ async def answer_stage(
     apology: str,
     clock: StreamClock,
     llm: LlmFallback | None = None,
+    shedding: Shedding | None = None,
 ) -> AsyncIterator[Event]:
     """The skills answer each transcript; with ``llm``, what only the fallback skill would
     answer goes to the language model, whose reply is streamed (:attr:`Reply.stream`,
-    with the fallback's reply as its text, said if the model brings no words)."""
+    with the fallback's reply as its text, said if the model brings no words). With
+    ``shedding``, a transcript that comes past the maximum queue age gets the busy
+    reply (no skill runs)."""
+    speech_end_s: float | None = None
     async for event in events:
         yield event
         match event:
+            case SpeechEnded():
+                speech_end_s = event.t_created_s
+            case Reply(shed=True) if llm is not None:
+                llm.drop()  # a reply the model started at the pause is not said
+            case Transcript(final=True) if (
+                shedding is not None and speech_end_s is not None and shedding.over(speech_end_s)
+            ):
+                if llm is not None:
+                    llm.drop()
+                busy = shedding.reply(*clock.stamp(), speech_end_s)
+                log.warning(
+                    "turn shed: its transcript came %.0f ms after its end of speech "
+                    "(maximum queue age %.0f ms)",
+                    busy.queue_ms,
+                    shedding.max_age_s * 1000,
+                )
+                yield busy
             case StageError():
                 yield Reply(*clock.stamp(), text=apology, skill="error", skill_ms=0.0)
             case Transcript(final=True, text=text) if not text.strip():
@@ -209,6 +254,11 @@ async def _text_chunks(
     reply, else synthesised now. ``playing`` holds the stream in use (to cancel it)."""
     sentences: Prefetch[Int16Array] | None = None
     early: Future[Int16Array] | None = None
+    if event.voiced is not None:  # synthesised ahead of time (the busy reply)
+        step = max(1, tts.rate_hz // 4)
+        for i in range(0, len(event.voiced), step):
+            yield event.voiced[i : i + step]
+        return
     text = event.text if event.stream is None else ""  # a streamed reply was never prepared
     prepared = replies.take(text) if replies is not None else None
     if prepared is not None:  # answered at the pause: its first chunk is on the way

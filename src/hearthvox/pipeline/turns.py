@@ -24,7 +24,7 @@ from hearthvox.events import (
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, ToListener, TurnOver
 
-Outcome = Literal["answered", "no_speech", "error", "interrupted"]
+Outcome = Literal["answered", "no_speech", "error", "interrupted", "stood_down", "shed"]
 
 
 @dataclass
@@ -47,6 +47,7 @@ class _Turn:
         self.speech_end_wall_ms: float | None = None
         self.follow_up = True
         self.llm: LlmFigures | None = None
+        self.shed = False
 
 
 async def track_turns(
@@ -95,6 +96,7 @@ async def track_turns(
                 turn.stages_ms["skill"] = event.skill_ms
                 turn.queue_ms["skill"] = event.queue_ms
                 turn.follow_up = not event.interrupt and event.skill != "error"
+                turn.shed = event.shed
             case TtsFirstAudio() if turn is not None and "tts_first_audio" not in turn.stages_ms:
                 turn.stages_ms["tts_first_audio"] = event.tts_first_ms
                 turn.queue_ms["tts_first_audio"] = event.queue_ms
@@ -111,13 +113,19 @@ async def track_turns(
                     if event.llm.first_token_ms is not None:
                         turn.stages_ms["llm_first_token"] = event.llm.first_token_ms
                 outcome: Outcome = (
-                    "interrupted" if event.interrupted else "error" if turn.error else "answered"
+                    "interrupted"
+                    if event.interrupted
+                    else "shed"
+                    if turn.shed
+                    else "error"
+                    if turn.error
+                    else "answered"
                 )
                 yield done(outcome)
                 lane.send(TurnOver(follow_up=outcome == "answered" and turn.follow_up))
                 turn = None
             case NoSpeech():
                 if turn is not None and not event.follow_up:
-                    yield done("no_speech")
+                    yield done("stood_down" if event.stood_down else "no_speech")
                 turn = None
                 lane.send(TurnOver(follow_up=False))
