@@ -12,18 +12,18 @@ with a private ``HEARTHVOX_HOME``. Every turn is a spoken request in the bundle'
 latency is end of speech -> the first reply audio at the satellite.
 
 - capacity: for N = 1, 2, 3, 4, 6, 8 satellites (stopping once p95 is well past
-  800 ms), each asking at Poisson times (mean 20 s apart) for ``--minutes``: p50/p95,
-  turns answered and lost, the hub's CPU-seconds per turn and streams per core; the
-  largest N with p95 <= 800 ms;
-- at-once: 4 satellites each saying a different request at the same instant (and
-  0.5 s apart, beyond the arbitration window);
+  800 ms), each a room of its own (``hears = []``), asking at Poisson times (mean
+  20 s apart) for ``--minutes``: p50/p95, turns answered, shed (the busy reply past
+  ``[hub] max_queue_age_ms``) and lost, the hub's CPU-seconds per turn and streams
+  per core; the largest N with p95 <= 800 ms;
+- at-once: 4 satellites in rooms that do not hear each other, each saying a
+  different request at the same instant (and 0.5 s apart): p95 and the number shed;
 - arbitration: the same request at 2 and 3 satellites, gains 1.0/0.6/0.35, each
   after a random 0-250 ms: exactly one reply per trial, and the loudest's share;
 - restart: 3 real satellites; one is killed while its reply plays and restarted after
   a while: the others' turns meanwhile all answered, and the time from its restart
   until it streams again.
 
-Shedding (a "busy" reply past a maximum queue age) is not built: reported as such.
 Progress goes to stderr; ``--json`` prints one object per line.
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -313,14 +314,17 @@ async def run(
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     only = set(args.only or WHAT)
-    cfg = HubSetup(args.config, args.hub_source)
+    # each fake satellite is a room of its own that hears no other (capacity, at-once);
+    # arbitration's hear the same speaker, as every satellite hears every other
+    cfg = HubSetup(args.config, args.hub_source, separate_rooms=True)
     # trials back to back: no follow-up window after a reply (what it hears then needs
     # no wake word, so no arbitration); the capacity run keeps it and waits it out
-    trials = cfg
+    trials = HubSetup(args.config, args.hub_source)
     if args.config is None:
         no_follow_up = home / "no-follow-up.toml"
         no_follow_up.write_text("[endpoint]\nfollow_up = false\n")
         trials = HubSetup(no_follow_up, args.hub_source)
+    rooms = dataclasses.replace(trials, separate_rooms=True)
     if args.quick:  # one hub and three fake satellites for everything: it works
         async with rig(3, home, trials) as r:
             say(f"quick: hub ready in {r.ready_s:.1f} s")
@@ -345,7 +349,7 @@ async def run(
                 break
     if "at-once" in only:
         say("at-once: 4 satellites ...")
-        async with rig(4, home, trials) as r:
+        async with rig(4, home, rooms) as r:
             for stagger in (0.0, 0.5):
                 res = await at_once(r, requests, args.at_once_trials, stagger)
                 out.append({"scenario": "at-once", **res})
@@ -393,7 +397,7 @@ def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "p95_met_at": [r["satellites"] for r in caps if r["p95_met"]],
         "lost_at": {str(r["satellites"]): r["lost"] for r in caps if r["lost"]},
         "target_p95_ms": TARGET_P95_MS,
-        "shed": "not built (the hub has no busy reply past a maximum queue age yet)",
+        "shed": sum(r.get("shed", 0) for r in rows if r["scenario"] in ("capacity", "at-once")),
     }
 
 
@@ -418,15 +422,16 @@ def table(rows: list[dict[str, Any]]) -> str:
         if kind == "capacity":
             lines.append(
                 f"capacity N={r['satellites']}: {r['answered']}/{r['turns']} answered "
-                f"(lost {r['lost']}, misheard {r['misheard']}), p50 {r['p50_ms']} ms, "
+                f"(shed {r['shed']}, lost {r['lost']}, misheard {r['misheard']}), "
+                f"p50 {r['p50_ms']} ms, "
                 f"p95 {r['p95_ms']} ms, max {r['max_ms']} ms; {r['cpu_s_per_turn']} CPU-s/turn, "
                 f"{r['cores_busy']} cores busy, {r['streams_per_core']} streams/core"
             )
         elif kind == "at-once":
             lines.append(
                 f"at once ({r['satellites']}, {r['stagger_s']:g} s apart, {r['trials']} trials): "
-                f"{r['answered']}/{r['turns']} answered, p50 {r['p50_ms']} ms, "
-                f"p95 {r['p95_ms']} ms"
+                f"{r['answered']}/{r['turns']} answered, {r['shed']} shed, "
+                f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms"
             )
         elif kind == "arbitration":
             lines.append(

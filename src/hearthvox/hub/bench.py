@@ -46,6 +46,7 @@ from hearthvox.bench.audio import RATE_HZ, WAKE_PHRASE, room_tone, speech_end_s,
 from hearthvox.engines.tts import PiperTts
 from hearthvox.errors import HearthvoxError
 from hearthvox.events import Int16Array
+from hearthvox.pipeline.shedding import BUSY
 
 CHUNK_SAMPLES = 1024
 """wyoming-satellite's microphone block: 64 ms."""
@@ -138,6 +139,11 @@ class Turn:
     @property
     def understood(self) -> bool:
         return self.reply.startswith(self.expect)
+
+    @property
+    def shed(self) -> bool:
+        """Answered with the hub's busy reply (past its maximum queue age)."""
+        return self.reply == BUSY
 
     def settled(self, now: float) -> bool:
         """Its reply played out, an error came, or it timed out."""
@@ -296,6 +302,21 @@ class HubSetup:
 
     config: Path | None = None
     source: Path | None = None
+    separate_rooms: bool = False
+    """The satellites are listed in a config of their own, each hearing no other room
+    (``hears = []``): wake words at the same instant are each answered. Otherwise
+    they are given as ``--satellite`` and every one hears every other."""
+
+
+def rooms_config(uris: Sequence[str], home: Path, base: Path | None) -> Path:
+    """``base`` (if any) and a ``[[hub.satellites]]`` table per URI (areas room1,
+    room2 ..., as the fake satellites are named), no room hearing another."""
+    text = base.read_text() if base is not None else ""
+    for i, uri in enumerate(uris):
+        text += f'\n[[hub.satellites]]\nuri = "{uri}"\narea = "room{i + 1}"\nhears = []\n'
+    path = home / "separate-rooms.toml"
+    path.write_text(text)
+    return path
 
 
 class HubProcess:
@@ -304,10 +325,13 @@ class HubProcess:
     def __init__(self, uris: Sequence[str], home: Path, setup: HubSetup | None = None) -> None:
         setup = setup or HubSetup()
         cmd = [sys.executable, "-m", "hearthvox", "hub"]
-        for uri in uris:
-            cmd += ["--satellite", uri]
-        if setup.config is not None:
-            cmd += ["--config", str(setup.config)]
+        if setup.separate_rooms:
+            cmd += ["--config", str(rooms_config(uris, home, setup.config))]
+        else:
+            for uri in uris:
+                cmd += ["--satellite", uri]
+            if setup.config is not None:
+                cmd += ["--config", str(setup.config)]
         env = {**os.environ, "HEARTHVOX_HOME": str(home)}
         if setup.source is not None:
             env["PYTHONPATH"] = str(setup.source)
@@ -390,15 +414,17 @@ async def rig(n: int, home: Path, setup: HubSetup | None = None) -> AsyncIterato
 
 
 def turn_figures(turns: Sequence[Turn]) -> dict[str, Any]:
-    """Latency (end of speech -> first reply audio) and what became of the turns."""
-    lat = [t.latency_ms for t in turns if t.latency_ms is not None]
+    """Latency (end of speech -> first reply audio, of the turns answered, not shed)
+    and what became of the turns."""
+    lat = [t.latency_ms for t in turns if t.latency_ms is not None and not t.shed]
     lost = [t for t in turns if t.latency_ms is None]
     return {
         "turns": len(turns),
         "answered": len(lat),
+        "shed": sum(1 for t in turns if t.shed),
         "lost": len(lost),
         "lost_no_detection": sum(1 for t in lost if t.t_detection is None and not t.error),
-        "misheard": sum(1 for t in turns if t.reply and not t.understood),
+        "misheard": sum(1 for t in turns if t.reply and not t.understood and not t.shed),
         "no_reply_text": sum(1 for t in turns if t.latency_ms is not None and not t.reply),
         "p50_ms": _r(median(lat)),
         "p95_ms": _r(p95(lat)),
