@@ -15,6 +15,8 @@ from hearthvox.config import MAX_SATELLITES, SatelliteEntry, satellite_address
 from hearthvox.engines.memory import limit_malloc_arenas
 from hearthvox.errors import ConfigError
 from hearthvox.hub.hub import Hub
+from hearthvox.telemetry import open_session
+from hearthvox.telemetry.privacy import quiet_content_loggers
 
 
 def _say(msg: str) -> None:
@@ -77,6 +79,8 @@ def hub(satellite_uris: tuple[str, ...], config_path: Path | None) -> None:
     hear the same wake word within [hub] arbitration_window_ms, only the one that
     heard it best answers. The Wyoming protocol has NO authentication: keep the
     satellites on a network you trust (docs/hub.md). Ctrl-C or SIGTERM stops.
+    Each satellite's turns are recorded in the local telemetry by area (unless
+    [telemetry] enabled = false): see 'hearthvox telemetry summary'.
     """
     limit_malloc_arenas()  # a long-running process: before any model loads
     cfg = config_mod.load(config_path)
@@ -86,10 +90,23 @@ def hub(satellite_uris: tuple[str, ...], config_path: Path | None) -> None:
 
     runtime = load_runtime(cfg)
     _say(f"models ready in {runtime.ready_ms / 1000:.1f} s (bundle {runtime.models.bundle_id})")
-    driver = Hub(satellites, runtime.engines, runtime.router, runtime.cfg, runtime.announcements)
-    names = ", ".join(f"{e.area} ({e.uri})" for e in satellites)
-    _say(f"driving {len(satellites)} satellite(s): {names}; Ctrl-C stops")
-    asyncio.run(_drive(driver))
+    quiet_content_loggers()  # the voice's debug line would print every reply
+    session = open_session(runtime, "hub")  # one start record; each satellite's turns by area
+    try:
+        driver = Hub(
+            satellites,
+            runtime.engines,
+            runtime.router,
+            runtime.cfg,
+            runtime.announcements,
+            observer_for=session.observer_for if session else None,
+        )
+        names = ", ".join(f"{e.area} ({e.uri})" for e in satellites)
+        _say(f"driving {len(satellites)} satellite(s): {names}; Ctrl-C stops")
+        asyncio.run(_drive(driver))
+    finally:
+        if session is not None:
+            session.close()  # flushes every record, on an error too
     for line in driver.summary():
         _say(line)
     _say("stopped")
