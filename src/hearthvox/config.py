@@ -552,6 +552,8 @@ class ReportConfig:
     """Capacity is counted at this share of the device's CPU."""
     speech_duty: float = 0.1
     """Share of a stream's time spent on speech (ASR) in the mixed capacity estimate."""
+    hub_turn_interval_s: float = 20.0
+    """A hub's satellites each ask once per this many seconds (streams per core)."""
     wer_max: float = 0.25
     """A quality slice fails its budget above this word error rate ..."""
     entity_error_max: float = 0.5
@@ -574,6 +576,11 @@ class ReportConfig:
         for key in ("utilisation", "speech_duty"):
             if not 0.0 < getattr(self, key) <= 1.0:
                 raise ConfigError(f"[report] {key} must be in (0, 1], got {getattr(self, key)!r}")
+        if not self.hub_turn_interval_s > 0.0:
+            raise ConfigError(
+                f"[report] hub_turn_interval_s must be greater than 0, "
+                f"got {self.hub_turn_interval_s!r}"
+            )
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, int | float) and value < 0:

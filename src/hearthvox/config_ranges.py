@@ -127,6 +127,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("eval", "late_max_rise"): _BUDGET,
     ("report", "utilisation"): _UNIT_OPEN,
     ("report", "speech_duty"): _UNIT_OPEN,
+    ("report", "hub_turn_interval_s"): _pos(86_400),
     ("report", "wer_max"): Range(0, 10),
     ("report", "entity_error_max"): _SHARE,
     ("report", "wake_frr_max"): _SHARE,

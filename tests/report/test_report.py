@@ -85,6 +85,31 @@ def test_numbers_match_the_raw_samples(built_report: Path) -> None:
     assert f"{cap['streams_asr_only']:.1f}" in md
 
 
+def test_the_hubs_cpu_per_turn_and_streams_per_core(built_report: Path) -> None:
+    raw, figures, md = _load(built_report)
+    lat = raw["warm"]["latency"]
+    turns = lat["turn_cpu"]
+    assert len(turns["cpu_s"]) == len(turns["audio_s"]) == lat["heard"] > 0
+    # the turns add up to the run: its audio, its CPU (less the sampler's own)
+    assert sum(turns["audio_s"]) == pytest.approx(lat["audio_s"], abs=0.05)
+    assert sum(turns["cpu_s"]) == pytest.approx(turns["total_cpu_s"], abs=0.01)
+    assert turns["total_cpu_s"] <= lat["cpu_s"] + 0.01
+    assert all(c > 0 for c in turns["cpu_s"])
+    h = figures["capacity"]["hub"]
+    quiet = float(np.median(raw["warm"]["capacity"]["idle_cpu_quiet"]))
+    noisy = float(np.median(raw["warm"]["capacity"]["idle_cpu_noisy"]))
+    beyond = [c - quiet * a for c, a in zip(turns["cpu_s"], turns["audio_s"], strict=True)]
+    assert h["cpu_s_per_turn_beyond_idle"]["median"] == pytest.approx(float(np.median(beyond)))
+    need = noisy + float(np.median(beyond)) / 20.0
+    assert h["cores_per_satellite"] == pytest.approx(need)
+    assert h["streams_per_core"] == pytest.approx(1 / need)
+    assert h["streams_at_utilisation"] == pytest.approx(raw["meta"]["cores"] * 0.7 / need)
+    assert "| CPU-s per turn, beyond idle listening |" in md
+    assert f"| streams per core | {h['streams_per_core']:.1f} |" in md
+    assert "hub_turn_interval_s" in md
+    assert "streams per core" in (built_report / "report.html").read_text()
+
+
 def test_nothing_the_user_said_is_in_the_report(
     built_report: Path, corpus_rows: list[dict[str, str]]
 ) -> None:

@@ -131,7 +131,9 @@ def assemble(raw: dict[str, Any], cfg: Config) -> dict[str, Any]:
     }
     cores = int(raw["meta"]["cores"])
     mem_left = probe["mem_available_mib"]
-    cap = capacity_mod.capacity(w["capacity"], cores, cfg.report, mem_left, raw.get("llm"))
+    cap = capacity_mod.capacity(
+        w["capacity"], cores, cfg.report, mem_left, raw.get("llm"), lat.get("turn_cpu")
+    )
     q = Quality(**raw["quality"])
     slices = judge(q, cfg.report)
     rules = ops.alert_rules(cfg, samples.get("end_of_speech_to_first_audio_ms", []), probe)

@@ -1,5 +1,6 @@
 """Section 5, capacity: CPU-seconds per audio-second (ASR, idle listening) -> concurrent
-streams at the configured utilisation; the configured language model's KV cache and
+streams at the configured utilisation; a hub's CPU-seconds per turn and streams per core
+(:func:`hub`); the configured language model's KV cache and
 conversations per device, measured (:mod:`.llm_capacity`); and, for a model not installed
 here, a KV cache sized from the hand-entered ``[report] llm_*`` figures."""
 
@@ -33,14 +34,88 @@ def kv_cache_bytes(rc: ReportConfig) -> int:
     )
 
 
+def _spread(xs: list[float]) -> dict[str, Any]:
+    if not xs:
+        return {"n": 0, "mean": None, "median": None, "min": None, "max": None}
+    return {
+        "n": len(xs),
+        "mean": statistics.fmean(xs),
+        "median": statistics.median(xs),
+        "min": min(xs),
+        "max": max(xs),
+    }
+
+
+def hub(
+    turn_cpu: dict[str, Any] | None,
+    idle_quiet: float | None,
+    idle_noisy: float | None,
+    cores: int,
+    rc: ReportConfig,
+) -> dict[str, Any]:
+    """A hub serving one streaming satellite per room, each asking once per
+    ``rc.hub_turn_interval_s``.
+
+    ``turn_cpu``: the latency run's per-turn CPU-seconds and audio-seconds
+    (:mod:`.turn_cpu`; None: samples from before it was measured). A turn's CPU *beyond
+    idle listening* is its segment's CPU less ``idle_quiet`` (the stream's background is
+    the same quiet room tone) times its audio-seconds: what the wake word's detection,
+    the end of speech, ASR, the skill and TTS add to listening. Cores per satellite =
+    ``idle_noisy + median CPU-s per turn beyond idle / interval`` (the median: a turn
+    slowed by other work on the machine, whose engines' thread pools then spin, or the
+    first turn's warm-up, does not move it; the mean is kept beside it); streams per
+    core = 1 / that; streams at the utilisation = ``cores * utilisation / that``. The
+    same with the quiet room's idle CPU is kept too (``*_quiet``: satellites streaming
+    room tone, as ``scripts/hub_bench.py`` measures a hub). Turns that arrive together
+    queue on the shared engines: this is a CPU budget, not a latency promise.
+    """
+    interval = rc.hub_turn_interval_s
+    out: dict[str, Any] = {
+        "measured": False,
+        "turn_interval_s": interval,
+        "cores": cores,
+        "utilisation": rc.utilisation,
+        "idle_cpu_per_audio_s": idle_noisy,
+        "idle_cpu_quiet_per_audio_s": idle_quiet,
+    }
+    if not turn_cpu or not turn_cpu.get("cpu_s") or idle_quiet is None:
+        return out
+    whole: list[float] = list(turn_cpu["cpu_s"])
+    audio: list[float] = list(turn_cpu["audio_s"])
+    beyond = [c - idle_quiet * a for c, a in zip(whole, audio, strict=True)]
+    per_turn = statistics.median(beyond)
+
+    def per_satellite(idle: float | None) -> dict[str, float | None]:
+        need = None if idle is None else idle + per_turn / interval
+        ok = need is not None and need > 0
+        return {
+            "cores_per_satellite": need,
+            "streams_per_core": 1.0 / need if need is not None and ok else None,
+            "streams_at_utilisation": streams(cores, rc.utilisation, need) if ok else None,
+        }
+
+    out.update(
+        measured=True,
+        turns=len(whole),
+        cpu_s_per_turn=_spread(whole),
+        audio_s_per_turn=_spread(audio),
+        cpu_s_per_turn_beyond_idle=_spread(beyond),
+        **per_satellite(idle_noisy),
+        **{f"{k}_quiet": v for k, v in per_satellite(idle_quiet).items()},
+    )
+    return out
+
+
 def capacity(
     cpu: dict[str, list[float]],
     cores: int,
     rc: ReportConfig,
     mem_left_mib: float | None,
     llm: dict[str, Any] | None = None,
+    turn_cpu: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``llm``: what :mod:`.llm_probe` measured (None: samples from before it existed)."""
+    """``llm``: what :mod:`.llm_probe` measured (None: samples from before it existed);
+    ``turn_cpu``: the latency run's per-turn CPU (None: likewise), for :func:`hub`."""
     asr = statistics.median(cpu["asr_cpu_per_audio_s"]) if cpu["asr_cpu_per_audio_s"] else None
     quiet = statistics.median(cpu["idle_cpu_quiet"]) if cpu["idle_cpu_quiet"] else None
     noisy = statistics.median(cpu["idle_cpu_noisy"]) if cpu["idle_cpu_noisy"] else None
@@ -59,6 +134,7 @@ def capacity(
         "streams_idle_quiet": streams(cores, rc.utilisation, quiet),
         "streams_idle_noisy": streams(cores, rc.utilisation, noisy),
         "streams_mixed": streams(cores, rc.utilisation, mixed),
+        "hub": hub(turn_cpu, quiet, noisy, cores, rc),
         "llm": llm_capacity(llm, mem_left_mib),
         "llm_sized": None,
     }

@@ -20,10 +20,11 @@ from typing import Any
 
 from hearthvox.bench.audio import RATE_HZ, corpus_negatives, corpus_speech, room_tone, turn_stream
 from hearthvox.bench.measure import asr_times, idle_cpu_ours, router, tts_times
-from hearthvox.bench.turns import run_turns
+from hearthvox.bench.turns import BEFORE_END_S, run_turns
 from hearthvox.engines import Engines, load_engines
 from hearthvox.errors import HearthvoxError
 from hearthvox.report.target import Target
+from hearthvox.report.turn_cpu import CpuSampler, segments
 from hearthvox.runtime import load_second_asr_now
 
 Progress = Callable[[str], None]
@@ -61,17 +62,24 @@ class Plan:
 
 
 def latency(engines: Engines, target: Target, plan: Plan, progress: Progress) -> dict[str, Any]:
-    """Warm per-stage samples (ms) over paced turns, plus the CPU time they took."""
+    """Warm per-stage samples (ms) over paced turns, plus the CPU time they took, in all
+    (``cpu_s``) and per heard turn (``turn_cpu``: :mod:`.turn_cpu` says how it is cut)."""
     speech = corpus_speech(plan.corpus, 2 if plan.quick else None)
     utterances = speech * plan.latency_rounds
     stream = turn_stream(engines.tts, utterances)
     progress(f"latency: {len(utterances)} requests through the pipeline, paced in real time")
     cpu0 = time.process_time()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, CpuSampler() as sampler:
         timings = run_turns(engines, router(Path(tmp)), target.cfg, stream, False)
     cpu_s = time.process_time() - cpu0
     samples: dict[str, list[float]] = {s: [] for s in STAGES}
     heard = [t for t in timings if t.audio is not None]
+    cuts = [  # each heard turn's real-time window starts BEFORE_END_S before its end
+        (t._end_wall - BEFORE_END_S, t.turn.true_end_s - BEFORE_END_S)
+        for t in heard
+        if t._end_wall is not None
+    ]
+    audio_s = len(stream.audio) / RATE_HZ
     for t in heard:
         pairs = (
             ("endpoint_ms", t.endpoint_ms),
@@ -101,7 +109,8 @@ def latency(engines: Engines, target: Target, plan: Plan, progress: Progress) ->
         "missed_wake": sum(t.audio is None for t in timings),
         "cut_off": sum(t.cut_off for t in timings),
         "cpu_s": round(cpu_s, 3),
-        "audio_s": round(len(stream.audio) / RATE_HZ, 2),
+        "audio_s": round(audio_s, 2),
+        "turn_cpu": segments(sampler, cuts, audio_s),
         "asr_audio": [t.audio for t in heard if t.audio is not None],
     }
 

@@ -252,7 +252,72 @@ def capacity(d: dict[str, Any]) -> list[Block]:
             ],
         ),
     ]
-    return out + llm_blocks(c["llm"], c.get("llm_sized"))
+    return out + hub_blocks(c.get("hub")) + llm_blocks(c["llm"], c.get("llm_sized"))
+
+
+def _per_turn(s: dict[str, Any]) -> str:
+    return (
+        f"median {fmt(s['median'], 3)} CPU-s ({fmt(s['min'], 3)}-{fmt(s['max'], 3)} over "
+        f"{s['n']} turns; mean {fmt(s['mean'], 3)})"
+    )
+
+
+def hub_blocks(h: dict[str, Any] | None) -> list[Block]:
+    """A hub's CPU per turn and streams per core (:func:`.capacity.hub`)."""
+    if not h or not h.get("measured"):
+        return [("p", "Hub (satellites per machine): not measured (no per-turn CPU).")]
+    every = f"one turn per {h['turn_interval_s']:g} s"
+    pct = f"{h['utilisation'] * 100:.0f} %"
+    return [
+        (
+            "p",
+            "Hub (`hearthvox hub`: one streaming satellite per room, each asking "
+            f"{every}, `[report] hub_turn_interval_s`). CPU per turn: the process CPU time "
+            "(all threads) of each request of section 2 through the pipeline: wake word, "
+            "VAD, end of speech, ASR, skill and TTS of the reply; beyond idle = less the "
+            "quiet room's idle CPU for the same audio-seconds. Cores per satellite = idle "
+            "CPU per audio-s + median CPU-s per turn beyond idle / interval. Turns that "
+            "come together queue on the shared engines: a CPU budget, not a latency "
+            "promise; the Wyoming transport is not in it.",
+        ),
+        (
+            "table",
+            ["hub", "satellites in a noisy room", "in a quiet room"],
+            [
+                [
+                    "CPU-s per turn, beyond idle listening",
+                    _per_turn(h["cpu_s_per_turn_beyond_idle"]),
+                    "same",
+                ],
+                [
+                    "CPU-s per turn, with the listening around it "
+                    f"({fmt(h['audio_s_per_turn']['median'])} audio-s)",
+                    _per_turn(h["cpu_s_per_turn"]),
+                    "same",
+                ],
+                [
+                    "idle CPU per streaming satellite, CPU-s per audio-s",
+                    fmt(h["idle_cpu_per_audio_s"], 4),
+                    fmt(h["idle_cpu_quiet_per_audio_s"], 4),
+                ],
+                [
+                    f"cores per satellite at {every}",
+                    fmt(h["cores_per_satellite"], 4),
+                    fmt(h["cores_per_satellite_quiet"], 4),
+                ],
+                [
+                    "streams per core",
+                    fmt(h["streams_per_core"]),
+                    fmt(h["streams_per_core_quiet"]),
+                ],
+                [
+                    f"streams at {pct} of {h['cores']} cores",
+                    fmt(h["streams_at_utilisation"]),
+                    fmt(h["streams_at_utilisation_quiet"]),
+                ],
+            ],
+        ),
+    ]
 
 
 def operations(d: dict[str, Any]) -> list[Block]:
