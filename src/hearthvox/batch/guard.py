@@ -13,6 +13,10 @@ daemon runs, a batch run lowers itself: every thread of the process goes to
 ``SCHED_IDLE`` (it only gets CPU time no one else wants) or, where that is
 refused, to nice 19, and the ASR gets fewer threads; or it waits until the
 daemon stops.
+
+Whether the daemon holds its lock or not (``serve``, ``hub`` or a ``run`` in a shell
+hold none), batch work and evaluation start at a lower priority by default
+(:func:`background_priority`, ``--priority low``): real-time turns go first.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ import platformdirs
 from hearthvox.paths import APP
 
 WhenBusy = Literal["yield", "wait", "ignore"]
+Priority = Literal["low", "normal"]
+BACKGROUND_NICE = 10
+"""The niceness of batch work and evaluation at ``--priority low``."""
+BACKGROUND_IO_LEVEL = 7
+"""Their disk I/O priority: the best-effort class's lowest level (Linux)."""
 LOCK_NAME = "daemon.lock"
 
 
@@ -105,3 +114,60 @@ def lower_priority() -> str:
 def yielded_threads(threads: int) -> int:
     """ASR threads for a batch run beside the daemon: half, at least one."""
     return max(1, threads // 2)
+
+
+def _thread_ids() -> list[int]:
+    tasks = Path("/proc/self/task")
+    try:
+        return [int(t) for t in os.listdir(tasks)]
+    except OSError:
+        return [0]  # no /proc: the calling thread (the process, outside Linux)
+
+
+def background_priority(priority: Priority) -> str | None:
+    """``low``: this process yields the CPU and the disk to the live assistant's
+    real-time turns (``run``, ``serve``, ``hub``) on the same device. Every thread it
+    has now goes to nice :data:`BACKGROUND_NICE` (never back up from a higher
+    niceness), and on Linux to the best-effort I/O class's lowest level
+    (:data:`BACKGROUND_IO_LEVEL`; not the idle class, which would stall a run for as
+    long as anything else reads the disk). Threads and processes started afterwards
+    (the ASR's and ONNX Runtime's pools, the read-ahead thread, a local Ray cluster)
+    inherit both: call it before loading models. ``normal`` changes nothing.
+
+    Returns a one-line warning when the priority could not be lowered (never raises).
+    """
+    if priority == "normal":
+        return None
+    if not hasattr(os, "setpriority"):
+        return "cannot lower this process's priority on this platform; it runs at normal"
+    failed: list[str] = []
+    for tid in _thread_ids():
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+        except ProcessLookupError:
+            continue  # the thread ended meanwhile
+        except OSError as exc:
+            failed.append(f"nice {BACKGROUND_NICE}: {exc.strerror or exc}")
+            break
+    failed += _lower_io(_thread_ids())
+    if failed:
+        return "could not lower this process's priority (" + "; ".join(failed) + ")"
+    return None
+
+
+def _lower_io(tids: list[int]) -> list[str]:
+    """Best-effort I/O class, lowest level, for each thread (Linux; nothing elsewhere)."""
+    import psutil
+
+    io_class = getattr(psutil, "IOPRIO_CLASS_BE", None)
+    if io_class is None:
+        return []
+    for tid in tids:
+        try:
+            psutil.Process(tid or None).ionice(io_class, BACKGROUND_IO_LEVEL)
+        except psutil.NoSuchProcess:
+            continue
+        except (psutil.Error, OSError, ValueError) as exc:
+            return [f"I/O priority: {exc}"]
+    return []

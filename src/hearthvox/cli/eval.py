@@ -13,7 +13,7 @@ import click
 
 from hearthvox import config as config_mod
 from hearthvox.bundles.manifest import CHANNELS
-from hearthvox.cli.options import config_option, json_option, quiet
+from hearthvox.cli.options import config_option, json_option, priority_option, quiet, yield_cpu
 from hearthvox.evaluation.corpus import builtin_note
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ def synth_notice() -> Callable[[str], None]:
     is_flag=True,
     help="Also print every command's reference and transcript (on stdout only).",
 )
+@priority_option("the evaluation")
 @config_option()
 def eval_(
     corpus: Path | None,
@@ -135,6 +136,7 @@ def eval_(
     split: str,
     fresh: bool,
     clips: bool,
+    priority: str,
     config_path: Path | None,
 ) -> None:
     """How a bundle hears, slice by slice, on real speakers it was never tuned on.
@@ -160,6 +162,7 @@ def eval_(
     from hearthvox.evaluation.gate import compare
     from hearthvox.evaluation.table import compare_lines, legend, result_lines
 
+    yield_cpu(priority)  # before any model loads: its threads inherit the priority
     cfg = config_mod.load(config_path)
     store = open_store()
     ensure_initialised(store, cfg)

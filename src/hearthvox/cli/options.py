@@ -369,3 +369,30 @@ def out_dir_option(help: str, *, deprecated: str | None = None, **kwargs: Any) -
     kwargs.setdefault("metavar", "DIR")
     kwargs.update(help=help, callback=_output_dir_cb)
     return _with_alias(["--out-dir"], deprecated, "--out-dir", "out_dir", kwargs)
+
+
+# ---------------------------------------------------------------- --priority
+
+
+def priority_option(work: str) -> Decorator:
+    """``--priority low|normal`` (``priority``) of batch work and evaluation: at ``low``
+    (the default) the verb calls :func:`yield_cpu` before it loads a model."""
+    return click.option(
+        "--priority",
+        type=click.Choice(["low", "normal"]),
+        default="low",
+        show_default=True,
+        help=f"low: run {work} at nice 10 and the lowest best-effort disk I/O priority "
+        "(its threads and subprocesses too), so that the live assistant's real-time "
+        "turns (run, serve, hub) on this device go first; normal: keep the priority it "
+        "was started with.",
+    )
+
+
+def yield_cpu(priority: str) -> None:
+    """Apply ``--priority``; a priority that cannot be lowered is a warning, not an error."""
+    from hearthvox.batch.guard import background_priority
+
+    warning = background_priority("normal" if priority == "normal" else "low")
+    if warning and not quiet():
+        click.echo(f"hearthvox: warning: {warning}", err=True)

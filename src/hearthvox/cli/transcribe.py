@@ -26,7 +26,16 @@ from hearthvox.batch.discover import printable
 from hearthvox.batch.guard import WhenBusy
 from hearthvox.bundles.active import active_model_paths
 from hearthvox.bundles.default import ModelPaths
-from hearthvox.cli.options import config_option, given, json_option, out_dir_option, quiet, refuse
+from hearthvox.cli.options import (
+    config_option,
+    given,
+    json_option,
+    out_dir_option,
+    priority_option,
+    quiet,
+    refuse,
+    yield_cpu,
+)
 from hearthvox.config import Config
 
 _FAILED_EXIT = 4
@@ -131,6 +140,7 @@ def _echo_result(result: FileResult, bundle: str, as_json: bool, out: Path | Non
     help="While the assistant runs on this device: yield (lowest CPU priority, fewer "
     "threads), wait until it stops, or ignore it.",
 )
+@priority_option("the batch work")
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -162,6 +172,7 @@ def transcribe(
     retry_failed: bool,
     force: bool,
     when_busy: str,
+    priority: str,
     progress: bool | None,
     bench: bool,
     ray_address: str | None,
@@ -190,6 +201,7 @@ def transcribe(
             flag = "--" + name.replace("_", "-").replace("formats", "format")
             raise refuse(f"{flag} is for --out-dir (without it the text goes to stdout)")
     out = out_dir
+    yield_cpu(priority)  # before any model loads: its threads inherit the priority
     cfg = config_mod.load(config_path)
     wanted = _formats(formats)
     inputs, missing = discover(list(paths), out)
