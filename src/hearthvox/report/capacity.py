@@ -61,9 +61,10 @@ def hub(
     idle listening* is its segment's CPU less ``idle_quiet`` (the stream's background is
     the same quiet room tone) times its audio-seconds: what the wake word's detection,
     the end of speech, ASR, the skill and TTS add to listening. Cores per satellite =
-    ``idle_noisy + median CPU-s per turn beyond idle / interval`` (the median: a turn
-    slowed by other work on the machine, whose engines' thread pools then spin, or the
-    first turn's warm-up, does not move it; the mean is kept beside it); streams per
+    ``idle_noisy + median CPU-s per turn beyond idle / interval`` (the median: over a
+    full report's turns, one slowed by other work on the machine, whose engines' thread
+    pools then spin, or the first turn's warm-up, does not move it; with ``--quick``'s
+    two it is their mean; the mean is kept beside it); streams per
     core = 1 / that; streams at the utilisation = ``cores * utilisation / that``. The
     same with the quiet room's idle CPU is kept too (``*_quiet``: satellites streaming
     room tone, as ``scripts/hub_bench.py`` measures a hub). Turns that arrive together
