@@ -130,6 +130,24 @@ def test_satellite_level_is_the_wake_phrase_level() -> None:
     )
 
 
+def test_after_a_turn_only_the_reply_tail_is_listened_to() -> None:
+    """The audio that came while a turn was answered (the satellite hearing the reply)
+    is skipped but its last ``keep_ms``; the next chunks follow on in time."""
+    source = SatelliteSource(80)
+    second = np.zeros(16000, dtype="<i2").tobytes()
+    for _ in range(3):
+        source.feed({"rate": 16000, "width": 2, "channels": 1}, second)
+    assert source.trim(500.0) == 37 - 7 and source.skipped == 30  # 37 whole chunks came
+    assert source.trim(500.0) == 0
+
+    async def take() -> list[AudioChunk]:
+        source.end()
+        return [c async for c in source.chunks()]
+
+    times = [c.t_audio_ms for c in asyncio.run(take())]
+    assert times == [80 * i for i in range(30, 37)]
+
+
 @pytest.mark.parametrize(
     ("uri", "why"),
     [

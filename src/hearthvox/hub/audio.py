@@ -5,8 +5,9 @@ Every ``audio-chunk`` is converted (any rate, width and channels) to 16 kHz mono
 and cut into the pipeline's chunks. While a turn is answered the listener takes
 no audio (:mod:`hearthvox.pipeline.listener`), so the source keeps what arrives in
 a bounded buffer (:data:`BACKLOG_S`); beyond it the oldest audio is dropped and
-counted. The last seconds the listener took are kept to measure the speech level
-of a wake word (:mod:`hearthvox.hub.arbiter`).
+counted. When the turn is over, all but the last :data:`AFTER_TURN_KEEP_MS` of it
+is skipped (:meth:`SatelliteSource.trim`). The last seconds the listener took are
+kept to measure the speech level of a wake word (:mod:`hearthvox.hub.arbiter`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ LEVEL_PERCENTILE = 90.0
 """... as this percentile of its 20 ms frames' levels (the loud part of the phrase)."""
 _KEEP_S = 4.0
 """Audio the listener took that is kept for the level (a chunk queue's worth and more)."""
+AFTER_TURN_KEEP_MS = 500.0
+"""Audio of a turn's last moments still listened to after it (the reply's tail)."""
 SILENT_DBFS = -120.0
 SEND_WAIT_S = 15.0
 """Longest wait for one event of the reply to be sent (the write's own limit is 10 s)."""
@@ -59,6 +62,8 @@ class SatelliteSource:
         self._next_ms = 0
         self.dropped = 0
         """Chunks dropped because the listener fell :data:`BACKLOG_S` behind."""
+        self.skipped = 0
+        """Chunks of a turn's reply time not listened to (:meth:`trim`)."""
         self._taken: collections.deque[AudioChunk] = collections.deque(
             maxlen=int(_KEEP_S * 1000 // chunk_ms) + 1
         )
@@ -76,6 +81,19 @@ class SatelliteSource:
             self._next_ms += self.chunk_ms
         if self._pending:
             self._ready.set()
+
+    def trim(self, keep_ms: float) -> int:
+        """Drop what waits for the listener but the newest ``keep_ms``; how many chunks.
+
+        A turn over, the audio that came while it was answered is the satellite hearing
+        the reply (the hub does not listen over it): catching up on it would only delay
+        the next wake word, by the backlog of every satellite on the shared wake thread."""
+        keep = max(0, math.ceil(keep_ms / self.chunk_ms))
+        n = max(0, len(self._pending) - keep)
+        for _ in range(n):
+            self._pending.popleft()
+        self.skipped += n
+        return n
 
     def end(self) -> None:
         """The satellite is gone: the source ends once the listener took what came."""

@@ -51,7 +51,7 @@ from hearthvox.events import (
     WakeDetected,
 )
 from hearthvox.hub.arbiter import Arbiter, Claim
-from hearthvox.hub.audio import SatelliteSink, SatelliteSource
+from hearthvox.hub.audio import AFTER_TURN_KEEP_MS, SatelliteSink, SatelliteSource
 from hearthvox.hub.client import SatelliteGone, SatelliteLink
 from hearthvox.pipeline.runner import Observer, Pipeline
 from hearthvox.pipeline.shedding import Shedding
@@ -119,6 +119,8 @@ class SessionStats:
     shed: int = 0
     """Turns answered with the busy reply: past ``[hub] max_queue_age_ms``."""
     dropped_chunks: int = 0
+    skipped_chunks: int = 0
+    """Audio of its turns' replies not listened to afterwards (the satellite's echo)."""
 
 
 class SatelliteSession:
@@ -220,6 +222,7 @@ class _Served:
                 with contextlib.suppress(asyncio.CancelledError, SatelliteGone):
                     await task
             self.session.stats.dropped_chunks += self.source.dropped
+            self.session.stats.skipped_chunks += self.source.skipped
 
     async def _read(self) -> None:
         while True:
@@ -290,6 +293,7 @@ class _Served:
                 self.session.stats.replies += 1
             await self.sink.finish()
             if isinstance(event, TurnDone):
+                self.source.trim(AFTER_TURN_KEEP_MS)
                 self.session.stats.shed += event.outcome == "shed"
                 self.sink.enabled = speaks
                 self.silenced = False

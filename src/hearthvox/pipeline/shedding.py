@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from hearthvox.events import Int16Array, Reply
 
-BUSY = "Sorry, I'm busy right now. Please ask again in a moment."
+BUSY = "Sorry, I'm busy. Please ask again."
+"""Short: under load every second of it is a second more that the satellite plays."""
 BUSY_SKILL = "busy"
 
 
