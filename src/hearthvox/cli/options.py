@@ -363,6 +363,33 @@ def output_file_option(
     return _with_alias(["-o", "--output"], deprecated, "-o/--output", "output", kwargs)
 
 
+def audio_io_options(output_help: str) -> Decorator:
+    """``--input mic|FILE.wav|-`` (the ``input_`` argument) and ``-o/--output
+    speaker|FILE.wav|none`` (``output``): where a live loop's audio comes from and where
+    its replies go (``run``, ``satellite``)."""
+    take = click.option(
+        "--input",
+        "input_",
+        default="mic",
+        show_default=True,
+        metavar="mic|FILE.wav|-",
+        help="Where the audio comes from: the microphone, a WAV file, or a WAV on stdin.",
+    )
+    give = output_file_option(
+        output_help,
+        special=("speaker", "none"),
+        type=str,
+        default="speaker",
+        show_default=True,
+        metavar="speaker|FILE.wav|none",
+    )
+
+    def both(f: Any) -> Any:
+        return take(give(f))
+
+    return both
+
+
 def out_dir_option(help: str, *, deprecated: str | None = None, **kwargs: Any) -> Decorator:
     """``--out-dir DIR`` (the ``out_dir`` argument), created and checked before the work."""
     kwargs.setdefault("type", click.Path(path_type=Path))

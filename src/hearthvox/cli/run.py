@@ -22,6 +22,7 @@ from hearthvox.audio.sinks import NullSink, Sink, SpeakerSink, WavFileSink
 from hearthvox.audio.sources import MicOptions, MicSource, array_source, stream_source
 from hearthvox.audio.wavio import load_wav, open_wav_stream, write_wav
 from hearthvox.cli.options import (
+    audio_io_options,
     check_output_file,
     config_option,
     given,
@@ -139,21 +140,8 @@ def run_loop(
 
 
 @click.command()
-@click.option(
-    "--input",
-    "input_",
-    default="mic",
-    show_default=True,
-    metavar="mic|FILE.wav|-",
-    help="Where the audio comes from: the microphone, a WAV file, or a WAV on stdin.",
-)
-@output_file_option(
+@audio_io_options(
     "Where replies go: the speaker, a WAV file (all replies in order), or nowhere.",
-    special=("speaker", "none"),
-    type=str,
-    default="speaker",
-    show_default=True,
-    metavar="speaker|FILE.wav|none",
 )
 @click.option(
     "--realtime",

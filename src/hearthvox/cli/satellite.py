@@ -18,7 +18,7 @@ import click
 from hearthvox import config as config_mod
 from hearthvox.audio.sinks import Sink, SpeakerSink
 from hearthvox.bundles.active import active_model_paths
-from hearthvox.cli.options import config_option, output_file_option, quiet, refuse
+from hearthvox.cli.options import audio_io_options, config_option, quiet, refuse
 from hearthvox.cli.run import Source, open_sink, open_source
 from hearthvox.config import Config
 from hearthvox.engines import load_wake
@@ -150,22 +150,9 @@ def _config(
 )
 @click.option("--name", default=None, help="The satellite's name [default: hearthvox-HOSTNAME].")
 @click.option("--area", default=None, help="The area (room) it is in, e.g. kitchen.")
-@click.option(
-    "--input",
-    "input_",
-    default="mic",
-    show_default=True,
-    metavar="mic|FILE.wav|-",
-    help="Where the audio comes from: the microphone, a WAV file, or a WAV on stdin.",
-)
-@output_file_option(
+@audio_io_options(
     "Where replies are played: the speaker, a WAV file (all replies, written at exit), "
     "or nowhere (the server is then asked for text only: end stage 'handle').",
-    special=("speaker", "none"),
-    type=str,
-    default="speaker",
-    show_default=True,
-    metavar="speaker|FILE.wav|none",
 )
 @click.option(
     "--realtime",

@@ -12,8 +12,10 @@ import ipaddress
 import logging
 import socket
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from wyoming.error import Error
@@ -197,15 +199,23 @@ class WyomingServer:
 
     async def close(self) -> None:
         """Stop listening, end every connection, remove the unix socket."""
-        if self._server is not None:
-            self._server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await stop_serving(self._server, self._tasks)
+        self._server = None
         if isinstance(self.address, UnixAddress):
             self.address.path.unlink(missing_ok=True)
+
+
+async def stop_serving(
+    server: asyncio.AbstractServer | None, tasks: Iterable[asyncio.Task[Any]]
+) -> None:
+    """Stop listening, cancel every connection's task and wait for them, then for the
+    server to close (a Wyoming server's or a satellite's)."""
+    if server is not None:
+        server.close()
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    if server is not None:
+        await server.wait_closed()

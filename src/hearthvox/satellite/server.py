@@ -25,7 +25,7 @@ from wyoming.event import Event
 
 from hearthvox.errors import ConfigError
 from hearthvox.protocol.framing import ClientGone, ProtocolError, read_event, write_event
-from hearthvox.protocol.server import TcpAddress
+from hearthvox.protocol.server import TcpAddress, stop_serving
 from hearthvox.satellite.options import SatelliteOptions
 from hearthvox.satellite.session import Satellite
 
@@ -134,13 +134,5 @@ class SatelliteServer:
             conn.close()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await stop_serving(self._server, self._tasks)
+        self._server = None
