@@ -17,17 +17,23 @@ import pytest
 
 from hearthvox.audio.resample import resample_int16
 from hearthvox.bundles.default import default_model_paths
+from hearthvox.bundles.lock import load_lock, resolve_source
+from hearthvox.bundles.optional import LLM_MODEL
 from hearthvox.config import Config, HubConfig, SatelliteEntry
 from hearthvox.engines import Engines
+from hearthvox.engines.llm import LlamaLlm, LlmOptions
 from hearthvox.events import TurnDone
 from hearthvox.hub.hub import Hub
 from hearthvox.protocol.options import ServerOptions
 from hearthvox.protocol.services import make_services
 from hearthvox.skills.base import SkillContext, SystemClock
 from hearthvox.skills.registry import SkillRouter, load_skills
+from tests.conftest import silence, speak16
 from tests.hub.conftest import Satellite, make_satellite, write_raw
 from tests.protocol.wyclient import ServerThread
 
+ARTIFACT = load_lock().artifact(LLM_MODEL)
+GGUF = resolve_source(ARTIFACT) / ARTIFACT.files[0].name
 MONTHS = [calendar.month_name[i].lower() for i in range(1, 13)]
 CFG = dataclasses.replace(Config(), hub=HubConfig(reconnect_max_s=1.0))
 
@@ -195,6 +201,35 @@ def test_rooms_that_do_not_hear_each_other_are_both_answered(
     assert sum(n["stood_down"] for n in hub.arbiter.summary().values()) == 0
     time_said, timer_said = (heard(engines, s) for s in sats)
     assert "minutes" not in time_said and "minutes" in timer_said, (time_said, timer_said)
+
+
+def test_what_no_skill_answers_the_language_model_answers_in_each_room(
+    engines: Engines, satellites: list[Satellite], tmp_path: Path
+) -> None:
+    """Two rooms ask the model a question at once: one model, each room its own
+    conversation, each answered (the reply's audio transcribed)."""
+    ask = np.concatenate(
+        [silence(0.3), speak16(engines, "Hey Jarvis. What is the capital of France?"), silence(1.5)]
+    )
+    sats = [
+        make_satellite(satellites, tmp_path, n, write_raw(tmp_path / f"{n}.raw", ask))
+        for n in ("kitchen", "den")
+    ]
+    llm = LlamaLlm(GGUF, LlmOptions(context_tokens=1024, max_new_tokens=24, threads=2))
+    cfg = dataclasses.replace(CFG, hub=HubConfig(reconnect_max_s=1.0, max_queue_age_ms=0))
+    entries = [SatelliteEntry(s.uri, s.name, hears=()) for s in sats]
+    hub = Hub(entries, engines, router(tmp_path), cfg, llm=llm)
+
+    async def scenario() -> None:
+        async with streaming(hub):
+            for s in sats:
+                s.say()
+            await until(lambda: all(x.stats.replies == 1 for x in hub.sessions), 60, "replies")
+
+    asyncio.run(scenario())
+    for s in sats:
+        said = heard(engines, s)
+        assert "paris" in said, said
 
 
 def test_a_turn_past_the_queue_age_gets_the_busy_reply_and_telemetry_sees_it(

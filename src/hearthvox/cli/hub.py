@@ -100,6 +100,7 @@ def hub(satellite_uris: tuple[str, ...], config_path: Path | None) -> None:
             runtime.cfg,
             runtime.announcements,
             observer_for=session.observer_for if session else None,
+            llm=runtime.llm,
         )
         names = ", ".join(f"{e.area} ({e.uri})" for e in satellites)
         _say(f"driving {len(satellites)} satellite(s): {names}; Ctrl-C stops")

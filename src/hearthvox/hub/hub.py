@@ -12,6 +12,8 @@ import numpy as np
 
 from hearthvox.config import Config, SatelliteEntry
 from hearthvox.engines import Engines
+from hearthvox.engines.llm import LlamaLlm
+from hearthvox.engines.llm_remote import RemoteLlm
 from hearthvox.hub.arbiter import Arbiter, Hearing
 from hearthvox.hub.rooms import RoomAnnouncer, area_routers
 from hearthvox.hub.session import ObserverFor, Room, SatelliteSession, Shared
@@ -39,12 +41,13 @@ class Hub:
         cfg: Config,
         announcements: Callable[[], list[str]] = list,
         observer_for: ObserverFor | None = None,
+        llm: LlamaLlm | RemoteLlm | None = None,
     ) -> None:
         hearing = Hearing({e.area: e.hears for e in satellites})
         self.arbiter = Arbiter(cfg.hub.arbitration_window_ms, hearing)
         shedding = Shedding(cfg.hub.max_queue_age_ms / 1000.0)
         self.shared = shared = Shared(
-            engines, router, cfg, self.arbiter, announcements, shedding, observer_for
+            engines, router, cfg, self.arbiter, announcements, shedding, observer_for, llm
         )
         routers = area_routers(router, (e.area for e in satellites))
         self.announcer = (

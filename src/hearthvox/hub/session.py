@@ -4,7 +4,9 @@ The satellite's audio is the loop's source and its speaker the sink
 (:mod:`hearthvox.hub.audio`); the loop's events go back as Wyoming events, as Home
 Assistant sends them: ``detection``, ``voice-started``, ``voice-stopped``,
 ``transcript``, ``synthesize`` (the reply's text), then the reply's
-``audio-start``, ``audio-chunk``... ``audio-stop``. A wake word first goes to the
+``audio-start``, ``audio-chunk``... ``audio-stop`` (a reply the language model
+writes as it is spoken: its ``synthesize`` after its audio, once its words are
+known). A wake word first goes to the
 arbiter; a satellite that stands down is told nothing and its turn is dropped.
 
 Each session is its own task and catches its own failures: a satellite that goes
@@ -38,6 +40,8 @@ from wyoming.wake import Detection
 
 from hearthvox.config import Config, SatelliteEntry
 from hearthvox.engines import Engines
+from hearthvox.engines.llm import LlamaLlm
+from hearthvox.engines.llm_remote import RemoteLlm
 from hearthvox.events import (
     Event,
     NoSpeech,
@@ -88,7 +92,8 @@ ObserverFor = Callable[[str], Observer]
 @dataclass
 class Shared:
     """What every session uses: the loaded engines, the skills, the config, the arbiter,
-    the shedding rule (with the busy reply voiced once) and the telemetry's observers."""
+    the shedding rule (with the busy reply voiced once), the telemetry's observers and
+    the language model."""
 
     engines: Engines
     router: Answerer
@@ -97,6 +102,9 @@ class Shared:
     announcements: Callable[[], list[str]] = list
     shedding: Shedding | None = None
     observer_for: ObserverFor | None = None
+    llm: LlamaLlm | RemoteLlm | None = None
+    """What no skill answers (``[llm]``): one model for every satellite, each its own
+    conversation, one reply computed at a time."""
 
 
 @dataclass
@@ -196,6 +204,7 @@ class _Served:
             shared.cfg,
             room.announcements,
             observers=observers,
+            llm=shared.llm,
             shedding=shared.shedding,
         )
         self.started = asyncio.Event()
@@ -292,6 +301,9 @@ class _Served:
             if self.sink.started:
                 self.session.stats.replies += 1
             await self.sink.finish()
+            streamed = event.streamed_text if isinstance(event, ReplyDone) else None
+            if streamed and speaks and not self.silenced:  # the model's words, once known
+                return [Synthesize(text=streamed).event()]
             if isinstance(event, TurnDone):
                 self.source.trim(AFTER_TURN_KEEP_MS)
                 self.session.stats.shed += event.outcome == "shed"
@@ -309,7 +321,7 @@ class _Served:
                 return [VoiceStopped(timestamp=event.t_audio_ms).event()]
             case Transcript(final=True):
                 return [WyTranscript(text=event.text).event()]
-            case Reply() if event.text:
+            case Reply(stream=None) if event.text:  # a streamed one's text is its last resort
                 return [Synthesize(text=event.text).event()] if speaks else []
             case NoSpeech(follow_up=False):
                 return [Error(text="no speech after the wake word", code="no-speech").event()]
