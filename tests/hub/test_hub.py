@@ -331,3 +331,39 @@ def test_satellites_that_hear_the_wake_word_themselves_are_answered(
     time_said, date_said = heard(engines, time_sat), heard(engines, date_sat)
     assert re.search(r"\d[:.]?\d\d|\b[ap]\.?m\b", time_said), time_said
     assert any(w in date_said for w in ("today", *MONTHS)), date_said
+
+
+def test_a_satellite_that_hears_the_wake_word_itself_rings_its_timer_unasked(
+    engines: Engines,
+    satellites: list[Satellite],
+    wake_service: ServerThread,
+    tmp_path: Path,
+) -> None:
+    """It sends nothing while it waits for its wake word, yet the timer set there rings
+    there when it falls due, without another command (the listener is given silence)."""
+    ask = np.concatenate(
+        [silence(0.3), speak16(engines, "Hey Jarvis. Set a timer for four seconds."), silence(1.5)]
+    )
+    sat = make_satellite(
+        satellites, tmp_path, "kitchen", write_raw(tmp_path / "k.raw", ask), wake_service.tcp.uri()
+    )
+    hub = Hub([SatelliteEntry(sat.uri, sat.name)], engines, router(tmp_path), CFG)
+    session = hub.sessions[0]
+
+    async def scenario() -> None:
+        task = asyncio.create_task(hub.run())
+        try:
+            await until(lambda: session.stats.connects == 1, 20, "adopted")
+            await asyncio.sleep(1.0)  # run-satellite: it listens for its wake word
+            sat.say()
+            await until(lambda: session.stats.replies == 1, 40, "the timer's reply")
+            set_s = sat.played_s()
+            await until(lambda: sat.played_s() > set_s + 0.5, 20, "the timer ringing")
+            await asyncio.sleep(1.0)  # the announcement's rest
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    said = heard(engines, sat)
+    assert "timer" in said and "done" in said, said

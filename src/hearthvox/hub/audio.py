@@ -40,6 +40,8 @@ LEVEL_PERCENTILE = 90.0
 """... as this percentile of its 20 ms frames' levels (the loud part of the phrase)."""
 _KEEP_S = 4.0
 """Audio the listener took that is kept for the level (a chunk queue's worth and more)."""
+IDLE_TICK_S = 1.0
+"""With no audio this long, the listener is given a chunk of silence (timers ring)."""
 AFTER_TURN_KEEP_MS = 500.0
 """Audio of a turn's last moments still listened to after it (the reply's tail)."""
 SILENT_DBFS = -120.0
@@ -64,6 +66,8 @@ class SatelliteSource:
         """Chunks dropped because the listener fell :data:`BACKLOG_S` behind."""
         self.skipped = 0
         """Chunks of a turn's reply time not listened to (:meth:`trim`)."""
+        self.ticks = 0
+        """Chunks of silence made while the satellite sent nothing (:meth:`chunks`)."""
         self._taken: collections.deque[AudioChunk] = collections.deque(
             maxlen=int(_KEEP_S * 1000 // chunk_ms) + 1
         )
@@ -101,15 +105,29 @@ class SatelliteSource:
         self._ready.set()
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
+        """The chunks as they come; with none for :data:`IDLE_TICK_S` (a satellite that
+        hears the wake word itself sends nothing while it waits for it), one of silence
+        stamped that much later, so that the listener still rings this room's timers."""
         while True:
             while not self._pending:
                 if self._ended:
                     return
                 self._ready.clear()
-                await self._ready.wait()
+                try:
+                    await asyncio.wait_for(self._ready.wait(), IDLE_TICK_S)
+                except TimeoutError:
+                    self._tick()
             chunk = self._pending.popleft()
             self._taken.append(chunk)
             yield chunk
+
+    def _tick(self) -> None:
+        """A chunk of silence, :data:`IDLE_TICK_S` after the last audio in stream time."""
+        self._next_ms += round(IDLE_TICK_S * 1000 / self.chunk_ms) * self.chunk_ms
+        silence = np.zeros(RATE_HZ * self.chunk_ms // 1000, dtype=np.int16)
+        self._pending.append(AudioChunk(silence, RATE_HZ, self._next_ms))
+        self._next_ms += self.chunk_ms
+        self.ticks += 1
 
     def level_dbfs(self, end_ms: float) -> float:
         """The speech level (:func:`speech_level_dbfs`) of the :data:`LEVEL_WINDOW_MS` the
