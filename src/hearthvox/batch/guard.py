@@ -93,10 +93,8 @@ def daemon_running(path: Path | None = None) -> bool:
 
 def lower_priority() -> str:
     """Put every thread of this process at the lowest CPU priority; returns which one."""
-    tasks = Path("/proc/self/task")
-    tids = [int(t) for t in os.listdir(tasks)] if tasks.is_dir() else [0]
     policy = "sched_idle"
-    for tid in tids:
+    for tid in _thread_ids():
         try:
             if hasattr(os, "SCHED_IDLE"):
                 os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
