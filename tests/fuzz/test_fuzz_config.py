@@ -168,3 +168,31 @@ def test_a_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "[tts] length_scale must be from 0.25 to 4, got nan" in proc.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+_areas = st.sampled_from(["kitchen", "den", "living room"]) | st.text(max_size=40)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"uri": st.sampled_from(["tcp://a:1", "tcp://b:2", "tcp://c:3", "udp://x:1"])},
+            optional={"area": _areas, "hears": _values | st.lists(_areas, max_size=40)},
+        ),
+        max_size=5,
+    )
+)
+def test_hub_satellites_with_any_hears_load_or_refuse_in_one_line(tables: list[Any]) -> None:
+    """``[[hub.satellites]]`` with any ``hears``: refused with one ConfigError, or loaded
+    with each ``hears`` a bounded list of the listed satellites' areas."""
+    try:
+        cfg = config_mod.from_dict({"hub": {"satellites": tables}})
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 500
+        return
+    areas = {e.area for e in cfg.hub.satellites}
+    for entry in cfg.hub.satellites:
+        assert entry.hears is None or (
+            len(entry.hears) <= config_mod.MAX_SATELLITES and set(entry.hears) <= areas
+        )
