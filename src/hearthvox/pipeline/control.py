@@ -5,13 +5,16 @@ Events flow downstream, stage to stage, on bounded queues
 own, one lane per receiving stage, and may flow against the events: the turn
 tracker tells the listener a turn is over, the speak stage tells it a reply
 plays on a speaker the microphone hears, and the listener tells the speak stage
-to stop (barge-in). So no stage holds another to call it back.
+to stop (barge-in). So no stage holds another to call it back. Callers of
+:class:`~hearthvox.pipeline.runner.Pipeline` send the listener theirs through it:
+stand down, listen now, and drain (end the run between turns: the service's
+reload and shutdown).
 
-The listener reads its lane before it takes each chunk of audio, and while a
-turn is open it waits on the lane alone (unless a reply it can barge in on is
-playing): that is the rule that keeps a file's turns in order with nothing
-skipped. The speak stage reads its lane before each chunk it plays and while
-one plays.
+The listener reads its lane before it takes each chunk of audio (and while it
+waits for one), and while a turn is open it waits on the lane alone (unless a
+reply it can barge in on is playing): that is the rule that keeps a file's turns
+in order with nothing skipped. The speak stage reads its lane before each chunk
+it plays and while one plays.
 """
 
 from __future__ import annotations
@@ -58,9 +61,23 @@ class ListenNow:
     """The wake word's name, as the one who heard it says (for the events)."""
 
 
-ToListener = TurnOver | ReplyPlaying | StandDown | ListenNow
+@dataclass(frozen=True)
+class Drain:
+    """End this run at the first chunk outside a turn: a reload or a shutdown waits for
+    the turn in flight (its reply is spoken), then the listener takes no more audio and
+    the stages finish what they hold. What the source read and the listener did not
+    take is the caller's again (:attr:`hearthvox.pipeline.runner.Pipeline.leftover`)."""
+
+    follow_up: bool = True
+    """Whether an open follow-up window counts as part of the turn (a reload: the
+    conversation goes on in the next run); a shutdown does not wait for speech that
+    has not started (False). Of two drains, one that does not wait wins."""
+
+
+ToListener = TurnOver | ReplyPlaying | StandDown | ListenNow | Drain
 ToSpeaker = StopReply
 M = TypeVar("M")
+T = TypeVar("T")
 
 
 class ControlLane(Generic[M]):
@@ -86,3 +103,18 @@ class ControlLane(Generic[M]):
 
     async def receive(self) -> M:
         return await self._queue.get()
+
+    async def receive_or(self, other: asyncio.Queue[T]) -> tuple[list[T], M | None]:
+        """Wait for the next message or the next item of ``other``, whichever comes first
+        (both, when both came at once): ``([item] or [], message or None)``. Nothing is
+        taken from the one that did not come (a queue's ``get`` cancelled keeps its item)."""
+        got = asyncio.ensure_future(other.get())
+        told = asyncio.ensure_future(self._queue.get())
+        try:
+            await asyncio.wait((got, told), return_when=asyncio.FIRST_COMPLETED)
+            taken = [got.result()] if got.done() else []
+            message = told.result() if told.done() else None
+        finally:
+            got.cancel()  # (one that is done stays as it is)
+            told.cancel()
+        return taken, message

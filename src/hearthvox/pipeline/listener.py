@@ -3,7 +3,9 @@
 States: idle (wake word only) -> listening (after a wake word or while a
 follow-up window is open) -> busy (a turn is being answered; the listener reads
 only the control lane until the turn tracker says the turn is over, so input
-waits in the source's buffer) -> idle or follow-up.
+waits in the source's buffer) -> idle or follow-up. Told to drain (the
+service's reload or shutdown), it ends its input at the first chunk outside a
+turn, before taking it.
 
 Idle gating (``[wake] idle_gate``): while idle, an energy gate lets the VAD run
 only on audio louder than the room, and the wake model runs only while the VAD
@@ -21,6 +23,7 @@ both verdicts in one hand-off back; the endpointer and the state stay on the loo
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import enum
 import logging
@@ -49,11 +52,13 @@ from hearthvox.events import (
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import (
     ControlLane,
+    Drain,
     ListenNow,
     ReplyPlaying,
     StandDown,
     StopReply,
     ToListener,
+    TurnOver,
 )
 from hearthvox.pipeline.hearing import Hearing
 from hearthvox.pipeline.overhear import Overhearing
@@ -125,6 +130,8 @@ class Listener:
         self._listen_now: str | None = None
         """Woken elsewhere (:class:`ListenNow`, the wake word's name): listen from the
         next chunk on."""
+        self._drain: Drain | None = None
+        """Told to end the run at the first chunk outside a turn (:class:`Drain`)."""
         self._muted: collections.deque[AudioChunk] = collections.deque(
             maxlen=int(_UNMUTE_MS // cfg.audio.chunk_ms) + 1
         )
@@ -135,34 +142,60 @@ class Listener:
         """A turn is open (until the control lane says it is over)."""
         return self.state is State.BUSY
 
+    def in_turn(self, follow_up: bool = True) -> bool:
+        """Whether a turn is open: woken (here or elsewhere) and listening, or answering;
+        with ``follow_up``, also a follow-up window, open or due at the next chunk (one
+        in which speech started is a turn either way)."""
+        if self.state is State.BUSY or self._listen_now is not None:
+            return True
+        if self.state is State.LISTENING:
+            return follow_up or not self.follow_up or self.endpointer.in_speech
+        return follow_up and self._next_follow_up
+
     def obey(self, message: ToListener) -> None:
         """A message from the control lane (:mod:`hearthvox.pipeline.control`)."""
-        if isinstance(message, ReplyPlaying):
-            self._reply_heard = self.state is State.BUSY and self.overhearing is not None
-        elif isinstance(message, StandDown):
-            self._stand_down = self.state is State.LISTENING
-        elif isinstance(message, ListenNow):
-            self._listen_now = message.model if self.state is State.IDLE else None
-        elif self.state is State.BUSY:  # the turn is over
-            self.state = State.IDLE
-            self._reply_heard = False
-            self._next_follow_up = message.follow_up and self.cfg.endpoint.follow_up
-            release_free_memory()  # the turn's decode and synthesis buffers
+        match message:
+            case ReplyPlaying():
+                self._reply_heard = self.state is State.BUSY and self.overhearing is not None
+            case StandDown():
+                self._stand_down = self.state is State.LISTENING
+            case ListenNow(model=model):
+                self._listen_now = model if self.state is State.IDLE else None
+            case Drain():  # one that does not wait for a follow-up window wins
+                if self._drain is None or not message.follow_up:
+                    self._drain = message
+            case TurnOver() if self.state is State.BUSY:  # the turn is over
+                self.state = State.IDLE
+                self._reply_heard = False
+                self._next_follow_up = message.follow_up and self.cfg.endpoint.follow_up
+                release_free_memory()  # the turn's decode and synthesis buffers
 
     async def take(
-        self, audio: AsyncIterator[AudioChunk], lane: ControlLane[ToListener]
+        self, audio: asyncio.Queue[AudioChunk | None], lane: ControlLane[ToListener]
     ) -> AsyncIterator[AudioChunk]:
-        """The listener's input: the control lane is read before each chunk, and while a
-        turn is open only the lane is read, unless its reply is playing where the
-        microphone hears it (to hear a barge-in). So a file's turns come in order and
-        none of its audio is skipped; live input waits in its source's buffer."""
-        chunks = aiter(audio)
+        """The listener's input, ``audio`` up to its end (None): the control lane is read
+        before each chunk and while waiting for one, and while a turn is open only the
+        lane is read, unless its reply is playing where the microphone hears it (to hear
+        a barge-in). So a file's turns come in order and none of its audio is skipped;
+        live input waits in its source's buffer. After a :class:`Drain` it ends at the
+        first point outside a turn, before taking another chunk: what is left in
+        ``audio`` is for the next run."""
         while True:
             while (self.busy and not self._reply_heard) or lane.pending():
                 self.obey(await lane.receive())
-            try:
-                chunk = await anext(chunks)
-            except StopAsyncIteration:
+            drain = self._drain
+            if drain is not None and not self.in_turn(drain.follow_up):
+                return
+            if not audio.empty():
+                chunk = audio.get_nowait()
+            else:
+                taken, told = await lane.receive_or(audio)
+                if told is not None:
+                    self.obey(told)
+                if not taken:  # a message came first: the lane again, then the audio
+                    continue
+                chunk = taken[0]  # taken, so heard (also if a drain came with it)
+            if chunk is None:
                 return
             yield chunk
 

@@ -6,6 +6,12 @@ the listener a turn is over on the control lane (:mod:`hearthvox.pipeline.contro
 which flows the other way. The caller reads the tracker's events from
 :meth:`Pipeline.run` (observers see each first). Stages do no inference on the
 loop: each engine has its own thread (:mod:`hearthvox.engines.executor`).
+
+A run ends at the end of its source, or earlier when :meth:`Pipeline.drain` asked
+for it: the listener stops taking audio between turns, the source's task is
+cancelled, and the stages finish what they hold, so :meth:`Pipeline.run` returns
+as at the end of the input. What the source had read and the listener had not
+taken is then :attr:`Pipeline.leftover`, for the caller's next run.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from hearthvox.engines.llm import LlamaLlm
 from hearthvox.engines.llm_remote import RemoteLlm
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
-from hearthvox.pipeline.control import ControlLane, ListenNow, StandDown, StopReply, ToListener
+from hearthvox.pipeline.control import (
+    ControlLane,
+    Drain,
+    ListenNow,
+    StandDown,
+    StopReply,
+    ToListener,
+)
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
@@ -77,6 +90,45 @@ async def _drained(queue: asyncio.Queue[T | _End]) -> AsyncIterator[T]:
         yield item
 
 
+class _Reader:
+    """The source's task: its chunks go on the audio queue, then its end (None). Once the
+    loop is over, what it read and the listener did not take is :meth:`left`."""
+
+    def __init__(
+        self, source: AsyncIterator[AudioChunk], out: asyncio.Queue[AudioChunk | None]
+    ) -> None:
+        self.source = source
+        self.out = out
+        self._held: AudioChunk | None = None
+        """Read, waiting for room on the queue."""
+
+    async def run(self) -> None:
+        async for chunk in self.source:
+            self._held = chunk
+            await self.out.put(chunk)  # cancelled here, the chunk is not on the queue
+            self._held = None
+        await self.out.put(None)
+
+    def left(self) -> list[AudioChunk]:
+        """The chunks on the queue, then the one held, in the source's order."""
+        left: list[AudioChunk] = []
+        while not self.out.empty():
+            if (chunk := self.out.get_nowait()) is not None:
+                left.append(chunk)
+        if self._held is not None:
+            left.append(self._held)
+        return left
+
+
+async def _listen(
+    events: AsyncIterator[Event], out: asyncio.Queue[Event | _End], reading: asyncio.Task[None]
+) -> None:
+    """The listener's task: once its input ends (the source's end, or a drain) the
+    source's task is cancelled, so that the loop ends although the source goes on."""
+    await _pump(events, out)
+    reading.cancel()
+
+
 class Pipeline:
     """wake -> listen -> transcribe -> answer -> speak, one turn at a time, every
     stage a task."""
@@ -105,6 +157,10 @@ class Pipeline:
         self._lane: ControlLane[ToListener] | None = None
         self._early: list[ToListener] = []
         """Told before the loop made its lane: sent to it first."""
+        self._listener: Listener | None = None
+        self.leftover: list[AudioChunk] = []
+        """After a run that a drain ended: the chunks the source had read and the listener
+        had not taken, in order (the caller's next run starts with them)."""
 
     def stand_down(self) -> None:
         """Drop the turn the wake word just opened, unanswered (another satellite heard
@@ -117,10 +173,30 @@ class Pipeline:
         """Listen for a command from the next chunk on: the wake word ``model`` was heard
         where the audio comes from (a satellite that detects it itself). Sent before the
         loop runs, it waits for it; while a turn is open it is ignored."""
+        self._tell(ListenNow(model))
+
+    def drain(self, follow_up: bool = True) -> None:
+        """End the run at the first chunk outside a turn (a reload or a shutdown waits for
+        the turn in flight): :meth:`run` then returns as at the end of its input, and
+        :attr:`leftover` holds what the listener did not take. Sent before the loop
+        runs, the loop ends before its first chunk. ``follow_up``: an open follow-up
+        window is waited for too (:class:`~hearthvox.pipeline.control.Drain`).
+
+        The source's task is cancelled where it waits: for nothing to be lost, the
+        source must keep what it was reading then (the service's feed does: a queue)."""
+        self._tell(Drain(follow_up))
+
+    @property
+    def in_turn(self) -> bool:
+        """A turn is open in the running loop (a follow-up window with no speech in it is
+        not one): what ``drain(follow_up=False)`` waits for."""
+        return self._listener is not None and self._listener.in_turn(follow_up=False)
+
+    def _tell(self, message: ToListener) -> None:
         if self._lane is None:
-            self._early.append(ListenNow(model))
+            self._early.append(message)
         else:
-            self._lane.send(ListenNow(model))
+            self._lane.send(message)
 
     async def run(
         self,
@@ -137,6 +213,7 @@ class Pipeline:
         live microphone that hears it: the listener then listens over the replies for
         a barge-in (``[audio] barge_in``) and keeps the assistant's own sound out."""
         out: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
+        self.leftover = []
         graph = asyncio.create_task(self._graph(source, sink, out, overheard), name="hv-pipeline")
         try:
             async for event in self._read(out, graph):
@@ -219,13 +296,15 @@ class Pipeline:
             e.wake, e.vad, self.cfg, clock, self.announcements, speculator, replies, over, stops
         )
         self.overhearing = over
+        self._listener = listener
         feed = FeedTiming()
-        audio: asyncio.Queue[AudioChunk | _End] = asyncio.Queue(AUDIO_QUEUE)
+        audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(AUDIO_QUEUE)
+        reader = _Reader(source, audio)
         heard: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         transcribed: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         answered: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         spoken: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
-        chunks = _timed_feed(listener.take(_drained(audio), lane), clock, feed)
+        chunks = _timed_feed(listener.take(audio, lane), clock, feed)
         heard_events = listener.run(chunks)
         texts = transcribe_stage(_drained(heard), speculator or e.asr, clock, self.shedding)
         replied = answer_stage(
@@ -241,15 +320,18 @@ class Pipeline:
         turns = track_turns(_drained(spoken), lane, clock, feed)
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(_pump(source, audio), name="hv-source")
-                group.create_task(_pump(heard_events, heard), name="hv-listener")
+                reading = group.create_task(reader.run(), name="hv-source")
+                group.create_task(_listen(heard_events, heard, reading), name="hv-listener")
                 group.create_task(_pump(texts, transcribed), name="hv-transcribe")
                 group.create_task(_pump(replied, answered), name="hv-answer")
                 group.create_task(_pump(played, spoken), name="hv-speak")
                 group.create_task(_pump(turns, out), name="hv-turns")
         except BaseExceptionGroup as errors:
             raise _first(errors) from None
+        else:
+            self.leftover = reader.left()
         finally:
+            self._listener = None
             if over is not None:
                 over.close()
             if fallback is not None:
