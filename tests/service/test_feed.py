@@ -1,4 +1,5 @@
-"""The feed: read ahead with heartbeats, generations that end between turns, errors passed on."""
+"""The feed: read ahead with heartbeats, generations that take back what a run left, errors
+passed on."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from hearthvox.errors import AudioDeviceError
-from hearthvox.events import AudioChunk, TurnDone, WakeDetected
+from hearthvox.events import AudioChunk
 from hearthvox.service.feed import Feed
 from hearthvox.service.heartbeat import PIPELINE, Heartbeats
 
@@ -29,14 +30,6 @@ async def _source(
         raise error
 
 
-def _wake() -> WakeDetected:
-    return WakeDetected(0, 0, "hey_jarvis", 0.9)
-
-
-def _done() -> TurnDone:
-    return TurnDone(0, 0, turn_id=1, outcome="answered", skill="time", stages_ms={}, queue_ms={})
-
-
 def test_the_whole_input_in_one_generation_with_heartbeats() -> None:
     beats = Heartbeats()
 
@@ -51,44 +44,46 @@ def test_the_whole_input_in_one_generation_with_heartbeats() -> None:
     assert asyncio.run(main()) == [0, 80, 160, 240, 320]  # and AUDIO retired at the end
 
 
-def test_a_stop_waits_for_the_turn_then_ends_the_generation() -> None:
+def test_chunks_put_back_start_the_next_generation() -> None:
+    """A run drained mid-input hands back what it read and did not hear: the next
+    generation starts with exactly those, then goes on from the queue."""
+
     async def main() -> tuple[list[int], list[int]]:
         feed = Feed(_source(10), Heartbeats())
         reader = asyncio.create_task(feed.read())
-        first: list[int] = []
+        first: list[AudioChunk] = []
         async for chunk in feed.chunks():
-            first.append(chunk.t_audio_ms)
-            if chunk.t_audio_ms == 80:
-                feed.observe(_wake())
-                feed.stop_when_idle()  # a turn is open: keep feeding it
-            if chunk.t_audio_ms == 240:
-                feed.observe(_done())  # the turn is over: the generation ends here
-        assert not feed.ended
-        feed.resume()
+            first.append(chunk)
+            if len(first) == 6:  # the run's reader had read six, its listener heard four
+                break
+        feed.put_back(first[4:])
+        assert feed.pending() >= 2 and not feed.ended
         rest = [c.t_audio_ms async for c in feed.chunks()]
         await reader
-        return first, rest
+        assert feed.ended
+        return [c.t_audio_ms for c in first[:4]], rest
 
-    first, rest = asyncio.run(main())
-    assert first == [0, 80, 160, 240] and rest == [320, 400, 480, 560, 640, 720]
+    heard, rest = asyncio.run(main())
+    assert heard + rest == [k * 80 for k in range(10)]
 
 
-def test_a_stop_with_no_input_coming_ends_the_generation_at_once() -> None:
-    async def main() -> list[AudioChunk]:
-        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+def test_chunks_put_back_after_the_end_was_reached_are_heard_before_it() -> None:
+    """The run's reader reached the end of the input, its listener was drained before:
+    the input has not ended for the daemon until the next generation hears the rest."""
 
-        async def silent() -> AsyncIterator[AudioChunk]:
-            await never
-            yield _chunk(0)
-
-        feed = Feed(silent(), Heartbeats())
+    async def main() -> list[int]:
+        feed = Feed(_source(3), Heartbeats())
         reader = asyncio.create_task(feed.read())
-        asyncio.get_running_loop().call_soon(feed.stop_when_idle)
-        got = [c async for c in feed.chunks()]
-        reader.cancel()
-        return got
+        read = [c async for c in feed.chunks()]
+        await reader
+        assert feed.ended
+        feed.put_back(read[1:])
+        assert not feed.ended
+        rest = [c.t_audio_ms async for c in feed.chunks()]
+        assert feed.ended
+        return rest
 
-    assert asyncio.run(main()) == []
+    assert asyncio.run(main()) == [80, 160]
 
 
 def test_a_failing_source_fails_the_pipeline_where_the_audio_stopped() -> None:

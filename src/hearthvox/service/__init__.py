@@ -2,7 +2,8 @@
 
 - :mod:`.notify`: sd_notify over ``NOTIFY_SOCKET`` (a no-op outside systemd);
 - :mod:`.heartbeat`, :mod:`.watchdog`: workers' signs of life, ``WATCHDOG=1`` pings;
-- :mod:`.feed`: the input read ahead of the pipeline, in generations (reload, drain);
+- :mod:`.feed`: the input read ahead of the pipeline, one generation per run (what a
+  drained run did not hear is put back);
 - :mod:`.daemon`: the lifecycle (READY, RELOADING, STOPPING, signals);
 - :mod:`.reload`: a new config applied to the running assistant;
 - :mod:`.lock`: one daemon at a time (``fcntl.flock``, shared with the batch guard);

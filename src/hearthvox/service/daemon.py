@@ -8,10 +8,16 @@
   engine workers live (:mod:`.heartbeat`, :mod:`.watchdog`);
 * SIGHUP re-reads the config: ``RELOADING=1`` with ``MONOTONIC_USEC``, then
   ``READY=1``; a bad config is reported and the old one kept; a good one is
-  applied between turns (:mod:`.reload`);
+  applied between turns (:mod:`.reload`): the pipeline is drained
+  (:meth:`~hearthvox.pipeline.runner.Pipeline.drain`: the turn in flight and its
+  follow-up window finish, then the run ends), the new config applied, and the
+  next run starts at the very chunk after the last one heard (the chunks read
+  ahead go back to the feed);
 * SIGTERM (or Ctrl-C) drains: ``STOPPING=1``, the current turn may finish for
-  ``[service] drain_s``, then it is cancelled; telemetry is flushed and
-  :meth:`Daemon.run` returns normally (exit status 0).
+  ``[service] drain_s``, then it is cancelled (at once on a second signal);
+  telemetry is flushed and :meth:`Daemon.run` returns normally (exit status 0).
+  A drain asked between two runs (while a reload is applied) ends the next run
+  before it hears anything.
 
 With a :class:`~hearthvox.service.serving.ServeAlongside` (``run --serve``) the
 Wyoming server starts before ``READY=1``, shares the engines with the assistant's
@@ -34,6 +40,7 @@ from hearthvox.engines.memory import release_free_memory
 from hearthvox.errors import HearthvoxError
 from hearthvox.events import AudioChunk, Event, TurnDone
 from hearthvox.pipeline.overhear import Playback
+from hearthvox.pipeline.runner import Pipeline
 from hearthvox.runtime import Runtime
 from hearthvox.service.feed import Feed
 from hearthvox.service.heartbeat import PIPELINE, Heartbeats, WatchedExecutor, stalled
@@ -107,6 +114,8 @@ class Daemon:
         self._reloading = False
         self._pending: config_mod.Config | None = None
         self._drive: asyncio.Task[None] | None = None
+        self._pipeline: Pipeline | None = None
+        """The pipeline of the current run (the last one's between runs)."""
         self._telemetry: TelemetrySession | None = None
 
     # -- the run ---------------------------------------------------------------------
@@ -198,10 +207,11 @@ class Daemon:
 
     async def _turns(self) -> None:
         while True:
-            pipeline = self.runtime.pipeline()
+            pipeline = self._pipeline = self.runtime.pipeline()
+            if self._stopping or self._pending is not None:  # asked between two runs
+                pipeline.drain(follow_up=not self._stopping)
             chunks = self.feed.chunks()
             async for event in pipeline.run(chunks, self.sink, overheard=self.overheard):
-                self.feed.observe(event)
                 if isinstance(event, TurnDone):
                     self.turns += 1
                     log.info("%s", turn_log_line(event))
@@ -209,13 +219,13 @@ class Daemon:
                 self.on_event(event)
                 if self.serving is not None:  # may wait for a Wyoming call to finish
                     await self.serving.observe(event)
+            self.feed.put_back(pipeline.leftover)  # read ahead, not heard: the next run's
             if self.serving is not None:
                 self.serving.idle()
             if self.feed.ended or self._stopping:
                 return
             if self._pending is not None:
                 await self._apply_reload()
-            self.feed.resume()
 
     async def _tick(self) -> None:
         """The loop is alive: the pipeline is fine while it has nothing to take or waits
@@ -237,11 +247,13 @@ class Daemon:
         self._stopping = True
         self._pending = None
         drain_s = self.runtime.cfg.service.drain_s
-        turn = f"; the current turn may finish for {drain_s:g} s" if self.feed.in_turn else ""
+        in_turn = self._pipeline is not None and self._pipeline.in_turn
+        turn = f"; the current turn may finish for {drain_s:g} s" if in_turn else ""
         self.notifier.stopping("stopping")
         self.state.line(f"stopping ({sig.name}){turn}")
         self.state.status = "stopping"
-        self.feed.stop_when_idle()
+        if self._pipeline is not None:  # between runs, the next is drained as it starts
+            self._pipeline.drain(follow_up=False)  # a follow-up window is not waited for
         asyncio.get_running_loop().call_later(drain_s, self._cancel)
 
     def _cancel(self) -> None:
@@ -262,7 +274,8 @@ class Daemon:
             self._reload_failed(str(exc))
             return
         self._pending = cfg
-        self.feed.stop_when_idle()  # applied between turns, in _turns
+        if self._pipeline is not None:  # applied between turns, in _turns
+            self._pipeline.drain()
 
     def _reload_failed(self, why: str) -> None:
         self.state.line(f"reload failed: {why}; keeping the previous config", logging.ERROR)

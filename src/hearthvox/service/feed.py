@@ -5,20 +5,23 @@ listener is not pulled), so a reader that waited to be pulled could not tell a
 stuck input from a busy pipeline. The :class:`Feed` reads the source as it
 comes, beating the ``audio`` heartbeat per chunk, into a queue (bounded: at
 most ``max_chunks``, 5 minutes, then the reader waits for the pipeline). The pipeline
-takes chunks through :meth:`Feed.chunks`, one *generation* at a time: a
-generation ends at the end of the input, or, after :meth:`Feed.stop_when_idle`,
-at the first chunk outside a turn, so a reload or a shutdown lets the current
-turn finish. A failure of the source (a microphone that stalled) is raised to
-the pipeline when it reaches that point of the input.
+takes chunks through :meth:`Feed.chunks`, one *generation* per run: a generation
+ends at the end of the input, or when its run ends first (a reload or a shutdown
+drains the pipeline between turns, :meth:`hearthvox.pipeline.runner.Pipeline.drain`).
+The chunks that run had read and not heard are handed back with
+:meth:`Feed.put_back`, so the next generation starts at exactly the next chunk:
+nothing is skipped or heard twice. A failure of the source (a microphone that
+stalled) is raised to the pipeline when it reaches that point of the input.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import collections
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-from hearthvox.events import AudioChunk, Event, NoSpeech, SpeechStarted, TurnDone, WakeDetected
+from hearthvox.events import AudioChunk
 from hearthvox.service.heartbeat import AUDIO, PIPELINE, Heartbeats, mark_unwatched
 
 DEFAULT_MAX_CHUNKS = 3750
@@ -33,10 +36,6 @@ class _End:
     error: Exception | None
 
 
-class _Wake:
-    """Put in the queue to wake a waiting generation so it can see a stop request."""
-
-
 class Feed:
     def __init__(
         self,
@@ -47,15 +46,19 @@ class Feed:
         self._source = source
         self._beats = beats
         self._max = max_chunks
-        self._queue: asyncio.Queue[AudioChunk | _End | _Wake] = asyncio.Queue()
+        self._queue: asyncio.Queue[AudioChunk | _End] = asyncio.Queue()
         self._space = asyncio.Event()
-        self._stop = False
-        self.in_turn = False
-        """Between a wake word (or follow-up speech) and the end of its turn."""
-        self.ended = False
-        """The input has ended (or failed) and the pipeline has reached that point."""
+        self._back: collections.deque[AudioChunk] = collections.deque()
+        """Handed back by a run that ended before hearing them: the next run's first."""
+        self._end: _End | None = None
+        """The input's end, once a generation reached it."""
         self.waiting = False
         """The reader is waiting for the pipeline to take chunks (the queue is full)."""
+
+    @property
+    def ended(self) -> bool:
+        """The input has ended (or failed) and the pipeline has reached that point."""
+        return self._end is not None and not self._back
 
     async def read(self) -> None:
         """Read the source to its end (run as a task)."""
@@ -80,36 +83,28 @@ class Feed:
 
     def pending(self) -> int:
         """Chunks read but not yet taken by the pipeline."""
-        return self._queue.qsize()
+        return self._queue.qsize() + len(self._back)
 
-    def stop_when_idle(self) -> None:
-        """End the current generation at the first chunk outside a turn."""
-        self._stop = True
-        self._queue.put_nowait(_Wake())
-
-    def resume(self) -> None:
-        """Let the next generation run (after a reload)."""
-        self._stop = False
-
-    def observe(self, event: Event) -> None:
-        """Follow the turns in the pipeline's events."""
-        match event:
-            case WakeDetected() | SpeechStarted(follow_up=True):
-                self.in_turn = True
-            case TurnDone() | NoSpeech():
-                self.in_turn = False
+    def put_back(self, chunks: Iterable[AudioChunk]) -> None:
+        """Chunks a run took and did not hear (:attr:`Pipeline.leftover`), in their order:
+        the next generation starts with them."""
+        self._back.extendleft(reversed(list(chunks)))
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         """One generation of the input for one run of the pipeline."""
-        while not (self._stop and not self.in_turn):
-            item = await self._queue.get()
-            if isinstance(item, _Wake):
-                continue
-            if isinstance(item, _End):
-                self.ended = True
-                if item.error is not None:
-                    raise item.error
+        while True:
+            if self._back:
+                chunk = self._back.popleft()
+            elif self._end is not None:
+                if self._end.error is not None:
+                    raise self._end.error
                 return
-            self._space.set()
+            else:
+                item = await self._queue.get()
+                if isinstance(item, _End):
+                    self._end = item
+                    continue
+                self._space.set()
+                chunk = item
             self._beats.beat(PIPELINE)
-            yield item
+            yield chunk
