@@ -77,10 +77,14 @@ class EndpointConfig:
     follow_up_s: float = 4.0
     adaptive: bool = True
     """Decode at the first pause and pick the hangover from what was said."""
-    pause_ms: int = 128
-    """Trailing silence after which the speculative decode starts."""
+    pause_ms: int = 64
+    """Trailing silence after which the speculative decode starts (what it costs: a lean
+    decode for each pause this long inside a command, which speech resuming discards)."""
     short_hangover_ms: int = 384
-    """Hangover once the speculative transcript is a complete command."""
+    """Hangover once the speculative transcript is a finished sentence."""
+    command_hangover_ms: int = 160
+    """Hangover once the finished sentence is a whole request a skill answers (not the
+    fallback, and nothing the skill needs missing): "What time is it?"."""
     long_hangover_ms: int = 1000
     """Hangover after a filler or a trailing "and" (the speaker is not done)."""
 

@@ -83,6 +83,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("endpoint", "follow_up_s"): Range(0, 60),
     ("endpoint", "pause_ms"): _pos(10_000),
     ("endpoint", "short_hangover_ms"): _pos(10_000),
+    ("endpoint", "command_hangover_ms"): _pos(10_000),
     ("endpoint", "long_hangover_ms"): _pos(10_000),
     ("asr", "threads"): _THREADS,
     ("asr", "beam_size"): Range(1, 16),

@@ -6,7 +6,12 @@ from hearthvox.config import EndpointConfig
 from hearthvox.engines.endpoint import Endpointer, hangover_for
 
 CFG = EndpointConfig(
-    speech_start_ms=96, hangover_ms=480, pause_ms=128, short_hangover_ms=256, long_hangover_ms=960
+    speech_start_ms=96,
+    hangover_ms=480,
+    pause_ms=128,
+    short_hangover_ms=256,
+    long_hangover_ms=960,
+    command_hangover_ms=160,
 )
 
 
@@ -59,6 +64,13 @@ def test_hangover_follows_the_speculative_transcript() -> None:
     assert hangover_for("Turn on the...", CFG) == 960
     assert hangover_for("Set a timer", CFG) == 480  # no ending either way: the default
     assert hangover_for("", CFG) == 480
+
+
+def test_a_whole_request_a_skill_takes_ends_on_the_command_hangover() -> None:
+    assert hangover_for("What time is it?", CFG, command=True) == 160
+    # a request the skills take but not yet finished keeps its longer hangover
+    assert hangover_for("Set a timer for", CFG, command=True) == 960
+    assert hangover_for("Set a timer", CFG, command=True) == 480
 
 
 def test_a_short_hangover_never_undercuts_a_pause_the_speaker_already_made() -> None:

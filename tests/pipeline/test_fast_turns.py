@@ -21,7 +21,8 @@ from hearthvox.events import AudioChunk, Event, SpeechEnded, WakeDetected
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import TurnOver
 from hearthvox.pipeline.listener import Listener
-from hearthvox.pipeline.speculate import SpeculativeAsr
+from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
+from hearthvox.skills import SkillContext, SkillRouter, SystemClock, load_skills
 from tests.conftest import silence, speak16
 
 Audio = npt.NDArray[np.int16]
@@ -49,11 +50,17 @@ async def _decoded_in_time(
 
 
 def listen(
-    engines: Engines, audio: Audio, cfg: Config, spec: SpeculativeAsr | None = None
+    engines: Engines,
+    audio: Audio,
+    cfg: Config,
+    spec: SpeculativeAsr | None = None,
+    replies: SpeculativeReply | None = None,
 ) -> tuple[Listener, list[Event]]:
     engines.wake.reset()
     engines.vad.reset()
-    listener = Listener(engines.wake, engines.vad, cfg, StreamClock(), speculator=spec)
+    listener = Listener(
+        engines.wake, engines.vad, cfg, StreamClock(), speculator=spec, replies=replies
+    )
 
     async def collect() -> list[Event]:
         source = array_source(audio, 16000, cfg.audio.chunk_ms, realtime=False)
@@ -145,3 +152,34 @@ def test_corpus_requests_are_never_cut_off_and_the_speculative_decode_is_kept(
         assert word_error_rate(list(zip(truths, texts, strict=True))) <= 0.1, texts
     finally:
         spec.close()
+
+
+def test_a_whole_request_a_skill_takes_ends_on_the_command_hangover(
+    engines: Engines, wake_phrase: Audio, tmp_path: Path
+) -> None:
+    cfg = _config()
+    ep = cfg.endpoint
+    said = {
+        "What time is it?": ep.command_hangover_ms,
+        "Set a timer for five minutes.": ep.command_hangover_ms,
+        "Set a timer.": ep.short_hangover_ms,  # the timer still needs its length
+        "The birch canoe slid on the smooth planks.": ep.short_hangover_ms,  # the fallback's
+    }
+    parts: list[Audio] = []
+    for i, text in enumerate(said):
+        parts += [room_tone(0.5, seed=i), wake_phrase, room_tone(0.3, seed=50 + i)]
+        parts += [speak16(engines, text), room_tone(2.0, seed=90 + i)]
+    router = SkillRouter(
+        load_skills(), SkillContext(clock=SystemClock(), state_dir=tmp_path), "Sorry."
+    )
+    spec = SpeculativeAsr(engines.asr)
+    replies = SpeculativeReply(router, engines.tts)
+    try:
+        _, events = listen(engines, np.concatenate(parts), cfg, spec, replies)
+    finally:
+        spec.close()
+        replies.drop()
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    hangovers = [e.endpoint_wait_ms for e in ended[1::2]]
+    assert hangovers == list(said.values()), hangovers
+    assert router.ctx.timers.timers() == []  # asked ahead of time: nothing was set

@@ -199,3 +199,33 @@ def test_preview_stops_at_a_plugin_with_side_effects(ctx: SkillContext) -> None:
     assert CountingSkill.calls == 0
     assert r.answer("Turn on the lamp") == ("switch", SkillResult("Switched."))
     assert CountingSkill.calls == 1
+
+
+def test_complete_says_which_requests_a_skill_takes_whole(ctx: SkillContext) -> None:
+    r = router(ctx)
+    for whole in (
+        "What time is it?",
+        "What's the date?",
+        "Stop.",
+        "Say that again.",
+        "Set a timer for 5 minutes.",
+        "Cancel the timer.",
+        "How much time is left?",
+    ):
+        assert r.complete(whole), whole
+    # the fallback's, a timer still missing its length, and nothing at all are not
+    for not_whole in ("Tell me a joke.", "The child almost hurt.", "Set a timer.", "", "  "):
+        assert not r.complete(not_whole), not_whole
+    assert ctx.timers.timers() == [] and ctx.last_reply is None  # nothing set or said
+    # a bare length is whole only as the answer to "For how long?"
+    assert not r.complete("Five minutes.")
+    r.answer("Set a timer.")
+    assert r.complete("Five minutes.")
+    assert ctx.timers.timers() == []
+
+
+def test_complete_is_false_for_a_plugin_that_cannot_say(ctx: SkillContext) -> None:
+    CountingSkill.calls = 0
+    r = SkillRouter([CountingSkill(), *load_skills()], ctx, FALLBACK_REPLY)
+    assert not r.complete("What time is it?")  # it might be the plugin's, with side effects
+    assert CountingSkill.calls == 0

@@ -149,12 +149,16 @@ _TRAILING = frozenset(
 _WORD = re.compile(r"[a-z']+")
 
 
-def hangover_for(text: str, cfg: EndpointConfig) -> float:
+def hangover_for(text: str, cfg: EndpointConfig, command: bool = False) -> float:
     """The hangover a speculative transcript calls for.
 
     Long after a filler or a word that needs a continuation ("and", "for", "the"),
     or an open ending (``...``, ``,``); short after a finished sentence (Whisper ends
-    it with ``.``, ``?`` or ``!``); the configured one otherwise (no text, no ending).
+    it with ``.``, ``?`` or ``!``), and shorter still when that sentence is a whole
+    request a skill answers (``command``: the caller asks the skills,
+    :meth:`hearthvox.skills.SkillRouter.complete`); the configured one otherwise (no
+    text, no ending). A read sentence or a spelled code keeps the short hangover: Whisper
+    also ends the words before a pause inside them with ``.``.
     """
     stripped = text.strip()
     words = _WORD.findall(stripped.lower())
@@ -163,5 +167,5 @@ def hangover_for(text: str, cfg: EndpointConfig) -> float:
     if words[-1] in _FILLERS or words[-1] in _TRAILING or stripped.endswith(("...", ",", "-")):
         return float(cfg.long_hangover_ms)
     if stripped.endswith((".", "?", "!")):
-        return float(cfg.short_hangover_ms)
+        return float(cfg.command_hangover_ms if command else cfg.short_hangover_ms)
     return float(cfg.hangover_ms)

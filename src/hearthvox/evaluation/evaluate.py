@@ -43,6 +43,7 @@ from hearthvox.evaluation.recipes import SetSpec
 from hearthvox.evaluation.runner import EvalEngines, run_clips
 from hearthvox.paths import user_paths
 from hearthvox.settings import engine_config
+from hearthvox.skills import SkillContext, SkillRouter, SystemClock, load_skills
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ def fingerprint(target: Target, evalset: EvalSet) -> dict[str, Any]:
         },
         "runtimes": {name: metadata.version(name) for name in _RUNTIMES},
         **({"vocabulary": _vocabulary(cfg)} if cfg.asr.vocabulary else {}),
+        "skills": [skill.name for skill in load_skills(cfg.skills.disabled)],
     }
 
 
@@ -180,7 +182,16 @@ def load_engines_for(target: Target) -> EvalEngines:
         asr,
         cfg,
         listed=asr.bias.vocabulary.written(),
+        commands=_skill_commands(cfg),
     )
+
+
+def _skill_commands(cfg: Config) -> Callable[[str], bool]:
+    """Whether the configured skills take a transcript as a whole request, as ``run``'s
+    listener asks them (nothing is set or changed: ``SkillRouter.complete``)."""
+    ctx = SkillContext(clock=SystemClock(), state_dir=user_paths().state_dir)
+    router = SkillRouter(load_skills(cfg.skills.disabled), ctx, cfg.skills.fallback_reply)
+    return router.complete
 
 
 def evaluate(

@@ -63,6 +63,9 @@ class EvalEngines:
     """Everything that decides the results (model sha256s, settings, runtime versions)."""
     listed: tuple[str, ...] = ()
     """The user's vocabulary (written forms): its terms heard where not said are counted."""
+    commands: Callable[[str], bool] | None = None
+    """Whether a skill takes a transcript as a whole request (the command hangover, as
+    the live listener; :meth:`hearthvox.skills.SkillRouter.complete`); None: never."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utt
             text = decode(boundary.t_ms + TAIL_MS, fallback=False)
             guess = (boundary.t_ms, text) if text is not None else None
             if guess is not None:
-                ep.set_hangover(hangover_for(guess[1], ep_cfg))
+                command = engines.commands is not None and engines.commands(guess[1])
+                ep.set_hangover(hangover_for(guess[1], ep_cfg, command))
         else:
             same = guess is not None and guess[0] == boundary.t_ms
             heard = guess[1] if guess is not None and same else decode(boundary.t_ms + TAIL_MS)

@@ -6,7 +6,8 @@ the eval set (:mod:`.split`), as ``hearthvox eval`` does, and prints one row per
 setting:
 
 * ``endpoint``: the endpointer's settings (``[endpoint] hangover_ms``,
-  ``short_hangover_ms``, ``pause_ms``), one at a time around the configured values.
+  ``short_hangover_ms``, ``command_hangover_ms``, ``pause_ms``), one at a time around
+  the configured values.
   The VAD runs once per clip and every decode is remembered by its audio, so a
   sweep costs little more than one run. Per row: WER with its 95 % interval,
   cut-off and late commands, and the median and 90th percentile of the endpoint
@@ -132,7 +133,8 @@ def _row(setting: str, outcomes: Sequence[ClipOutcome], **extra: Any) -> Row:
 ENDPOINT_SWEEPS: dict[str, tuple[int, ...]] = {
     "hangover_ms": (300, 400, 700),
     "short_hangover_ms": (160, 192, 320, 384),
-    "pause_ms": (96, 192),
+    "command_hangover_ms": (128, 192, 256),
+    "pause_ms": (96, 128),
 }
 
 

@@ -453,6 +453,7 @@ class Listener:
         key_ms = self.endpointer.last_voiced_end_ms
         text = self.speculator.text_if_ready(key_ms)
         if text is not None:
-            self.endpointer.set_hangover(hangover_for(text, self.cfg.endpoint))
+            command = self.replies is not None and self.replies.complete(text)
+            self.endpointer.set_hangover(hangover_for(text, self.cfg.endpoint, command))
             if self.replies is not None:  # the answer, ready if this pause ends the command
                 self.replies.prepare(key_ms, text)

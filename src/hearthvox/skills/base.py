@@ -73,6 +73,11 @@ class Skill(Protocol):
     - ``claims(utterance, ctx) -> bool``: for a skill with side effects, whether
       it would take ``utterance``, without changing anything; without it, no
       answer is prepared ahead of time for any utterance this skill sees first.
+    - ``complete(utterance, ctx) -> bool``: for a skill with side effects, whether
+      ``utterance`` is a whole request, nothing it needs missing ("set a timer"
+      still needs its length). The endpointer waits less after a whole request
+      (``[endpoint] command_hangover_ms``); without it, never less than after any
+      finished sentence. A skill without side effects is complete where it answers.
     """
 
     name: str

@@ -167,6 +167,30 @@ class SkillRouter:
                 return None
         return FALLBACK, SkillResult(self.fallback_reply)
 
+    def complete(self, utterance: str) -> bool:
+        """Whether a skill, not the fallback, takes ``utterance`` as a whole request,
+        worked out without changing anything: the first skill that takes it answers it
+        (one without side effects) or says it needs nothing more (``complete``, one with
+        side effects). A skill that fails here makes it not complete."""
+        if not utterance.strip():
+            return False
+        for skill in self.skills:
+            try:
+                if getattr(skill, "side_effects", True):
+                    claims = getattr(skill, "claims", None)
+                    if not callable(claims):
+                        return False
+                    if not claims(utterance, self.ctx):
+                        continue
+                    complete = getattr(skill, "complete", None)
+                    return callable(complete) and bool(complete(utterance, self.ctx))
+                result = skill.handle(utterance, self.ctx)
+            except Exception:  # noqa: BLE001 - the final answer reports it
+                return False
+            if result is not None:
+                return isinstance(result, SkillResult)
+        return False
+
     def vocabulary(self) -> Vocabulary:
         """The skills' own words (a skill's optional ``vocabulary``: a sequence of
         ``TERM`` / ``TERM = SPOKEN`` strings); one that is not valid is left out."""

@@ -88,6 +88,21 @@ class TimerSkill:
             return True
         return ctx.last_reply == FOR_HOW_LONG and find_duration(tokens) is not None
 
+    def complete(self, utterance: str, ctx: SkillContext) -> bool:
+        """Whether ``utterance`` is a whole timer request: setting one needs its length
+        ("set a timer" alone would be asked "For how long?"); cancelling, asking what is
+        left and a bare length answering that question need nothing more."""
+        if not self.claims(utterance, ctx):
+            return False
+        text = normalize(utterance)
+        tokens = text.split()
+        if _REMAINING.search(text) or _is_cancel(tokens, text):
+            return True
+        duration = find_duration(tokens)
+        if duration is None and _STATUS.search(text) and not _SET_VERBS.intersection(tokens):
+            return True
+        return duration is not None and duration.seconds > 0
+
     def handle(self, utterance: str, ctx: SkillContext) -> SkillResult | None:
         text = normalize(utterance)
         tokens = text.split()
