@@ -69,7 +69,13 @@ def spoken(tts: PiperTts, text: str) -> Int16Array:
     return resample_int16(np.concatenate(list(tts.sentences(text))), tts.rate_hz, RATE_HZ)
 
 
-COMMANDS = ("What time is it?", "Set a timer for two minutes.", "What is the date today?")
+COMMANDS = (
+    "What time is it?",
+    "Set a timer for two minutes.",
+    "What is the date today?",
+    "Say that again.",
+    "Cancel the timer.",
+)
 """Requests a skill answers (the corpus's sentences all fall through to the apology):
 spoken by the bundle's voice, since the corpus records no such command."""
 

@@ -44,6 +44,7 @@ from hearthvox.evaluation.wer import word_error_rate
 from hearthvox.events import Int16Array
 from hearthvox.runtime import load_second_asr_now, start_llm
 from hearthvox.settings import engine_config
+from hearthvox.skills.registry import FALLBACK
 
 BASELINE_HANGOVER_MS = 700
 AGGRESSIVE_HANGOVER_MS = 250
@@ -322,6 +323,7 @@ def run_bench(cfg: Config, opts: BenchOptions, progress: Progress) -> Iterator[M
         0.4,
         "0.7 s endpoint + transcribe() + Piper first sentence",
     )
+    m.extra["by_answer"] = by_answer(heard)
     ours_p95 = m.extra.get("ours_p95")
     absolute_ok = m.ours is not None and m.ours <= FIRST_AUDIO_MEDIAN_MS
     absolute_ok = absolute_ok and ours_p95 is not None and ours_p95 <= FIRST_AUDIO_P95_MS
@@ -437,6 +439,20 @@ def extra_decodes(heard: list[TurnTiming]) -> Metric:
             "asr_prompted_p50_ms": median(prompted),
         },
     )
+
+
+def by_answer(heard: list[TurnTiming]) -> dict[str, dict[str, float | int | None]]:
+    """End of speech -> first audio, apart for the turns a skill answered and those only
+    the fallback did (their endpoint waits differ: ``[endpoint] command_hangover_ms``)."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for kind in ("skill", "fallback"):
+        times = [
+            t.first_audio_ms
+            for t in heard
+            if t.first_audio_ms is not None and (t.skill == FALLBACK) == (kind == "fallback")
+        ]
+        out[kind] = {"median": median(times), "p95": p95(times), "n": len(times)}
+    return out
 
 
 def _pairs(ours: list[float | None], base: list[float | None]) -> tuple[list[float], list[float]]:
