@@ -14,6 +14,7 @@ from hearthvox.engines.asr_guard import (
     LIVE_GUARD,
     cut_loop,
     judge,
+    one_unit_repeated,
     repeated_run,
     token_budget,
 )
@@ -47,6 +48,15 @@ def test_a_short_token_repeated_is_a_loop() -> None:
     assert repeated_run("two six two six two six") == "two six"
     for text in ["no no", "1111", "four four one eight", "268-4418", "Pittsburgh."]:
         assert repeated_run(text) is None, text
+
+
+def test_a_text_of_one_unit_said_over_and_over_gives_the_unit() -> None:
+    assert one_unit_repeated("Stop Stop Stop Stop") == "Stop"
+    assert one_unit_repeated(" Yes. Yes.") == "Yes."
+    assert one_unit_repeated("repeat repeat repeat rep") == "repeat"  # the last copy cut
+    assert one_unit_repeated("two six two six two") == "two six"
+    for text in ["Stop", "size 5, 3, 5, 5, 5", "stop stop go", "what time is it", ""]:
+        assert one_unit_repeated(text) is None, text
 
 
 def test_both_decoders_send_a_short_repetition_to_the_full_window() -> None:

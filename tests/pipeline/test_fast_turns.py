@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -183,3 +184,33 @@ def test_a_whole_request_a_skill_takes_ends_on_the_command_hangover(
     hangovers = [e.endpoint_wait_ms for e in ended[1::2]]
     assert hangovers == list(said.values()), hangovers
     assert router.ctx.timers.timers() == []  # asked ahead of time: nothing was set
+
+
+def test_a_word_said_alone_that_a_skill_takes_ends_on_the_command_hangover(
+    engines: Engines, wake_phrase: Audio, corpus_dir: Path, tmp_path: Path
+) -> None:
+    """tiny.en often loops on a word said alone ("Stop Stop Stop"): that guess has no
+    text, but the word it repeats is a whole request for the skills."""
+    with (corpus_dir / "speech.csv").open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["transcript"] in ("STOP", "REPEAT")][:4]
+    assert len(rows) == 4
+    parts: list[Audio] = []
+    for i, row in enumerate(rows):
+        parts += [room_tone(0.5, seed=i), wake_phrase, room_tone(0.3, seed=50 + i)]
+        parts += [load_wav(corpus_dir / row["file"]).samples, room_tone(2.0, seed=90 + i)]
+    router = SkillRouter(
+        load_skills(), SkillContext(clock=SystemClock(), state_dir=tmp_path), "Sorry."
+    )
+    spec = SpeculativeAsr(engines.asr)
+    replies = SpeculativeReply(router, engines.tts)
+    try:
+        _, events = listen(engines, np.concatenate(parts), _config(), spec, replies)
+    finally:
+        spec.close()
+        replies.drop()
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    hangovers = [e.endpoint_wait_ms for e in ended[1::2]]
+    assert len(hangovers) == len(rows)
+    # whether the guess looped or read the word, the skills take it (one may miss)
+    wait = _config().endpoint.command_hangover_ms
+    assert hangovers.count(wait) >= len(rows) - 1, hangovers

@@ -29,7 +29,13 @@ from typing import Any, Literal, NamedTuple, Protocol
 import numpy as np
 
 from hearthvox.config import AsrConfig
-from hearthvox.engines.asr_guard import LIVE_GUARD, GuardOptions, judge, token_budget
+from hearthvox.engines.asr_guard import (
+    LIVE_GUARD,
+    GuardOptions,
+    judge,
+    one_unit_repeated,
+    token_budget,
+)
 from hearthvox.engines.biasing import (
     CORRECT_THRESHOLD,
     SUSPECT,
@@ -73,6 +79,10 @@ class AsrResult:
     extra_ms: tuple[tuple[str, float], ...] = ()
     """Time spent beyond the first decode, by path: ``asr_prompted`` (the prompted
     second decode), ``asr_second`` (the cascade's larger model); telemetry keeps it."""
+    looped: str | None = None
+    """A lean decode asked not to fall back that tripped on one or two words said over
+    and over (``Stop Stop Stop``, as tiny.en does on a word said alone): those words.
+    Only a hint, for the endpointer's wait; the text stays empty."""
 
 
 @dataclass(frozen=True)
@@ -472,7 +482,8 @@ class WhisperAsr:
                     text, duration_s, "lean_cut" if cut else "lean", avg_logprob=logprob
                 )
             if not fallback:
-                return AsrResult("", duration_s, "lean", fallback=reason)
+                looped = one_unit_repeated(text) if reason == "repetition" else None
+                return AsrResult("", duration_s, "lean", fallback=reason, looped=looped)
             log.debug("lean decode fell back to the full window: %s", reason)
             text, logprob = self._full_decode(x, bias)
             if (

@@ -72,6 +72,22 @@ def repeated_run(text: str, opts: GuardOptions = LIVE_GUARD) -> str | None:
     return None
 
 
+def one_unit_repeated(text: str, opts: GuardOptions = LIVE_GUARD) -> str | None:
+    """The words of ``text`` when it is nothing but one unit of at most ``repeat_words``
+    words said twice or more (``Stop Stop Stop`` -> ``Stop``, ``Yes. Yes.`` -> ``Yes.``;
+    the last copy may stop part way), else None."""
+    words = text.split()
+    keys = _keys(words)
+    for size in range(1, max(1, opts.repeat_words) + 1):
+        unit = keys[:size]
+        if len(keys) < 2 * size or not all(unit):
+            continue
+        copies = [keys[i : i + size] for i in range(0, len(keys), size)]
+        if all(c == unit for c in copies[:-1]) and _same(copies[-1], unit[: len(copies[-1])]):
+            return " ".join(words[:size])
+    return None
+
+
 @dataclass(frozen=True)
 class LoopCut:
     text: str

@@ -134,11 +134,10 @@ def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utt
     guess: tuple[float, str] | None = None
     start: float | None = None
 
-    def decode(end_ms: float, fallback: bool = True) -> str | None:
+    def decode(end_ms: float, fallback: bool = True) -> AsrResult:
         assert start is not None
         cut = _cut(audio, start - ep_cfg.preroll_ms, end_ms)
-        result = engines.asr.transcribe(cut, fallback=fallback)
-        return None if result.fallback and not fallback else result.text
+        return engines.asr.transcribe(cut, fallback=fallback)
 
     for i, prob in enumerate(probs):
         t = i * frame_ms
@@ -151,18 +150,22 @@ def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utt
             return _Utterance("", None, None, t + frame_ms)
         elif boundary.kind == "pause":
             # a guess never falls back to the full window: a tripped guard is no guess
-            text = decode(boundary.t_ms + TAIL_MS, fallback=False)
-            guess = (boundary.t_ms, text) if text is not None else None
+            result = decode(boundary.t_ms + TAIL_MS, fallback=False)
+            guess = (boundary.t_ms, result.text) if not result.fallback else None
+            complete = engines.commands or (lambda _: False)
             if guess is not None:
-                command = engines.commands is not None and engines.commands(guess[1])
-                ep.set_hangover(hangover_for(guess[1], ep_cfg, command))
+                ep.set_hangover(hangover_for(guess[1], ep_cfg, complete(guess[1])))
+            elif result.looped is not None and complete(result.looped):  # "Stop Stop Stop"
+                ep.set_hangover(float(ep_cfg.command_hangover_ms))
         else:
             same = guess is not None and guess[0] == boundary.t_ms
-            heard = guess[1] if guess is not None and same else decode(boundary.t_ms + TAIL_MS)
-            return _Utterance(heard or "", start, boundary.t_ms, t + frame_ms)
+            heard = guess[1] if guess is not None and same else None
+            if heard is None:
+                heard = decode(boundary.t_ms + TAIL_MS).text
+            return _Utterance(heard, start, boundary.t_ms, t + frame_ms)
     if start is None:
         return _Utterance("", None, None, None)
-    return _Utterance(decode(len(audio) * 1000 / RATE_HZ) or "", start, None, None)
+    return _Utterance(decode(len(audio) * 1000 / RATE_HZ).text, start, None, None)
 
 
 def _wake_hits(wake: WakeEngine, audio: Int16Array) -> list[float]:

@@ -452,6 +452,12 @@ class Listener:
             return
         key_ms = self.endpointer.last_voiced_end_ms
         text = self.speculator.text_if_ready(key_ms)
+        if text is None and self.replies is not None:
+            # a word said alone often loops the guess ("Stop Stop Stop"): no text, but a
+            # whole request when the skills take the word (the final decode reads it)
+            looped = self.speculator.looped_if_ready(key_ms)
+            if looped is not None and self.replies.complete(looped):
+                self.endpointer.set_hangover(float(self.cfg.endpoint.command_hangover_ms))
         if text is not None:
             command = self.replies is not None and self.replies.complete(text)
             self.endpointer.set_hangover(hangover_for(text, self.cfg.endpoint, command))

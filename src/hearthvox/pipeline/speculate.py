@@ -84,6 +84,17 @@ class SpeculativeAsr:
             return None
         return guess.future.result().text
 
+    def looped_if_ready(self, key_ms: float) -> str | None:
+        """The words a decoded guess repeated over and over instead of a text (``Stop``
+        for ``Stop Stop Stop``; :attr:`AsrResult.looped`), or None."""
+        with self._lock:
+            guess = self._pending
+        if guess is None or guess.key_ms != key_ms or not guess.future.done():
+            return None
+        if guess.future.cancelled() or guess.future.exception() is not None:
+            return None
+        return guess.future.result().looped
+
     def confirm(self, key_ms: float, audio: Int16Array) -> bool:
         """The utterance ended with its last speech at ``key_ms`` and this ``audio``:
         keep the speculative decode for it if it was started at that same pause."""
