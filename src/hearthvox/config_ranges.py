@@ -85,6 +85,7 @@ RANGES: dict[tuple[str, str], Range] = {
     ("endpoint", "short_hangover_ms"): _pos(10_000),
     ("endpoint", "command_hangover_ms"): _pos(10_000),
     ("endpoint", "long_hangover_ms"): _pos(10_000),
+    ("endpoint", "end_threshold"): _SHARE,
     ("asr", "threads"): _THREADS,
     ("asr", "beam_size"): Range(1, 16),
     ("asr", "correct_threshold"): _SHARE,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hearthvox.config import EndpointConfig
 from hearthvox.engines.endpoint import Endpointer, hangover_for
 
@@ -82,3 +84,18 @@ def test_a_short_hangover_never_undercuts_a_pause_the_speaker_already_made() -> 
     assert ep.hangover_ms == 320 + 64
     events = _push(ep, [False] * 20, start_frame=30)
     assert events[-1][0] == "end" and events[-1][2] == 30 + 11  # 12 silent frames = 384 ms
+
+
+def test_once_speech_started_only_the_end_threshold_counts_as_speech() -> None:
+    """A room's echo keeps the VAD between its threshold and the end threshold after the
+    words: that is silence once speech has started, and still speech before."""
+    ep = Endpointer(replace(CFG, adaptive=False, end_threshold=0.7), 0.5, 32.0)
+    ep.arm(0.0, 5.0)
+    probs = [0.6] * 4 + [0.9] * 10 + [0.6] * 20
+    found = [(b.kind, b.t_ms) for i, p in enumerate(probs) if (b := ep.push(p, i * 32.0))]
+    assert found[0] == ("start", 0.0)  # 0.6 begins speech (the start threshold is 0.5)
+    assert found[1] == ("end", 14 * 32.0)  # the echo at 0.6 after the words is silence
+    same = Endpointer(replace(CFG, adaptive=False, end_threshold=0.0), 0.5, 32.0)
+    same.arm(0.0, 5.0)
+    ends = [b for i, p in enumerate(probs) if (b := same.push(p, i * 32.0)) and b.kind == "end"]
+    assert ends == []  # 0 (or anything under the VAD threshold): the old rule, still speech

@@ -192,7 +192,7 @@ def fixed_endpoint_ms(
     0.7 s), with the same VAD and the same chunk arrival times as the pipeline; and how
     many requests it cut before their speech ended."""
     chunk_ms = cfg.audio.chunk_ms
-    ep_cfg = EndpointConfig(hangover_ms=hangover_ms, adaptive=False)
+    ep_cfg = EndpointConfig(hangover_ms=hangover_ms, adaptive=False, end_threshold=0.0)
     out: list[float | None] = []
     cuts = 0
     vad = engines.vad

@@ -8,8 +8,9 @@ Rules (all in :class:`hearthvox.config.EndpointConfig`):
   goes on over frames above ``threshold - START_HYSTERESIS`` (as Silero VAD's
   own segmenter does: a short or quiet word, e.g. one spoken digit, rarely
   holds the full threshold for three frames);
-- it ends after ``hangover_ms`` of frames below threshold, or at
-  ``max_utterance_s``;
+- it ends after ``hangover_ms`` of frames below ``end_threshold`` (at least the
+  threshold: a room's echo holds Silero's probability above 0.5 for a while after
+  the words end), or at ``max_utterance_s``;
 - while waiting for speech (after a wake word, or in a follow-up window) the
   window closes after ``no_speech_timeout_s`` (or the follow-up length).
 
@@ -43,6 +44,8 @@ class Endpointer:
     def __init__(self, cfg: EndpointConfig, threshold: float, frame_ms: float) -> None:
         self.cfg = cfg
         self.threshold = threshold
+        self.end_threshold = max(threshold, cfg.end_threshold)
+        """What a frame needs to count as speech once speech has started."""
         self.frame_ms = frame_ms
         self.active = False
         self.in_speech = False
@@ -90,7 +93,7 @@ class Endpointer:
         if not self.active:
             return None
         frame_end = frame_start_ms + self.frame_ms
-        voiced = prob >= self.threshold
+        voiced = prob >= (self.end_threshold if self.in_speech else self.threshold)
         if not self.in_speech and not voiced and self._run_start_ms is not None:
             voiced = prob >= self.threshold - START_HYSTERESIS
         if self._settle_until_ms is not None:

@@ -130,16 +130,17 @@ def _row(setting: str, outcomes: Sequence[ClipOutcome], **extra: Any) -> Row:
     )
 
 
-ENDPOINT_SWEEPS: dict[str, tuple[int, ...]] = {
+ENDPOINT_SWEEPS: dict[str, tuple[float, ...]] = {
     "hangover_ms": (300, 400, 700),
     "short_hangover_ms": (160, 192, 320, 384),
     "command_hangover_ms": (128, 192, 256),
     "pause_ms": (96, 128),
+    "end_threshold": (0.6, 0.7),
 }
 
 
 def endpoint_variants(
-    base: EndpointConfig, sweeps: dict[str, tuple[int, ...]] | None = None
+    base: EndpointConfig, sweeps: dict[str, tuple[float, ...]] | None = None
 ) -> Iterator[tuple[str, EndpointConfig]]:
     """The configured settings, then each key of *sweeps* moved alone."""
     yield "configured", base
@@ -154,7 +155,7 @@ def sweep_endpoint(
     engines: EvalEngines,
     clips: Sequence[Clip],
     tick: Callable[[str], None],
-    sweeps: dict[str, tuple[int, ...]] | None = None,
+    sweeps: dict[str, tuple[float, ...]] | None = None,
 ) -> list[Row]:
     memo = MemoAsr(engines.asr)
     probs = [engines.vad.new_stream().feed(c.audio) for c in clips]
@@ -312,12 +313,17 @@ def _numbers(text: str, kind: type[float] | type[int], low: float, high: float) 
     return values
 
 
-def _sweeps(given: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
-    sweeps = {}
+def _sweeps(given: Sequence[str]) -> dict[str, tuple[float, ...]] | None:
+    sweeps: dict[str, tuple[float, ...]] = {}
     for item in given:
         key, _, values = item.partition("=")
         if key not in ENDPOINT_SWEEPS:
             raise ValueError(f"--sweep {item!r}: the key is one of {', '.join(ENDPOINT_SWEEPS)}")
+        if key == "end_threshold":
+            sweeps[key] = tuple(_numbers(values, float, 0.0, 1.0))
+            if not sweeps[key]:
+                raise ValueError(f"--sweep {item!r}: give values from 0 to 1")
+            continue
         try:
             sweeps[key] = tuple(int(v) for v in values.split(",") if v.strip())
         except ValueError:
