@@ -39,6 +39,7 @@ from hearthvox.engines.biasing import (
     suspect,
     whole_token_words,
 )
+from hearthvox.engines.openmp import passive_openmp
 from hearthvox.errors import EngineError
 from hearthvox.evaluation.wer import normalize
 from hearthvox.events import Int16Array
@@ -117,7 +118,8 @@ class BatchAsr:
     """Whisper on CTranslate2 with ``jobs`` parallel workers of ``threads`` threads each."""
 
     def __init__(self, model_dir: Path, model: ModelSettings, opts: DecodeOptions) -> None:
-        from faster_whisper.transcribe import get_suppressed_tokens
+        with passive_openmp():  # as the live decoder's (engines.openmp)
+            from faster_whisper.transcribe import get_suppressed_tokens
 
         self.opts = opts
         self.model_settings = model

@@ -48,6 +48,7 @@ from hearthvox.engines.biasing import (
 )
 from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.memory import bound_primitive_cache
+from hearthvox.engines.openmp import passive_openmp
 from hearthvox.errors import EngineError, ModelError
 from hearthvox.events import Float32Array, Int16Array
 from hearthvox.vocabulary import Vocabulary, load_vocabulary
@@ -186,8 +187,10 @@ def load_whisper(
 ) -> Any:
     """The faster-whisper ``WhisperModel`` of *model_dir*; :class:`ModelError` when it
     cannot be loaded. ``workers`` decodes may run at once, ``threads`` threads each.
-    Bounds oneDNN's primitive cache first (:func:`bound_primitive_cache`)."""
-    from faster_whisper import WhisperModel
+    Bounds oneDNN's primitive cache first (:func:`bound_primitive_cache`); CTranslate2's
+    OpenMP threads sleep when they wait (:mod:`hearthvox.engines.openmp`)."""
+    with passive_openmp():
+        from faster_whisper import WhisperModel
 
     bound_primitive_cache()
 

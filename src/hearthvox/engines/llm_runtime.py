@@ -11,12 +11,12 @@ from __future__ import annotations
 import ctypes
 import importlib
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from hearthvox.engines.openmp import passive_openmp
 from hearthvox.errors import ModelError
 
 log = logging.getLogger("hearthvox.llm")
@@ -80,25 +80,14 @@ def llama_module() -> Any:
     global _module, _callback
     if _module is not None:
         return _module
-    # llama.cpp's threads meet at an OpenMP barrier after every operation; by default they
-    # spin there, and beside the other engines on few cores a spinning thread holds a core
-    # that the thread it waits for needs. Sleeping instead, measured here (2 threads on 2
-    # cores, another process busy on one): 34-47 tokens/s in three runs against 11-26
-    # spinning. libgomp reads this when llama.cpp loads it (the copy CTranslate2 carries
-    # is its own, loaded earlier); a value the user set stays, and the setting is taken
-    # back after the import, so that no child process inherits it.
-    ours = "OMP_WAIT_POLICY" not in os.environ
-    if ours:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        module = importlib.import_module("llama_cpp")
-    except ImportError as exc:
-        raise ModelError(f"{EXTRA_HINT} ({exc})") from None
-    except (OSError, RuntimeError) as exc:  # the shared library does not load
-        raise ModelError(f"llama.cpp does not load here: {exc}; {EXTRA_HINT}") from None
-    finally:
-        if ours:
-            os.environ.pop("OMP_WAIT_POLICY", None)
+    # llama.cpp's threads sleep at their OpenMP barriers (engines.openmp: measured there)
+    with passive_openmp():
+        try:
+            module = importlib.import_module("llama_cpp")
+        except ImportError as exc:
+            raise ModelError(f"{EXTRA_HINT} ({exc})") from None
+        except (OSError, RuntimeError) as exc:  # the shared library does not load
+            raise ModelError(f"llama.cpp does not load here: {exc}; {EXTRA_HINT}") from None
     _callback = module.llama_log_callback(_on_log)  # kept: C holds only a pointer to it
     module.llama_log_set(_callback, ctypes.c_void_p(0))
     _module = module

@@ -13,6 +13,7 @@ from hearthvox.bundles.lock import Artifact
 from hearthvox.compat.device import device_report
 from hearthvox.engines import vad as vad_mod
 from hearthvox.engines import wake as wake_mod
+from hearthvox.engines.openmp import passive_openmp
 from hearthvox.report.target import Target
 
 _PCM = "16-bit PCM, mono, {rate} Hz (other inputs are resampled to it)"
@@ -42,7 +43,8 @@ def _weights(a: Artifact) -> dict[str, Any]:
 
 
 def _asr_features(asr_dir: Path) -> tuple[dict[str, Any], str]:
-    from faster_whisper.feature_extractor import FeatureExtractor
+    with passive_openmp():  # CTranslate2 loads here first in this process
+        from faster_whisper.feature_extractor import FeatureExtractor
 
     fe = FeatureExtractor()
     features = {
