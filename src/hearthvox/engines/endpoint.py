@@ -25,6 +25,7 @@ configured hangover.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -172,3 +173,18 @@ def hangover_for(text: str, cfg: EndpointConfig, command: bool = False) -> float
     if stripped.endswith((".", "?", "!")):
         return float(cfg.command_hangover_ms if command else cfg.short_hangover_ms)
     return float(cfg.hangover_ms)
+
+
+def guess_hangover(
+    text: str | None, looped: str | None, cfg: EndpointConfig, complete: Callable[[str], bool]
+) -> float | None:
+    """The hangover a pause's guess calls for, or None for no guess (keep the configured
+    one): :func:`hangover_for` its text, with ``complete`` (the skills) saying whether it
+    is a whole request; a guess with no text whose decode looped on one word (``Stop
+    Stop Stop``, :attr:`hearthvox.engines.asr.AsrResult.looped`) gets the command
+    hangover when that word is a whole request."""
+    if text is not None:
+        return hangover_for(text, cfg, complete(text))
+    if looped is not None and complete(looped):
+        return float(cfg.command_hangover_ms)
+    return None

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from hearthvox.config import Config
 from hearthvox.engines.asr import AsrResult
-from hearthvox.engines.endpoint import Endpointer, hangover_for
+from hearthvox.engines.endpoint import Endpointer, guess_hangover
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
 from hearthvox.evaluation.evalset import Clip
@@ -125,6 +125,10 @@ def _cut(audio: Int16Array, start_ms: float, end_ms: float) -> Int16Array:
     return audio[lo : max(lo, int(end_ms * RATE_HZ / 1000))]
 
 
+def _never(_: str) -> bool:
+    return False
+
+
 def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utterance:
     """The first utterance the endpointer finds, and its transcript."""
     ep_cfg = engines.cfg.endpoint
@@ -152,11 +156,10 @@ def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utt
             # a guess never falls back to the full window: a tripped guard is no guess
             result = decode(boundary.t_ms + TAIL_MS, fallback=False)
             guess = (boundary.t_ms, result.text) if not result.fallback else None
-            complete = engines.commands or (lambda _: False)
-            if guess is not None:
-                ep.set_hangover(hangover_for(guess[1], ep_cfg, complete(guess[1])))
-            elif result.looped is not None and complete(result.looped):  # "Stop Stop Stop"
-                ep.set_hangover(float(ep_cfg.command_hangover_ms))
+            text = guess[1] if guess is not None else None
+            wait = guess_hangover(text, result.looped, ep_cfg, engines.commands or _never)
+            if wait is not None:
+                ep.set_hangover(wait)
         else:
             same = guess is not None and guess[0] == boundary.t_ms
             heard = guess[1] if guess is not None and same else None

@@ -34,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from hearthvox.config import Config
-from hearthvox.engines.endpoint import Endpointer, hangover_for
+from hearthvox.engines.endpoint import Endpointer, guess_hangover
 from hearthvox.engines.gate import EnergyGate, GateOptions
 from hearthvox.engines.memory import release_free_memory
 from hearthvox.engines.vad import SileroVad
@@ -452,14 +452,12 @@ class Listener:
             return
         key_ms = self.endpointer.last_voiced_end_ms
         text = self.speculator.text_if_ready(key_ms)
-        if text is None and self.replies is not None:
-            # a word said alone often loops the guess ("Stop Stop Stop"): no text, but a
-            # whole request when the skills take the word (the final decode reads it)
-            looped = self.speculator.looped_if_ready(key_ms)
-            if looped is not None and self.replies.complete(looped):
-                self.endpointer.set_hangover(float(self.cfg.endpoint.command_hangover_ms))
-        if text is not None:
-            command = self.replies is not None and self.replies.complete(text)
-            self.endpointer.set_hangover(hangover_for(text, self.cfg.endpoint, command))
-            if self.replies is not None:  # the answer, ready if this pause ends the command
-                self.replies.prepare(key_ms, text)
+        replies = self.replies
+        looped = self.speculator.looped_if_ready(key_ms) if text is None else None
+        wait = guess_hangover(
+            text, looped, self.cfg.endpoint, replies.complete if replies else lambda _: False
+        )
+        if wait is not None:
+            self.endpointer.set_hangover(wait)
+        if text is not None and replies is not None:  # the answer, ready if this pause ends it
+            replies.prepare(key_ms, text)

@@ -74,26 +74,26 @@ class SpeculativeAsr:
 
             future.add_done_callback(tell)
 
-    def text_if_ready(self, key_ms: float) -> str | None:
-        """The speculative transcript for the pause after ``key_ms``, once decoded."""
-        with self._lock:
-            guess = self._pending
-        if guess is None or guess.key_ms != key_ms or not guess.future.done():
-            return None
-        if guess.future.exception() is not None or guess.future.result().fallback:
-            return None
-        return guess.future.result().text
-
-    def looped_if_ready(self, key_ms: float) -> str | None:
-        """The words a decoded guess repeated over and over instead of a text (``Stop``
-        for ``Stop Stop Stop``; :attr:`AsrResult.looped`), or None."""
+    def _decoded(self, key_ms: float) -> AsrResult | None:
+        """The guess for the pause after ``key_ms``, once decoded without an error."""
         with self._lock:
             guess = self._pending
         if guess is None or guess.key_ms != key_ms or not guess.future.done():
             return None
         if guess.future.cancelled() or guess.future.exception() is not None:
             return None
-        return guess.future.result().looped
+        return guess.future.result()
+
+    def text_if_ready(self, key_ms: float) -> str | None:
+        """The speculative transcript for the pause after ``key_ms``, once decoded."""
+        result = self._decoded(key_ms)
+        return None if result is None or result.fallback else result.text
+
+    def looped_if_ready(self, key_ms: float) -> str | None:
+        """The words a decoded guess repeated over and over instead of a text (``Stop``
+        for ``Stop Stop Stop``; :attr:`AsrResult.looped`), or None."""
+        result = self._decoded(key_ms)
+        return None if result is None else result.looped
 
     def confirm(self, key_ms: float, audio: Int16Array) -> bool:
         """The utterance ended with its last speech at ``key_ms`` and this ``audio``:
