@@ -51,6 +51,30 @@ def test_a_short_hangover_ends_sooner_and_resumed_speech_restores_the_default() 
     assert events[0][2] == 29  # 320 ms of silence already: the short hangover ends it at once
 
 
+def test_a_pause_that_outlasts_the_tail_is_announced_again_once() -> None:
+    ep = Endpointer(CFG, 0.5, 32.0, tail_ms=200.0)
+    ep.arm(0.0, 5.0)
+    events = _push(ep, [True] * 10 + [False] * 20)
+    assert [e[0] for e in events] == ["start", "pause", "tail", "end"]
+    assert events[2][1] == 10 * 32.0  # the same pause
+    assert events[2][2] == 10 + 6  # 7 silent frames = 224 ms, the first past 200
+    # speech that resumes makes the next pause a new one, with its own tail
+    ep.arm(0.0, 5.0)
+    events = _push(ep, [True] * 10 + [False] * 8 + [True] * 5 + [False] * 20)
+    assert [e[0] for e in events] == ["start", "pause", "tail", "pause", "tail", "end"]
+
+
+def test_an_end_before_the_tail_has_no_tail() -> None:
+    ep = Endpointer(replace(CFG, pause_ms=64), 0.5, 32.0, tail_ms=200.0)
+    ep.arm(0.0, 5.0)
+    assert [e[0] for e in _push(ep, [True] * 10 + [False] * 2)] == ["start", "pause"]
+    ep.set_hangover(CFG.command_hangover_ms)
+    assert [e[0] for e in _push(ep, [False] * 10, start_frame=12)] == ["end"]
+    without = Endpointer(CFG, 0.5, 32.0)  # no tail asked for
+    without.arm(0.0, 5.0)
+    assert [e[0] for e in _push(without, [True] * 10 + [False] * 20)] == ["start", "pause", "end"]
+
+
 def test_fixed_endpointer_never_pauses() -> None:
     ep = Endpointer(EndpointConfig(hangover_ms=480, adaptive=False), 0.5, 32.0)
     ep.arm(0.0, 5.0)

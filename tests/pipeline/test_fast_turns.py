@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from hearthvox.bench.audio import room_tone, speech_end_s
 from hearthvox.config import Config
 from hearthvox.engines import Engines
 from hearthvox.evaluation.wer import word_error_rate
-from hearthvox.events import AudioChunk, Event, SpeechEnded, WakeDetected
+from hearthvox.events import Event, SpeechEnded, WakeDetected
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import TurnOver
 from hearthvox.pipeline.listener import Listener
@@ -38,18 +37,6 @@ def _config(gate: bool = True, adaptive: bool = True) -> Config:
     )
 
 
-async def _decoded_in_time(
-    chunks: AsyncIterator[AudioChunk], spec: SpeculativeAsr | None
-) -> AsyncIterator[AudioChunk]:
-    """Hand on each chunk once any speculative decode has finished: the recogniser
-    keeping up with real time, without a clock (a file is fed faster than speech)."""
-    async for chunk in chunks:
-        pending = spec._pending if spec is not None else None
-        if pending is not None:
-            await asyncio.wait_for(asyncio.wrap_future(pending.future), 60)
-        yield chunk
-
-
 def listen(
     engines: Engines,
     audio: Audio,
@@ -59,14 +46,21 @@ def listen(
 ) -> tuple[Listener, list[Event]]:
     engines.wake.reset()
     engines.vad.reset()
+    # a file is fed faster than speech: each guess is waited for, as if decoded in no time
     listener = Listener(
-        engines.wake, engines.vad, cfg, StreamClock(), speculator=spec, replies=replies
+        engines.wake,
+        engines.vad,
+        cfg,
+        StreamClock(),
+        speculator=spec,
+        replies=replies,
+        realtime=False,
     )
 
     async def collect() -> list[Event]:
         source = array_source(audio, 16000, cfg.audio.chunk_ms, realtime=False)
         out = []
-        async for event in listener.run(_decoded_in_time(source, spec)):
+        async for event in listener.run(source):
             out.append(event)
             if isinstance(event, SpeechEnded):
                 out.append(replace(event, endpoint_wait_ms=listener.endpointer.hangover_ms))

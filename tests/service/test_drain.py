@@ -59,16 +59,16 @@ class Run:
     """One daemon over ``audio``; ``act`` sees each event (with the daemon) as it comes."""
 
     def __init__(self, engines: Engines, tmp: Path, audio: Audio) -> None:
-        # a fixed hangover (no speculative decode racing a file fed faster than speech),
-        # the same in the file a reload reads
         tmp.mkdir(parents=True, exist_ok=True)
         self.config = tmp / "config.toml"
-        self.config.write_text("[endpoint]\nadaptive = false\n", encoding="utf-8")
+        self.config.write_text("", encoding="utf-8")
         cfg = engine_config(config_mod.load(self.config), default_model_paths())
         runtime = dataclasses.replace(_runtime(engines, tmp / "state"), cfg=cfg)
         state = StateLog(Notifier(None), journal=False, quiet=True)
         source = array_source(audio, 16000, cfg.audio.chunk_ms, realtime=False)
-        options = DaemonOptions(config_path=self.config)
+        # a file fed faster than speech: each pause's guess is waited for (the same turns
+        # on every run, whatever decodes take)
+        options = DaemonOptions(config_path=self.config, realtime=False)
         self.daemon = Daemon(runtime, source, NullSink(), self._event, state=state, options=options)
         self.events: list[tuple[int, Event]] = []
         """Each event with the run (the feed's generation) it came from."""

@@ -98,7 +98,7 @@ def idle_cpu_ours(engines: Engines, cfg: Config, audio: Int16Array) -> float:
         async def drive() -> int:
             source = array_source(audio, RATE_HZ, cfg.audio.chunk_ms, realtime=False)
             wakes = 0
-            async for event in pipeline.run(source, StampSink()):
+            async for event in pipeline.run(source, StampSink(), realtime=False):
                 wakes += isinstance(event, WakeDetected)
             return wakes
 

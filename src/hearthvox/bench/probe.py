@@ -96,7 +96,7 @@ def ours(corpus: Path, soak_min: float, config_path: Path | None) -> dict[str, A
     async def drive() -> None:
         for _ in range(minutes):
             source = array_source(one, RATE_HZ, cfg.audio.chunk_ms, realtime=False)
-            async for _event in pipeline.run(source, StampSink()):
+            async for _event in pipeline.run(source, StampSink(), realtime=False):
                 pass
             samples.append(_rss_mib())  # once a minute, after that minute's turn
 

@@ -75,6 +75,8 @@ class Source:
     chunks: AsyncIterator[AudioChunk]
     label: str
     close: Callable[[], None]
+    realtime: bool = True
+    """It comes at the speed of speech (the microphone, or a file with ``--realtime``)."""
 
 
 def open_source(spec: str, cfg: Config, realtime: bool, wait_for_device: bool = False) -> Source:
@@ -99,12 +101,13 @@ def open_source(spec: str, cfg: Config, realtime: bool, wait_for_device: bool = 
         return Source(mic.chunks(), "the microphone", mic.close)
     if spec == "-":
         wav = open_wav_stream(sys.stdin.buffer, rate)
-        return Source(stream_source(wav, chunk_ms, realtime), "standard input", lambda: None)
+        chunks = stream_source(wav, chunk_ms, realtime)
+        return Source(chunks, "standard input", lambda: None, realtime)
     audio = load_wav(Path(spec), rate)
     for note in audio.conversions:
         _say(f"{spec}: {note}")
     chunks = array_source(audio.samples, rate, chunk_ms, realtime)
-    return Source(chunks, f"{spec} ({audio.duration_s:.1f} s)", lambda: None)
+    return Source(chunks, f"{spec} ({audio.duration_s:.1f} s)", lambda: None, realtime)
 
 
 def open_sink(spec: str, cfg: Config) -> Sink:
@@ -132,7 +135,7 @@ def run_loop(
     the turn in progress finish (see :class:`hearthvox.service.Daemon`).
     """
     state = StateLog(Notifier(None), journal=False, quiet=True)
-    options = DaemonOptions(command=command, reload=False)
+    options = DaemonOptions(command=command, reload=False, realtime=source.realtime)
     try:
         Daemon(runtime, source.chunks, sink, on_event, state=state, options=options).run()
     finally:
@@ -146,7 +149,11 @@ def run_loop(
 @click.option(
     "--realtime",
     is_flag=True,
-    help="Feed a file at the speed of a microphone, so latencies are what a user would hear.",
+    help=(
+        "Feed a file at the speed of a microphone, so latencies are what a user would hear. "
+        "Without it a file is read as fast as it can be and heard as if every decode took "
+        "no time: the same turns, ended at the same moments, on every run."
+    ),
 )
 @json_option("One JSON object per pipeline event.")
 @click.option(
@@ -320,6 +327,7 @@ def _serve(
         config_path=config_path,
         overrides=lambda file_cfg: _with_devices(file_cfg, *devices),
         early_stop=lambda: starting.received,
+        realtime=source.realtime,
     )
     along = ServeAlongside.of(runtime, serving)
     daemon = Daemon(

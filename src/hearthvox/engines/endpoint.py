@@ -34,16 +34,23 @@ from hearthvox.config import EndpointConfig
 
 @dataclass(frozen=True)
 class Boundary:
-    kind: Literal["start", "end", "timeout", "pause"]
+    kind: Literal["start", "end", "timeout", "pause", "tail"]
     t_ms: float
     """Where the boundary lies in the stream: the speech start, the speech end
-    (last speech frame's end; for a pause, too) or the moment the wait timed out."""
+    (last speech frame's end; for a pause and its tail, too) or the moment the wait
+    timed out."""
     reason: Literal["speech", "silence", "max_length", "no_speech"]
 
 
 class Endpointer:
-    def __init__(self, cfg: EndpointConfig, threshold: float, frame_ms: float) -> None:
+    def __init__(
+        self, cfg: EndpointConfig, threshold: float, frame_ms: float, tail_ms: float = 0.0
+    ) -> None:
+        """``tail_ms``: a pause that lasts this long without the hangover ending it gives a
+        ``tail`` boundary, once (the listener decodes the pause again with all the audio
+        it keeps after the speech); 0: never."""
         self.cfg = cfg
+        self.tail_ms = tail_ms
         self.threshold = threshold
         self.end_threshold = max(threshold, cfg.end_threshold)
         """What a frame needs to count as speech once speech has started."""
@@ -58,6 +65,7 @@ class Endpointer:
         self.speech_start_ms = 0.0
         self.hangover_ms: float = float(cfg.hangover_ms)
         self._paused = False
+        self._tailed = False
         self._longest_gap_ms = 0.0
 
     @property
@@ -83,6 +91,7 @@ class Endpointer:
         self._voiced_ms = 0.0
         self.hangover_ms = float(self.cfg.hangover_ms)
         self._paused = False
+        self._tailed = False
         self._longest_gap_ms = 0.0
 
     def disarm(self) -> None:
@@ -126,7 +135,7 @@ class Endpointer:
             self._longest_gap_ms = max(self._longest_gap_ms, gap_ms)
             self._last_voiced_end_ms = frame_end
             if self._paused:
-                self._paused = False
+                self._paused = self._tailed = False
                 self.hangover_ms = float(self.cfg.hangover_ms)
         if frame_end - self.speech_start_ms >= self.cfg.max_utterance_s * 1000.0:
             self.disarm()
@@ -138,6 +147,9 @@ class Endpointer:
         if self.cfg.adaptive and not self._paused and silent_ms >= self.cfg.pause_ms:
             self._paused = True
             return Boundary("pause", self._last_voiced_end_ms, "silence")
+        if self._paused and not self._tailed and 0 < self.tail_ms <= silent_ms:
+            self._tailed = True
+            return Boundary("tail", self._last_voiced_end_ms, "silence")
         return None
 
 

@@ -1,28 +1,35 @@
 """Run a bundle's engines over the eval set, clip by clip, as the daemon would hear it.
 
-For a command the VAD runs over the whole clip and the endpointer, armed at the
-start as after a wake word, finds the utterance with the bundle's own settings:
-at the first pause the audio so far is decoded and the hangover follows the
-transcript (``[endpoint] adaptive``, decoded synchronously so the result does not
-depend on timing; a guess whose lean decode trips a guard is no guess, as in
-:mod:`hearthvox.pipeline.speculate`), and the words handed to the recogniser are exactly what the
-endpointer kept. Words cut off by an early endpoint are missing from the
-transcript, as they would be for a user. The wake engine hears every clip
-(ungated: every 80 ms frame is scored); a detection in a wake clip is a hit, in
-any other clip a false accept.
+A command clip goes through the daemon's own :class:`~hearthvox.pipeline.runner.Pipeline`
+(hearing only: listener, speculative decode and transcribe stage, with nothing answered
+or said), woken at the clip's first chunk as after a wake word, with the bundle's own
+settings: at each pause the utterance so far is decoded and the hangover follows what it
+says (``[endpoint] adaptive``). The clip is read as a file, so the listener waits for
+each guess before the next frame and the result does not depend on timing; the endpoint
+lands at the end of the 80 ms chunk where the listener decided, as live. The words
+handed to the recogniser are exactly what the endpointer kept: words cut off by an
+early endpoint are missing from the transcript, as they would be for a user. The wake
+engine hears every clip (ungated: every 80 ms frame is scored); a detection in a wake
+clip is a hit, in any other clip a false accept.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hearthvox.audio.sinks import NullSink
+from hearthvox.audio.sources import array_source
 from hearthvox.config import Config
 from hearthvox.engines.asr import AsrResult
-from hearthvox.engines.endpoint import Endpointer, guess_hangover
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import FRAME_SAMPLES, WakeEngine
+from hearthvox.errors import EngineError
 from hearthvox.evaluation.evalset import Clip
 from hearthvox.evaluation.wer import (
     entity_found,
@@ -31,11 +38,10 @@ from hearthvox.evaluation.wer import (
     term_said,
     word_errors,
 )
-from hearthvox.events import Int16Array
+from hearthvox.events import Int16Array, NoSpeech, SpeechEnded, StageError, Transcript
+from hearthvox.pipeline.runner import Ears, Pipeline
 
 RATE_HZ = 16000
-TAIL_MS = 200.0
-"""Audio kept after the last voiced frame for the recogniser (as the listener does)."""
 CUTOFF_MS = 300.0
 """An utterance that ends this long before the speech does has dropped a word: cut off."""
 LATE_MS = 1500.0
@@ -46,6 +52,9 @@ WAKE_WINDOW_S = 1.0
 
 class Transcriber(Protocol):
     """What the eval asks of the recogniser (:class:`WhisperAsr`, or a memo of one)."""
+
+    @property
+    def executor(self) -> EngineExecutor: ...
 
     def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult: ...
 
@@ -120,55 +129,42 @@ class _Utterance:
     decided_ms: float | None
 
 
-def _cut(audio: Int16Array, start_ms: float, end_ms: float) -> Int16Array:
-    lo = max(0, int(start_ms * RATE_HZ / 1000))
-    return audio[lo : max(lo, int(end_ms * RATE_HZ / 1000))]
-
-
 def _never(_: str) -> bool:
     return False
 
 
-def _listen(engines: EvalEngines, audio: Int16Array, probs: list[float]) -> _Utterance:
-    """The first utterance the endpointer finds, and its transcript."""
-    ep_cfg = engines.cfg.endpoint
-    frame_ms = float(engines.vad.frame_ms)
-    ep = Endpointer(ep_cfg, engines.cfg.vad.threshold, frame_ms)
-    ep.arm(0.0, ep_cfg.no_speech_timeout_s)
-    guess: tuple[float, str] | None = None
-    start: float | None = None
+def _listen(engines: EvalEngines, audio: Int16Array) -> _Utterance:
+    """The first utterance the daemon's listener finds in ``audio``, and its transcript."""
+    return asyncio.run(_hear(engines, audio))
 
-    def decode(end_ms: float, fallback: bool = True) -> AsrResult:
-        assert start is not None
-        cut = _cut(audio, start - ep_cfg.preroll_ms, end_ms)
-        return engines.asr.transcribe(cut, fallback=fallback)
 
-    for i, prob in enumerate(probs):
-        t = i * frame_ms
-        boundary = ep.push(prob, t)
-        if boundary is None:
-            continue
-        if boundary.kind == "start":
-            start = boundary.t_ms
-        elif boundary.kind == "timeout":
-            return _Utterance("", None, None, t + frame_ms)
-        elif boundary.kind == "pause":
-            # a guess never falls back to the full window: a tripped guard is no guess
-            result = decode(boundary.t_ms + TAIL_MS, fallback=False)
-            guess = (boundary.t_ms, result.text) if not result.fallback else None
-            text = guess[1] if guess is not None else None
-            wait = guess_hangover(text, result.looped, ep_cfg, engines.commands or _never)
-            if wait is not None:
-                ep.set_hangover(wait)
-        else:
-            same = guess is not None and guess[0] == boundary.t_ms
-            heard = guess[1] if guess is not None and same else None
-            if heard is None:
-                heard = decode(boundary.t_ms + TAIL_MS).text
-            return _Utterance(heard, start, boundary.t_ms, t + frame_ms)
-    if start is None:
-        return _Utterance("", None, None, None)
-    return _Utterance(decode(len(audio) * 1000 / RATE_HZ).text, start, None, None)
+async def _hear(engines: EvalEngines, audio: Int16Array) -> _Utterance:
+    """``audio`` through a :class:`Pipeline` that hears only, woken at its first chunk
+    (the clip is the command alone), read as a file: each pause's guess is decoded
+    before the next frame, so the result does not depend on timing."""
+    cfg = engines.cfg
+    ears = Ears(engines.wake, engines.vad, engines.asr)
+    pipeline = Pipeline(ears, None, cfg, complete=engines.commands or _never)
+    pipeline.listen_now("eval", settle_ms=0.0)
+    source = array_source(audio, RATE_HZ, cfg.audio.chunk_ms, realtime=False)
+    heard = _Utterance("", None, None, None)
+    async with contextlib.aclosing(pipeline.run(source, NullSink(), realtime=False)) as events:
+        async for event in events:
+            match event:
+                case SpeechEnded(reason="end_of_input"):  # speech to the end of the clip
+                    heard = _Utterance("", float(event.speech_start_ms), None, None)
+                case SpeechEnded():
+                    decided = event.t_audio_ms + event.endpoint_wait_ms
+                    heard = _Utterance(
+                        "", float(event.speech_start_ms), float(event.t_audio_ms), decided
+                    )
+                case Transcript():
+                    return dataclasses.replace(heard, text=event.text)
+                case StageError():
+                    raise EngineError(f"the eval's {event.stage} failed: {event.message}")
+                case NoSpeech():
+                    return heard
+    return heard
 
 
 def _wake_hits(wake: WakeEngine, audio: Int16Array) -> list[float]:
@@ -217,19 +213,19 @@ def run_clip(engines: EvalEngines, clip: Clip) -> ClipOutcome:
     base["false_accepts"] = len(hits)
     if clip.role == "background":
         return ClipOutcome(**base)
-    probs = engines.vad.new_stream().feed(clip.audio)
     if clip.role == "vad":
+        probs = engines.vad.new_stream().feed(clip.audio)
         counts = _vad_counts(clip, probs, engines.cfg.vad.threshold, engines.vad.frame_ms / 1000)
         return ClipOutcome(**base, vad=(counts[0], counts[1], counts[2]))
-    return run_command(engines, clip, probs, base)
+    return run_command(engines, clip, base)
 
 
 def run_command(
-    engines: EvalEngines, clip: Clip, probs: list[float], base: dict[str, Any] | None = None
+    engines: EvalEngines, clip: Clip, base: dict[str, Any] | None = None
 ) -> ClipOutcome:
-    """A command clip from its VAD probabilities on: the endpoint and what was heard.
-    (:mod:`.tune` runs it over one set of probabilities with other endpoint settings.)"""
-    heard = _listen(engines, clip.audio, probs)
+    """A command clip as the daemon hears it: the endpoint and what was heard.
+    (:mod:`.tune` runs it with other endpoint settings.)"""
+    heard = _listen(engines, clip.audio)
     edits, words = word_errors(clip.reference, heard.text)
     speech_end_ms = clip.span_s[1] * 1000
     cutoff = heard.start_ms is None  # nothing heard: every word dropped

@@ -33,6 +33,7 @@ import hashlib
 import json
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from hearthvox import config
 from hearthvox.bundles.active import ensure_initialised, open_store
 from hearthvox.config import Config, EndpointConfig
 from hearthvox.engines.asr import AsrResult, LeanOptions, WhisperAsr
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.evaluation import recipes
 from hearthvox.evaluation.evalset import Clip
 from hearthvox.evaluation.evaluate import load_engines_for, options_for, prepare_set, resolve
@@ -70,16 +72,28 @@ class MemoAsr:
 
     def __init__(self, asr: Transcriber) -> None:
         self.asr = asr
-        self._seen: dict[tuple[bytes, bool], AsrResult] = {}
+        self._seen: dict[tuple[bytes, str], AsrResult] = {}
+        self._lock = threading.Lock()  # the pipeline decodes on the engine's thread
         self.decodes = 0
 
-    def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult:
-        key = (hashlib.sha256(audio.tobytes()).digest(), fallback)
-        found = self._seen.get(key)
+    @property
+    def executor(self) -> EngineExecutor:
+        return self.asr.executor
+
+    def _memo(self, audio: Int16Array, how: str, decode: Callable[[], AsrResult]) -> AsrResult:
+        key = (hashlib.sha256(audio.tobytes()).digest(), how)
+        with self._lock:
+            found = self._seen.get(key)
         if found is None:
-            self.decodes += 1
-            found = self._seen[key] = self.asr.transcribe(audio, fallback=fallback)
+            found = decode()
+            with self._lock:
+                self.decodes += 1
+                self._seen[key] = found
         return found
+
+    def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult:
+        how = "fallback" if fallback else "lean"
+        return self._memo(audio, how, lambda: self.asr.transcribe(audio, fallback=fallback))
 
 
 @dataclass(frozen=True)
@@ -158,13 +172,12 @@ def sweep_endpoint(
     sweeps: dict[str, tuple[float, ...]] | None = None,
 ) -> list[Row]:
     memo = MemoAsr(engines.asr)
-    probs = [engines.vad.new_stream().feed(c.audio) for c in clips]
     rows = []
     for name, ep in endpoint_variants(engines.cfg.endpoint, sweeps):
         t0 = time.perf_counter()
         cfg = dataclasses.replace(engines.cfg, endpoint=ep)
         tuned = dataclasses.replace(engines, asr=memo, cfg=cfg)
-        outcomes = [run_command(tuned, c, p) for c, p in zip(clips, probs, strict=True)]
+        outcomes = [run_command(tuned, c) for c in clips]
         rows.append(_row(name, outcomes, seconds=round(time.perf_counter() - t0, 1)))
         tick(rows[-1].line())
     return rows

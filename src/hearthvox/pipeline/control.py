@@ -59,6 +59,10 @@ class ListenNow:
 
     model: str
     """The wake word's name, as the one who heard it says (for the events)."""
+    settle_ms: float | None = None
+    """How long voice right at the start may be the wake phrase's tail (ignored until
+    the first unvoiced frame); None: as after a wake word of our own. 0: the audio
+    holds the command alone (the eval's clips)."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,10 @@ _TAIL_MS = 200.0  # trailing audio kept after the last voiced frame for the reco
 _UNMUTE_MS = 2000.0  # audio heard over a reply given back after a barge-in (the wake phrase)
 
 
+def _never(_: str) -> bool:
+    return False
+
+
 class State(enum.Enum):
     IDLE = "idle"
     LISTENING = "listening"
@@ -94,6 +98,9 @@ class Listener:
         replies: SpeculativeReply | None = None,
         overhearing: Overhearing | None = None,
         stops: ControlLane[StopReply] | None = None,
+        *,
+        realtime: bool = True,
+        complete: Callable[[str], bool] | None = None,
     ) -> None:
         self.wake = wake
         self.vad = vad
@@ -101,7 +108,9 @@ class Listener:
         self.clock = clock
         self.announcements = announcements
         self.rate_hz = cfg.audio.rate_hz
-        self.endpointer = Endpointer(cfg.endpoint, cfg.vad.threshold, vad.frame_ms)
+        # a pause that lasts until the whole tail is heard is decoded again with it
+        tail_ms = _TAIL_MS if speculator is not None and cfg.endpoint.adaptive else 0.0
+        self.endpointer = Endpointer(cfg.endpoint, cfg.vad.threshold, vad.frame_ms, tail_ms)
         self.state = State.IDLE
         self.follow_up = False
         self._next_follow_up = False
@@ -111,6 +120,12 @@ class Listener:
         )
         self.speculator = speculator if cfg.endpoint.adaptive else None
         self.replies = replies if self.speculator is not None else None
+        self.realtime = realtime
+        """The input comes at the speed of speech (a microphone, a paced file). If not, each
+        pause's guess is waited for before the next audio frame: a file's turns then
+        end where they would with no decode time at all, the same on every run."""
+        self.complete = complete or (replies.complete if replies is not None else _never)
+        """Whether the skills take a guess as a whole request (the command hangover)."""
         if self.speculator is not None:
             self.speculator.on_ready = self._guess_ready
         self.gate = EnergyGate() if cfg.wake.idle_gate else None
@@ -127,9 +142,8 @@ class Listener:
         """A reply of the open turn is playing where the microphone hears it."""
         self._stand_down = False
         """Told to drop the turn just woken (:class:`StandDown`): done at the next chunk."""
-        self._listen_now: str | None = None
-        """Woken elsewhere (:class:`ListenNow`, the wake word's name): listen from the
-        next chunk on."""
+        self._listen_now: ListenNow | None = None
+        """Woken elsewhere (:class:`ListenNow`): listen from the next chunk on."""
         self._drain: Drain | None = None
         """Told to end the run at the first chunk outside a turn (:class:`Drain`)."""
         self._muted: collections.deque[AudioChunk] = collections.deque(
@@ -159,8 +173,8 @@ class Listener:
                 self._reply_heard = self.state is State.BUSY and self.overhearing is not None
             case StandDown():
                 self._stand_down = self.state is State.LISTENING
-            case ListenNow(model=model):
-                self._listen_now = model if self.state is State.IDLE else None
+            case ListenNow():
+                self._listen_now = message if self.state is State.IDLE else None
             case Drain():  # one that does not wait for a follow-up window wins
                 if self._drain is None or not message.follow_up:
                     self._drain = message
@@ -228,9 +242,10 @@ class Listener:
             if self._stand_down:
                 yield self._stood_down()
             if self._listen_now is not None:
-                name, self._listen_now = self._listen_now, None
+                told, self._listen_now = self._listen_now, None
                 if self.state is State.IDLE:  # the command starts with this chunk
-                    yield self._woken(name, 1.0, chunk.t_audio_ms)
+                    settle = _SETTLE_MS if told.settle_ms is None else told.settle_ms
+                    yield self._woken(told.model, 1.0, chunk.t_audio_ms, settle)
             if self._next_follow_up:
                 self._next_follow_up = False
                 self.state = State.LISTENING
@@ -269,8 +284,8 @@ class Listener:
                 if boundary is None:
                     continue
                 a, w = self.clock.stamp()
-                if boundary.kind == "pause":
-                    self._speculate(boundary.t_ms)
+                if boundary.kind in ("pause", "tail"):
+                    await self._speculate(boundary.t_ms, again=boundary.kind == "tail")
                 elif boundary.kind == "start":
                     yield SpeechStarted(int(boundary.t_ms), w, follow_up=self.follow_up)
                 elif boundary.kind == "timeout":
@@ -283,7 +298,7 @@ class Listener:
                     )
                     self.state = State.BUSY
                     if self.speculator is not None:
-                        self.speculator.confirm(boundary.t_ms, audio)
+                        self.speculator.confirm(boundary.t_ms, audio, patient=not self.realtime)
                     yield SpeechEnded(
                         int(boundary.t_ms),
                         w,
@@ -327,7 +342,7 @@ class Listener:
         end_ms = self._history[-1].t_audio_ms + self.cfg.audio.chunk_ms
         audio = self._audio_between(start - self.cfg.endpoint.preroll_ms, end_ms)
         if self.speculator is not None:
-            self.speculator.confirm(end_ms, audio)
+            self.speculator.confirm(end_ms, audio, patient=not self.realtime)
         return SpeechEnded(int(end_ms), w, audio, self.rate_hz, int(start), "end_of_input", 0.0)
 
     def _hear_ungated(
@@ -432,13 +447,22 @@ class Listener:
         self.endpointer.arm(end_ms, self.cfg.endpoint.no_speech_timeout_s, settle_ms=settle_ms)
         return WakeDetected(a, w, model, round(score, 3))
 
-    def _speculate(self, last_voiced_ms: float) -> None:
-        """The speaker paused: decode what was said so far, in the background."""
+    async def _speculate(self, last_voiced_ms: float, again: bool = False) -> None:
+        """The speaker paused: decode what was said so far, in the background (input
+        that is not real time waits for it, and its hangover applies from the next frame).
+
+        At the pause the audio after the speech is shorter than the tail the final decode
+        keeps (64-144 ms of 200): a pause still going on once the tail is heard
+        (``again``, the endpointer's ``tail``) is decoded again with it, so that the
+        guess a turn keeps heard what a decode at its end would."""
         if self.speculator is None:
             return
         start = self.endpointer.speech_start_ms - self.cfg.endpoint.preroll_ms
         audio = self._audio_between(start, last_voiced_ms + _TAIL_MS)
-        self.speculator.start(last_voiced_ms, audio)
+        self.speculator.start(last_voiced_ms, audio, again=again)
+        if not self.realtime:
+            await self.speculator.settled(last_voiced_ms)
+            self._adapt_hangover()
 
     def _guess_ready(self, key_ms: float) -> None:
         """A pause's guess is decoded: act on it now if the speaker is still in that
@@ -454,9 +478,7 @@ class Listener:
         text = self.speculator.text_if_ready(key_ms)
         replies = self.replies
         looped = self.speculator.looped_if_ready(key_ms) if text is None else None
-        wait = guess_hangover(
-            text, looped, self.cfg.endpoint, replies.complete if replies else lambda _: False
-        )
+        wait = guess_hangover(text, looped, self.cfg.endpoint, self.complete)
         if wait is not None:
             self.endpointer.set_hangover(wait)
         if text is not None and replies is not None:  # the answer, ready if this pause ends it

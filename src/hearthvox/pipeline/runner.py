@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from hearthvox.config import Config
 from hearthvox.engines import Engines
 from hearthvox.engines.llm import LlamaLlm
 from hearthvox.engines.llm_remote import RemoteLlm
+from hearthvox.engines.vad import SileroVad
+from hearthvox.engines.wake import WakeEngine
 from hearthvox.events import AudioChunk, Event
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import (
@@ -41,7 +45,7 @@ from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
 from hearthvox.pipeline.shedding import Shedding
-from hearthvox.pipeline.speculate import Previewer, SpeculativeAsr, SpeculativeReply
+from hearthvox.pipeline.speculate import Decoder, Previewer, SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.stages import Answerer, Sink, answer_stage, speak_stage, transcribe_stage
 from hearthvox.pipeline.turns import FeedTiming, track_turns
 
@@ -68,6 +72,17 @@ AUDIO_QUEUE = 8
 beyond it waits in the source's own buffer."""
 EVENT_QUEUE = 32
 """Events between two stages; a turn makes about ten."""
+
+
+@dataclass
+class Ears:
+    """The engines that hear, without a voice: a :class:`Pipeline` built on them runs
+    source -> listener -> transcribe -> turn tracker, and a turn ends at its transcript
+    (the eval: what the daemon would hear, with nothing answered or said)."""
+
+    wake: WakeEngine
+    vad: SileroVad
+    asr: Decoder
 
 
 class _End:
@@ -135,14 +150,22 @@ class Pipeline:
 
     def __init__(
         self,
-        engines: Engines,
-        router: Answerer,
+        engines: Engines | Ears,
+        router: Answerer | None,
         cfg: Config,
         announcements: Callable[[], list[str]] = list,
         observers: Sequence[Observer] = (),
         llm: LlamaLlm | RemoteLlm | None = None,
         shedding: Shedding | None = None,
+        *,
+        complete: Callable[[str], bool] | None = None,
     ) -> None:
+        """``router``: the skills that answer (None only on :class:`Ears`, which answer
+        nothing). ``complete``: whether the skills take a text as a whole request (the
+        command hangover); default, the router's own ``complete``."""
+        if router is None and isinstance(engines, Engines):
+            raise ValueError("a pipeline that answers needs a router")
+        self.complete = complete
         self.engines = engines
         self.shedding = shedding
         """Turns past a maximum queue age get a busy reply (a hub's satellites)."""
@@ -169,11 +192,12 @@ class Pipeline:
         if self._lane is not None:
             self._lane.send(StandDown())
 
-    def listen_now(self, model: str) -> None:
+    def listen_now(self, model: str, settle_ms: float | None = None) -> None:
         """Listen for a command from the next chunk on: the wake word ``model`` was heard
         where the audio comes from (a satellite that detects it itself). Sent before the
-        loop runs, it waits for it; while a turn is open it is ignored."""
-        self._tell(ListenNow(model))
+        loop runs, it waits for it; while a turn is open it is ignored. ``settle_ms``:
+        :attr:`~hearthvox.pipeline.control.ListenNow.settle_ms`."""
+        self._tell(ListenNow(model, settle_ms))
 
     def drain(self, follow_up: bool = True) -> None:
         """End the run at the first chunk outside a turn (a reload or a shutdown waits for
@@ -204,6 +228,7 @@ class Pipeline:
         sink: Sink,
         *,
         overheard: Playback | None = None,
+        realtime: bool = True,
     ) -> AsyncGenerator[Event, None]:
         """Run the loop over ``source`` until it ends, yielding every event. A stage's
         error ends the loop and is raised here; leaving the loop early (or being
@@ -211,10 +236,18 @@ class Pipeline:
 
         ``overheard``: the speaker (the same object as ``sink``) when ``source`` is a
         live microphone that hears it: the listener then listens over the replies for
-        a barge-in (``[audio] barge_in``) and keeps the assistant's own sound out."""
+        a barge-in (``[audio] barge_in``) and keeps the assistant's own sound out.
+
+        ``realtime``: ``source`` comes at the speed of speech (a microphone, a network
+        stream, a paced file). A source that does not (a file read as fast as it can
+        be) is heard as if every decode took no time: the listener waits for each
+        pause's guess before the next frame, so the same file gives the same turns,
+        ended at the same frames, on every run and every machine."""
         out: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         self.leftover = []
-        graph = asyncio.create_task(self._graph(source, sink, out, overheard), name="hv-pipeline")
+        graph = asyncio.create_task(
+            self._graph(source, sink, out, overheard, realtime), name="hv-pipeline"
+        )
         try:
             async for event in self._read(out, graph):
                 for observe in list(self.observers):
@@ -265,6 +298,7 @@ class Pipeline:
         sink: Sink,
         out: asyncio.Queue[Event | _End],
         overheard: Playback | None,
+        realtime: bool,
     ) -> None:
         """Every stage as a task; the first stage error cancels the rest and is raised
         (alone, not in a group)."""
@@ -273,10 +307,16 @@ class Pipeline:
         e.wake.reset()
         e.vad.reset()
         speculator = SpeculativeAsr(e.asr) if self.cfg.endpoint.adaptive else None
-        fallback = LlmFallback(self.llm, self._remember) if self.llm is not None else None
+        fallback = (
+            LlmFallback(self.llm, self._remember)
+            if self.llm is not None and isinstance(e, Engines)
+            else None
+        )
         replies = (
             SpeculativeReply(self.router, e.tts, fallback)
-            if speculator is not None and isinstance(self.router, Previewer)
+            if speculator is not None
+            and isinstance(self.router, Previewer)
+            and isinstance(e, Engines)
             else None
         )
         audio_cfg = self.cfg.audio
@@ -293,7 +333,17 @@ class Pipeline:
         barge_in = over is not None and over.opts.enabled
         stops: ControlLane[StopReply] | None = ControlLane() if barge_in else None
         listener = Listener(
-            e.wake, e.vad, self.cfg, clock, self.announcements, speculator, replies, over, stops
+            e.wake,
+            e.vad,
+            self.cfg,
+            clock,
+            self.announcements,
+            speculator,
+            replies,
+            over,
+            stops,
+            realtime=realtime,
+            complete=self.complete or (None if replies is not None else _complete(self.router)),
         )
         self.overhearing = over
         self._listener = listener
@@ -302,30 +352,37 @@ class Pipeline:
         reader = _Reader(source, audio)
         heard: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         transcribed: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
-        answered: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
-        spoken: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
         chunks = _timed_feed(listener.take(audio, lane), clock, feed)
         heard_events = listener.run(chunks)
         texts = transcribe_stage(_drained(heard), speculator or e.asr, clock, self.shedding)
-        replied = answer_stage(
-            _drained(transcribed),
-            self.router,
-            self.cfg.skills.apology,
-            clock,
-            fallback,
-            self.shedding,
-        )
-        heard_by = lane if stops is not None else None  # told when a reply plays
-        played = speak_stage(_drained(answered), e.tts, sink, clock, replies, stops, heard_by)
-        turns = track_turns(_drained(spoken), lane, clock, feed)
+        later: list[tuple[AsyncIterator[Event], asyncio.Queue[Event | _End], str]] = [
+            (texts, transcribed, "hv-transcribe")
+        ]
+        if isinstance(e, Engines):
+            answered: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
+            spoken: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
+            assert self.router is not None  # checked when made
+            replied = answer_stage(
+                _drained(transcribed),
+                self.router,
+                self.cfg.skills.apology,
+                clock,
+                fallback,
+                self.shedding,
+            )
+            heard_by = lane if stops is not None else None  # told when a reply plays
+            played = speak_stage(_drained(answered), e.tts, sink, clock, replies, stops, heard_by)
+            turns = track_turns(_drained(spoken), lane, clock, feed)
+            later += [(replied, answered, "hv-answer"), (played, spoken, "hv-speak")]
+        else:  # hearing only: a turn ends at its transcript
+            turns = track_turns(_drained(transcribed), lane, clock, feed, ends_at_transcript=True)
+        later.append((turns, out, "hv-turns"))
         try:
             async with asyncio.TaskGroup() as group:
                 reading = group.create_task(reader.run(), name="hv-source")
                 group.create_task(_listen(heard_events, heard, reading), name="hv-listener")
-                group.create_task(_pump(texts, transcribed), name="hv-transcribe")
-                group.create_task(_pump(replied, answered), name="hv-answer")
-                group.create_task(_pump(played, spoken), name="hv-speak")
-                group.create_task(_pump(turns, out), name="hv-turns")
+                for items, queue, name in later:
+                    group.create_task(_pump(items, queue), name=name)
         except BaseExceptionGroup as errors:
             raise _first(errors) from None
         else:
@@ -336,6 +393,13 @@ class Pipeline:
                 over.close()
             if fallback is not None:
                 fallback.close()
+
+
+def _complete(router: Answerer | None) -> Callable[[str], bool] | None:
+    """The router's :meth:`~hearthvox.skills.SkillRouter.complete`, its last answer kept
+    (the listener asks on every frame of a hangover), or None."""
+    complete = getattr(router, "complete", None)
+    return functools.lru_cache(maxsize=1)(complete) if callable(complete) else None
 
 
 def _first(errors: BaseExceptionGroup[BaseException]) -> BaseException:

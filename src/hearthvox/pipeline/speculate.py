@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from hearthvox.engines.asr import AsrResult, WhisperAsr
+from hearthvox.engines.asr import AsrResult
 from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.tts import PiperTts
 from hearthvox.engines.tts_chunks import Prefetch
@@ -40,10 +40,32 @@ from hearthvox.skills.registry import FALLBACK
 class _Guess:
     key_ms: float
     future: Future[AsrResult]
+    earlier: Future[AsrResult] | None = None
+    """The same pause's first guess, decoded (on less of its tail), when this one is the
+    pause decoded again."""
+
+
+def _usable(future: Future[AsrResult] | None) -> bool:
+    return (
+        future is not None
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is None
+    )
+
+
+class Decoder(Protocol):
+    """What a speculative recogniser decodes with: :class:`~hearthvox.engines.asr.WhisperAsr`,
+    or the eval's memo of one."""
+
+    @property
+    def executor(self) -> EngineExecutor: ...
+
+    def transcribe(self, audio: Int16Array, *, fallback: bool = True) -> AsrResult: ...
 
 
 class SpeculativeAsr:
-    def __init__(self, asr: WhisperAsr) -> None:
+    def __init__(self, asr: Decoder) -> None:
         self.asr = asr
         self._lock = threading.Lock()
         self._pending: _Guess | None = None
@@ -54,16 +76,20 @@ class SpeculativeAsr:
         """Called on the event loop with the pause's ``key_ms`` as soon as its guess is
         decoded (the listener acts on it then, not at its next chunk)."""
 
-    def start(self, key_ms: float, audio: Int16Array) -> None:
-        """Decode ``audio`` (the utterance up to a pause after ``key_ms``) in the background."""
+    def start(self, key_ms: float, audio: Int16Array, again: bool = False) -> None:
+        """Decode ``audio`` (the utterance up to a pause after ``key_ms``) in the background;
+        ``again``: in place of the guess of the same pause (more of its tail heard)."""
         with self._lock:
+            earlier = None
             if self._pending is not None:
-                if self._pending.key_ms == key_ms:
+                if self._pending.key_ms == key_ms and not again:
                     return
+                if self._pending.key_ms == key_ms and _usable(self._pending.future):
+                    earlier = self._pending.future
                 self._pending.future.cancel()  # a stale guess still queued never runs
             # a guess never falls back to the full window: too slow to be worth it
             future = self.asr.executor.submit(self.asr.transcribe, audio, fallback=False)
-            self._pending = _Guess(key_ms, future)
+            self._pending = _Guess(key_ms, future, earlier)
             self.started += 1
         if self.on_ready is not None:
             loop, ready = asyncio.get_running_loop(), self.on_ready
@@ -73,6 +99,16 @@ class SpeculativeAsr:
                     loop.call_soon_threadsafe(ready, key_ms)
 
             future.add_done_callback(tell)
+
+    async def settled(self, key_ms: float) -> None:
+        """Wait until the guess for the pause after ``key_ms`` is decoded, failed or
+        dropped (at once if it is not the pending one)."""
+        with self._lock:
+            guess = self._pending
+        if guess is None or guess.key_ms != key_ms:
+            return
+        # wait() rather than await: a dropped guess must not look like this task cancelled
+        await asyncio.wait({asyncio.wrap_future(guess.future)})
 
     def _decoded(self, key_ms: float) -> AsrResult | None:
         """The guess for the pause after ``key_ms``, once decoded without an error."""
@@ -95,21 +131,41 @@ class SpeculativeAsr:
         result = self._decoded(key_ms)
         return None if result is None else result.looped
 
-    def confirm(self, key_ms: float, audio: Int16Array) -> bool:
+    def confirm(self, key_ms: float, audio: Int16Array, patient: bool = True) -> bool:
         """The utterance ended with its last speech at ``key_ms`` and this ``audio``:
-        keep the speculative decode for it if it was started at that same pause."""
+        keep the speculative decode for it if it was started at that same pause.
+        Not ``patient`` (live input): a second decode of the pause that is not done yet
+        gives way to the first, which is (the turn does not wait for it)."""
         with self._lock:
             guess, self._pending = self._pending, None
             if guess is None or guess.key_ms != key_ms:
                 self._confirmed = None
                 return False
-            self._confirmed = (audio, guess.future)
+            future = guess.future
+            if not patient and not future.done() and guess.earlier is not None:
+                future.cancel()  # not started yet: it never runs
+                future = guess.earlier
+            self._confirmed = (audio, future)
             self.kept += 1
             return True
 
     @property
     def executor(self) -> EngineExecutor:
         return self.asr.executor
+
+    def kept_result(self, audio: Int16Array) -> AsrResult | None:
+        """The kept guess for ``audio`` when it is decoded with a text: the transcript at
+        once, without a turn on the ASR thread (which may still be decoding the pause
+        again, for a turn that did not wait for it). None: ask :meth:`transcribe`."""
+        with self._lock:
+            confirmed = self._confirmed
+            if confirmed is None or confirmed[0] is not audio or not _usable(confirmed[1]):
+                return None
+            result = confirmed[1].result()
+            if result.fallback:
+                return None
+            self._confirmed = None
+        return result
 
     def transcribe(self, audio: Int16Array) -> AsrResult:
         with self._lock:
@@ -120,9 +176,8 @@ class SpeculativeAsr:
             guess = confirmed[1].result()  # queued ahead of this call on the same thread
             if not guess.fallback:
                 return guess
-            # a guard tripped on (nearly) this audio: a second lean decode would too
-            full = self.asr.transcribe_full(audio)
-            return AsrResult(full.text, full.audio_duration_s, "full", fallback=guess.fallback)
+        # no guess, or its guard tripped: the whole decode, with all it does after a trip
+        # (the full window, the digit words, the vocabulary, the larger model)
         return self.asr.transcribe(audio)
 
     def close(self) -> None:
@@ -174,8 +229,8 @@ class SpeculativeReply:
         self._prepared: _Prepared | None = None
         self._voiced: VoicedStream | None = None
         self._complete: tuple[str, bool] | None = None
-        self._tried_ms: float | None = None
-        """The pause last answered (or found to have no answer ready ahead)."""
+        self._tried: tuple[float, str] | None = None
+        """The pause and guess last answered (or found to have no answer ready ahead)."""
         self.prepared = 0
         self.used = 0
 
@@ -191,13 +246,24 @@ class SpeculativeReply:
         return found
 
     def prepare(self, key_ms: float, text: str) -> None:
-        """Answer the guess of the pause after ``key_ms`` (once per pause: the listener
-        asks on every frame of the hangover)."""
-        if key_ms == self._tried_ms:
+        """Answer the guess of the pause after ``key_ms`` (once per pause and text: the
+        listener asks on every frame of the hangover, and a pause is decoded again once
+        its whole tail is heard)."""
+        if (key_ms, text) == self._tried:
             return
-        self._tried_ms = key_ms
-        self.drop()
+        self._tried = (key_ms, text)
         preview = self.router.preview(text)
+        with self._lock:
+            prepared = self._prepared
+        if (
+            preview is not None
+            and prepared is not None
+            and prepared.key_ms == key_ms
+            and preview[1].text == prepared.reply
+            and (self.llm is None or preview[0] != FALLBACK)
+        ):
+            return  # the pause decoded again says the same reply: it is on its way
+        self.drop()
         if preview is None or not preview[1].text.strip() or preview[1].interrupt:
             return
         if self.llm is not None and preview[0] == FALLBACK:

@@ -37,7 +37,7 @@ from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.shedding import Shedding
-from hearthvox.pipeline.speculate import SpeculativeReply
+from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.voicing import VoicedStream, chunk_of, next_chunk
 from hearthvox.skills.registry import FALLBACK
 
@@ -91,8 +91,9 @@ async def transcribe_stage(
                 return None
             return asr.transcribe(audio)
 
+        kept = asr.kept_result(event.audio) if isinstance(asr, SpeculativeAsr) else None
         try:
-            result = await asr.executor.run(decode, event.audio, since)
+            result = kept or await asr.executor.run(decode, event.audio, since)
         except EngineError as exc:
             log.warning("transcription failed: %s", exc)
             yield StageError(*clock.stamp(), stage="asr", kind="engine_error", message=str(exc))

@@ -55,7 +55,11 @@ async def track_turns(
     lane: ControlLane[ToListener],
     clock: StreamClock,
     feed: FeedTiming | None = None,
+    *,
+    ends_at_transcript: bool = False,
 ) -> AsyncIterator[Event]:
+    """``ends_at_transcript``: the pipeline only hears (no answer, no voice): a turn is
+    over once its utterance is transcribed, or its decode failed."""
     turn_id = 0
     turn: _Turn | None = None
 
@@ -89,8 +93,16 @@ async def track_turns(
                 turn.stages_ms["asr"] = event.asr_ms
                 turn.queue_ms["asr"] = event.queue_ms
                 turn.stages_ms.update(event.extra_ms)  # the paths the decode took
+                if ends_at_transcript:
+                    yield done("answered")
+                    lane.send(TurnOver(follow_up=False))
+                    turn = None
             case StageError() if turn is not None:
                 turn.error = True
+                if ends_at_transcript:
+                    yield done("error")
+                    lane.send(TurnOver(follow_up=False))
+                    turn = None
             case Reply(announcement=False) if turn is not None:
                 turn.skill = event.skill
                 turn.stages_ms["skill"] = event.skill_ms

@@ -95,7 +95,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
 
     async def drive(audio: Any, pipeline: Pipeline, sample: bool) -> None:
         source = array_source(audio, RATE_HZ, cfg.audio.chunk_ms, realtime=False)
-        async for event in pipeline.run(source, StampSink()):
+        async for event in pipeline.run(source, StampSink(), realtime=False):
             if sample and isinstance(event, TurnDone):
                 rss_turns.append(round(_rss_mib(), 2))
                 outcomes.append(event.outcome)

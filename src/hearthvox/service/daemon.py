@@ -78,6 +78,9 @@ class DaemonOptions:
     overrides: Callable[[config_mod.Config], config_mod.Config] | None = None
     """What the command line sets over the file (``--input-device``), applied again to
     the file re-read at each reload, so that a reload does not see it as a change."""
+    realtime: bool = True
+    """The input comes at the speed of speech (a microphone, a paced file); a file read
+    as fast as it can be is heard as if each decode took no time (:meth:`Pipeline.run`)."""
 
 
 class Daemon:
@@ -211,7 +214,10 @@ class Daemon:
             if self._stopping or self._pending is not None:  # asked between two runs
                 pipeline.drain(follow_up=not self._stopping)
             chunks = self.feed.chunks()
-            async for event in pipeline.run(chunks, self.sink, overheard=self.overheard):
+            run = pipeline.run(
+                chunks, self.sink, overheard=self.overheard, realtime=self.options.realtime
+            )
+            async for event in run:
                 if isinstance(event, TurnDone):
                     self.turns += 1
                     log.info("%s", turn_log_line(event))
