@@ -47,7 +47,10 @@ from hearthvox.skills import SkillContext, SkillRouter, SystemClock, load_skills
 
 log = logging.getLogger(__name__)
 
-RESULTS_VERSION = 4  # 4: start hysteresis, digit words, O and 0 one symbol in exact matches
+RESULTS_VERSION = 5
+"""4: start hysteresis, digit words, O and 0 one symbol in exact matches; 5: each command
+clip through the daemon's Pipeline (endpoints at chunk ends, the pause decoded again with
+its whole tail)."""
 _RUNTIMES = ("onnxruntime", "ctranslate2", "faster-whisper")
 
 
