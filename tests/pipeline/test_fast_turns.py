@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def listen(
     cfg: Config,
     spec: SpeculativeAsr | None = None,
     replies: SpeculativeReply | None = None,
+    complete: Callable[[str], bool] | None = None,
 ) -> tuple[Listener, list[Event]]:
     engines.wake.reset()
     engines.vad.reset()
@@ -55,6 +57,7 @@ def listen(
         speculator=spec,
         replies=replies,
         realtime=False,
+        complete=complete,
     )
 
     async def collect() -> list[Event]:
@@ -170,7 +173,7 @@ def test_a_whole_request_a_skill_takes_ends_on_the_command_hangover(
     spec = SpeculativeAsr(engines.asr)
     replies = SpeculativeReply(router, engines.tts)
     try:
-        _, events = listen(engines, np.concatenate(parts), cfg, spec, replies)
+        _, events = listen(engines, np.concatenate(parts), cfg, spec, replies, router.complete)
     finally:
         spec.close()
         replies.drop()
@@ -198,7 +201,9 @@ def test_a_word_said_alone_that_a_skill_takes_ends_on_the_command_hangover(
     spec = SpeculativeAsr(engines.asr)
     replies = SpeculativeReply(router, engines.tts)
     try:
-        _, events = listen(engines, np.concatenate(parts), _config(), spec, replies)
+        _, events = listen(
+            engines, np.concatenate(parts), _config(), spec, replies, router.complete
+        )
     finally:
         spec.close()
         replies.drop()

@@ -114,7 +114,15 @@ def test_the_answer_to_a_command_is_ready_when_its_speech_ends(
     clock = StreamClock()
     spec = SpeculativeAsr(engines.asr)
     replies = SpeculativeReply(router, engines.tts)
-    listener = Listener(engines.wake, engines.vad, cfg, clock, speculator=spec, replies=replies)
+    listener = Listener(
+        engines.wake,
+        engines.vad,
+        cfg,
+        clock,
+        speculator=spec,
+        replies=replies,
+        complete=router.complete,
+    )
     sink = Sink()
 
     async def run() -> list[Event]:

@@ -124,7 +124,7 @@ class Listener:
         """The input comes at the speed of speech (a microphone, a paced file). If not, each
         pause's guess is waited for before the next audio frame: a file's turns then
         end where they would with no decode time at all, the same on every run."""
-        self.complete = complete or (replies.complete if replies is not None else _never)
+        self.complete = complete or _never
         """Whether the skills take a guess as a whole request (the command hangover)."""
         if self.speculator is not None:
             self.speculator.on_ready = self._guess_ready

@@ -343,7 +343,7 @@ class Pipeline:
             over,
             stops,
             realtime=realtime,
-            complete=self.complete or (None if replies is not None else _complete(self.router)),
+            complete=self.complete or _complete(self.router),
         )
         self.overhearing = over
         self._listener = listener

@@ -228,22 +228,10 @@ class SpeculativeReply:
         self._lock = threading.Lock()
         self._prepared: _Prepared | None = None
         self._voiced: VoicedStream | None = None
-        self._complete: tuple[str, bool] | None = None
         self._tried: tuple[float, str] | None = None
         """The pause and guess last answered (or found to have no answer ready ahead)."""
         self.prepared = 0
         self.used = 0
-
-    def complete(self, text: str) -> bool:
-        """Whether a skill takes the guess as a whole request (the endpointer then waits
-        the command hangover); False for a router that cannot tell. Asked on every frame
-        of the hangover: the last answer is kept."""
-        if self._complete is not None and self._complete[0] == text:
-            return self._complete[1]
-        complete = getattr(self.router, "complete", None)
-        found = callable(complete) and bool(complete(text))
-        self._complete = (text, found)
-        return found
 
     def prepare(self, key_ms: float, text: str) -> None:
         """Answer the guess of the pause after ``key_ms`` (once per pause and text: the
