@@ -1,12 +1,14 @@
 """The engines every connection shares, and how connections may use them.
 
-The engines are blocking and loaded once. Calls run in worker threads
-(``asyncio.to_thread``), never on the event loop. Whisper (CTranslate2) and
-Piper (whose espeak-ng phonemiser keeps global state) run one call at a time,
-behind a lock per engine that is held only for the computation, never while a
-connection writes to its client, and released only after the thread has
-finished even when the waiting connection goes away. Wake word and VAD state is
-per stream (``new_stream()``): their ONNX sessions run concurrently.
+The engines are blocking and loaded once. Every call runs on the engine's own
+thread (:mod:`hearthvox.engines.executor`), the one the assistant's pipeline uses,
+never on the event loop, so the watchdog sees it and one engine's work never
+queues behind another's. Whisper (CTranslate2) and Piper (whose espeak-ng
+phonemiser keeps global state) take one request at a time, behind a lock per
+engine that is held only for the computation, never while a connection writes to
+its client, and released only after the call has finished even when the waiting
+connection goes away. Wake word and VAD state is per stream (``new_stream()``);
+the streams of all connections take turns on their engine's thread.
 
 Inside ``hearthvox run --serve`` the engines are the assistant's own, and an
 :class:`~hearthvox.protocol.gate.EngineGate` puts the assistant's turn first.
@@ -26,6 +28,7 @@ from wyoming.info import Info
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.config import Config
 from hearthvox.engines import Engines
+from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
 from hearthvox.errors import ModelError
@@ -38,20 +41,24 @@ T = TypeVar("T")
 
 
 async def run_exclusive(
-    lock: asyncio.Lock, fn: Callable[[], T], gate: EngineGate | None = None
+    lock: asyncio.Lock,
+    executor: EngineExecutor,
+    fn: Callable[[], T],
+    gate: EngineGate | None = None,
 ) -> T:
-    """Run ``fn`` in a worker thread while holding ``lock`` (and, with a ``gate``, only
-    while the assistant has no turn on; raises EngineBusy when that wait is too long).
+    """Run ``fn`` on the engine's thread ``executor`` while holding ``lock`` (and, with a
+    ``gate``, only while the assistant has no turn on; raises EngineBusy when that wait
+    is too long).
 
-    If the caller is cancelled, the lock is still held until the thread is done,
-    so a non-thread-safe engine never runs twice at once.
+    If the caller is cancelled, the lock is still held until the call is done, so the
+    next request's call never queues behind an abandoned one unseen.
     """
     if gate is None:
         await lock.acquire()
     else:
         await gate.enter(lock)
     try:
-        job = asyncio.ensure_future(asyncio.to_thread(fn))
+        job = asyncio.ensure_future(executor.run(fn))
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
@@ -107,6 +114,7 @@ class Services:
         engines = self.engines
         result = await run_exclusive(
             self._asr_lock,
+            engines.asr.executor,
             lambda: engines.asr.transcribe(audio, vocabulary=vocabulary),
             self.gate,
         )
@@ -115,9 +123,12 @@ class Services:
     async def sentences(self, text: str) -> AsyncIterator[Int16Array]:
         """The audio of each sentence of ``text``; the engine lock is taken per sentence,
         so several connections speaking at once take turns sentence by sentence."""
-        sentences = iter(self.engines.tts.sentences(text))
+        tts = self.engines.tts
+        sentences = iter(tts.sentences(text))
         while True:
-            audio = await run_exclusive(self._tts_lock, lambda: next(sentences, None), self.gate)
+            audio = await run_exclusive(
+                self._tts_lock, tts.executor, lambda: next(sentences, None), self.gate
+            )
             if audio is None:
                 return
             yield audio

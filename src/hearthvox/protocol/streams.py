@@ -87,7 +87,7 @@ class AsrStream:
         self._audio.append(samples)
         if self._vad is None or not len(samples):
             return
-        probs = await asyncio.to_thread(self._vad.feed, samples)
+        probs = await self._vad.executor.run(self._vad.feed, samples)
         for p in probs:
             self._vad_pos += VAD_FRAME
             if p >= self._services.vad_threshold:
@@ -166,7 +166,7 @@ class WakeStream:
             return []
         frames = [pending[i * WAKE_FRAME : (i + 1) * WAKE_FRAME] for i in range(n)]
         detector = self._detector
-        scores = await asyncio.to_thread(lambda: [detector.scores(f) for f in frames])
+        scores = await detector.executor.run(lambda: [detector.scores(f) for f in frames])
         hits: list[tuple[str, int]] = []
         for frame_scores in scores:
             self._frames += 1
