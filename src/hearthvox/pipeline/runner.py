@@ -44,6 +44,7 @@ from hearthvox.pipeline.control import (
 from hearthvox.pipeline.fallback import LlmFallback
 from hearthvox.pipeline.listener import Listener
 from hearthvox.pipeline.overhear import BargeInOptions, Overhearing, Playback
+from hearthvox.pipeline.scribe import Scribe, segment_stage
 from hearthvox.pipeline.shedding import Shedding
 from hearthvox.pipeline.speculate import Decoder, Previewer, SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.stages import Answerer, Sink, answer_stage, speak_stage, transcribe_stage
@@ -150,7 +151,7 @@ class Pipeline:
 
     def __init__(
         self,
-        engines: Engines | Ears,
+        engines: Engines | Ears | Scribe,
         router: Answerer | None,
         cfg: Config,
         announcements: Callable[[], list[str]] = list,
@@ -160,9 +161,10 @@ class Pipeline:
         *,
         complete: Callable[[str], bool] | None = None,
     ) -> None:
-        """``router``: the skills that answer (None only on :class:`Ears`, which answer
-        nothing). ``complete``: whether the skills take a text as a whole request (the
-        command hangover); default, the router's own ``complete``."""
+        """``router``: the skills that answer (None on :class:`Ears` and
+        :class:`~hearthvox.pipeline.scribe.Scribe`, which answer nothing).
+        ``complete``: whether the skills take a text as a whole request (the command
+        hangover); default, the router's own ``complete``."""
         if router is None and isinstance(engines, Engines):
             raise ValueError("a pipeline that answers needs a router")
         self.complete = complete
@@ -279,9 +281,13 @@ class Pipeline:
         """The tracker's events until its end; a stage's error as soon as it happens."""
         while not graph.done():
             getter = asyncio.ensure_future(out.get())
-            await asyncio.wait({getter, graph}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
+            try:
+                await asyncio.wait({getter, graph}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when the reader leaves or is cancelled here: no get left behind
+                got = getter.done()
+                if not got:
+                    getter.cancel()
+            if not got:
                 break
             item = getter.result()
             if isinstance(item, _End):
@@ -304,6 +310,9 @@ class Pipeline:
         (alone, not in a group)."""
         clock = StreamClock()
         e = self.engines
+        if isinstance(e, Scribe):
+            await self._write_down(e, source, out, clock)
+            return
         e.wake.reset()
         e.vad.reset()
         speculator = SpeculativeAsr(e.asr) if self.cfg.endpoint.adaptive else None
@@ -393,6 +402,26 @@ class Pipeline:
                 over.close()
             if fallback is not None:
                 fallback.close()
+
+    async def _write_down(
+        self,
+        scribe: Scribe,
+        source: AsyncIterator[AudioChunk],
+        out: asyncio.Queue[Event | _End],
+        clock: StreamClock,
+    ) -> None:
+        """source -> segmenter -> transcribe, each a task (:mod:`hearthvox.pipeline.scribe`)."""
+        audio: asyncio.Queue[AudioChunk | _End] = asyncio.Queue(AUDIO_QUEUE)
+        segments: asyncio.Queue[Event | _End] = asyncio.Queue(EVENT_QUEUE)
+        texts = transcribe_stage(_drained(segments), scribe.asr, clock, admit=scribe.admit)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_pump(source, audio), name="hv-source")
+                cut = segment_stage(_drained(audio), scribe, clock)
+                group.create_task(_pump(cut, segments), name="hv-segment")
+                group.create_task(_pump(texts, out), name="hv-transcribe")
+        except BaseExceptionGroup as errors:
+            raise _first(errors) from None
 
 
 def _complete(router: Answerer | None) -> Callable[[str], bool] | None:

@@ -36,6 +36,7 @@ from hearthvox.events import (
 from hearthvox.pipeline.clock import StreamClock
 from hearthvox.pipeline.control import ControlLane, ReplyPlaying, StopReply, ToListener
 from hearthvox.pipeline.fallback import LlmFallback
+from hearthvox.pipeline.scribe import Admission
 from hearthvox.pipeline.shedding import Shedding
 from hearthvox.pipeline.speculate import SpeculativeAsr, SpeculativeReply
 from hearthvox.pipeline.voicing import VoicedStream, chunk_of, next_chunk
@@ -76,9 +77,12 @@ async def transcribe_stage(
     asr: Recogniser,
     clock: StreamClock,
     shedding: Shedding | None = None,
+    admit: Admission | None = None,
 ) -> AsyncIterator[Event]:
     """Transcribe each utterance. With ``shedding``, one whose decode would start past
-    the maximum queue age is not decoded: the turn's busy reply comes instead."""
+    the maximum queue age is not decoded: the turn's busy reply comes instead. With
+    ``admit`` (a server's request on shared engines), each decode runs inside it, and an
+    engine's error or a refusal ends the stage: the request fails whole."""
     async for event in events:
         yield event
         if not isinstance(event, SpeechEnded):
@@ -93,8 +97,16 @@ async def transcribe_stage(
 
         kept = asr.kept_result(event.audio) if isinstance(asr, SpeculativeAsr) else None
         try:
-            result = kept or await asr.executor.run(decode, event.audio, since)
+            if kept is not None:
+                result: AsrResult | None = kept
+            elif admit is None:
+                result = await asr.executor.run(decode, event.audio, since)
+            else:
+                async with admit():
+                    result = await asr.executor.run(decode, event.audio, since)
         except EngineError as exc:
+            if admit is not None:
+                raise
             log.warning("transcription failed: %s", exc)
             yield StageError(*clock.stamp(), stage="asr", kind="engine_error", message=str(exc))
             continue

@@ -189,6 +189,7 @@ class Connection:
             return
         language = pending.language if pending else self._services.served.asr_language
         streaming = self._services.transcript_streaming
+        converter = PcmConverter(fmt)  # before the stream, whose task runs until closed
         stream = AsrStream(
             self._services,
             max_s=self._options.max_audio_s,
@@ -196,7 +197,7 @@ class Connection:
             cut_silence_ms=self._options.segment_silence_ms,
             vocabulary=pending.vocabulary if pending else None,
         )
-        self._audio = _Audio(PcmConverter(fmt), stream, language)
+        self._audio = _Audio(converter, stream, language)
         if streaming:
             await self.send(TranscriptStart(language=language).event())
 

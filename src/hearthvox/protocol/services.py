@@ -28,11 +28,13 @@ from wyoming.info import Info
 from hearthvox.bundles.default import ModelPaths
 from hearthvox.config import Config
 from hearthvox.engines import Engines
+from hearthvox.engines.asr import AsrResult, WhisperAsr
 from hearthvox.engines.executor import EngineExecutor
 from hearthvox.engines.vad import SileroVad
 from hearthvox.engines.wake import WakeEngine
 from hearthvox.errors import ModelError
 from hearthvox.events import Int16Array
+from hearthvox.pipeline.scribe import Scribe
 from hearthvox.protocol.gate import EngineGate
 from hearthvox.protocol.info import ServedModels, build_info
 from hearthvox.vocabulary import Vocabulary
@@ -76,7 +78,7 @@ async def run_exclusive(
 class Services:
     engines: Engines
     served: ServedModels
-    vad_threshold: float
+    cfg: Config
     transcript_streaming: bool = True
     gate: EngineGate | None = None
     """The assistant's priority over the engines (``run --serve``); None: ``serve`` alone."""
@@ -108,17 +110,33 @@ class Services:
     def vad_stream(self) -> SileroVad:
         return self.engines.vad.new_stream()
 
-    async def transcribe(self, audio: Int16Array, vocabulary: Vocabulary | None = None) -> str:
-        """16 kHz mono audio to text (one Whisper call at a time, server-wide);
-        ``vocabulary``: the request's own terms, with the configured list."""
+    def scribe(self, vocabulary: Vocabulary | None, cut_silence_ms: float | None) -> Scribe:
+        """A transcription's engines (:class:`~hearthvox.pipeline.scribe.Scribe`): the
+        recogniser with the request's own ``vocabulary`` besides the configured list,
+        each decode one at a time server-wide (behind the gate, under ``run --serve``);
+        ``cut_silence_ms``: pauses that cut the stream into segments (None: no cuts)."""
         engines = self.engines
-        result = await run_exclusive(
-            self._asr_lock,
-            engines.asr.executor,
-            lambda: engines.asr.transcribe(audio, vocabulary=vocabulary),
-            self.gate,
+        return Scribe(
+            _WithVocabulary(engines.asr, vocabulary),
+            engines.vad.new_stream() if cut_silence_ms is not None else None,
+            self.cfg.vad.threshold,
+            cut_silence_ms or 0.0,
+            self._asr_turn,
         )
-        return result.text
+
+    @contextlib.asynccontextmanager
+    async def _asr_turn(self) -> AsyncIterator[None]:
+        if self.gate is None:
+            await self._asr_lock.acquire()
+        else:
+            await self.gate.enter(self._asr_lock)
+        try:
+            yield
+        finally:
+            if self.gate is None:
+                self._asr_lock.release()
+            else:
+                self.gate.leave(self._asr_lock)
 
     async def sentences(self, text: str) -> AsyncIterator[Int16Array]:
         """The audio of each sentence of ``text``; the engine lock is taken per sentence,
@@ -132,6 +150,21 @@ class Services:
             if audio is None:
                 return
             yield audio
+
+
+@dataclass(frozen=True)
+class _WithVocabulary:
+    """The recogniser, with a request's own terms besides the configured list."""
+
+    asr: WhisperAsr
+    vocabulary: Vocabulary | None
+
+    @property
+    def executor(self) -> EngineExecutor:
+        return self.asr.executor
+
+    def transcribe(self, audio: Int16Array) -> AsrResult:
+        return self.asr.transcribe(audio, vocabulary=self.vocabulary)
 
 
 def served_models(models: ModelPaths, cfg: Config, wake_names: list[str]) -> ServedModels:
@@ -162,7 +195,7 @@ def make_services(
     return Services(
         engines,
         served_models(models, cfg, engines.wake.model_names),
-        cfg.vad.threshold,
+        cfg,
         transcript_streaming,
         gate,
     )
