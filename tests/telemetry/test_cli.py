@@ -292,6 +292,45 @@ def test_summary_per_area_of_the_hub_turns() -> None:
     assert "left out" not in text
 
 
+def _samples(prom: str, family: str, *labels: str) -> dict[tuple[str, ...], float]:
+    """A family's samples (counters: their ``_total``), by the values of ``labels``."""
+    found = {f.name: f for f in text_string_to_metric_families(prom)}[family]
+    return {
+        tuple(s.labels[name] for name in labels): s.value
+        for s in found.samples
+        if found.type != "counter" or s.name.endswith("_total")
+    }
+
+
+def test_prometheus_export_per_area_of_the_hub_turns() -> None:
+    _seed_hub()
+    proc = hearthvox_cli("telemetry", "export", "--format", "prometheus", "--since", "all")
+    assert proc.returncode == 0, proc.stderr
+    turns = _samples(proc.stdout, "hearthvox_area_turns", "area", "outcome")
+    assert turns == {
+        ("kitchen", "answered"): 2.0,
+        ("kitchen", "shed"): 1.0,
+        ("den", "answered"): 1.0,
+        ("den", "no_speech"): 1.0,
+        ("den", "stood_down"): 1.0,
+    }  # the turn of `hearthvox run` (no area) is in no area
+    arbitration = _samples(proc.stdout, "hearthvox_area_arbitration", "area", "result")
+    assert arbitration[("kitchen", "won")] == 2.0 and arbitration[("den", "stood_down")] == 1.0
+    quant = _samples(
+        proc.stdout, "hearthvox_area_stage_quantile_seconds", "area", "stage", "part", "quantile"
+    )
+    assert quant[("kitchen", "asr", "compute", "0.95")] == pytest.approx(0.484)
+    queued = [v[1] for v in KITCHEN_ASR]
+    assert quant[("kitchen", "asr", "queue", "0.5")] == pytest.approx(
+        np.percentile(queued, 50) / 1000, abs=1e-4
+    )
+    assert not any(key[3] == "0.99" for key in quant)  # p50 and p95 per area
+    assert _samples(proc.stdout, "hearthvox_areas_left_out", "what") == {
+        ("areas",): 0.0,
+        ("turns",): 0.0,
+    }
+
+
 def test_summary_of_many_areas_names_the_busiest_and_counts_the_rest() -> None:
     records = [_hub(f"room-{i:02d}", "answered", None, None) for i in range(40)]
     records += [_hub("attic", "answered", None, None)] * 3  # the busiest
@@ -304,6 +343,11 @@ def test_summary_of_many_areas_names_the_busiest_and_counts_the_rest() -> None:
     assert "per area (hub): 41 areas" in text
     assert sum(1 for x in text.splitlines() if re.match(r"[\w.:-]+: \d+ turns · ", x)) == 32
     assert "... and 9 more areas (9 turns) left out" in text
+    prom = hearthvox_cli("telemetry", "export", "--format", "prometheus", "--since", "all").stdout
+    assert (
+        len({area for area, _ in _samples(prom, "hearthvox_area_turns", "area", "outcome")}) == 32
+    )
+    assert _samples(prom, "hearthvox_areas_left_out", "what") == {("areas",): 9.0, ("turns",): 9.0}
 
 
 NO_AREAS_TEXT = """\

@@ -13,7 +13,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hearthvox.telemetry.stats import QUANTILES, percentile, stage_order, stage_values, summarize
+from hearthvox.telemetry.stats import (
+    AREA_QUANTILES,
+    MAX_AREAS,
+    QUANTILES,
+    percentile,
+    stage_order,
+    stage_values,
+    summarize,
+)
 
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -101,12 +109,58 @@ def prometheus_registry(
         )
         rss.labels("last").set(summary["rss_mb"]["last"] * 2**20)
         rss.labels("max").set(summary["rss_mb"]["max"] * 2**20)
+    if "areas" in summary:
+        _area_metrics(reg, summary)
     Counter(
         "hearthvox_telemetry_dropped_records",
         "Telemetry records dropped because the writer queue was full",
         registry=reg,
     ).inc(dropped)
     return reg
+
+
+def _area_metrics(reg: Any, summary: dict[str, Any]) -> None:
+    """The hub's turns per satellite area: the busiest MAX_AREAS areas by name (labels
+    already made safe when recorded), the rest counted, so that the series stay bounded."""
+    from prometheus_client import Counter, Gauge
+
+    turns = Counter(
+        "hearthvox_area_turns",
+        "Hub turns by satellite area and outcome",
+        ["area", "outcome"],
+        registry=reg,
+    )
+    arbitration = Counter(
+        "hearthvox_area_arbitration",
+        "Hub turns whose wake word more than one satellite claimed, by area and result",
+        ["area", "result"],
+        registry=reg,
+    )
+    quant = Gauge(
+        "hearthvox_area_stage_quantile_seconds",
+        "Per area, percentiles of stage times over the exported window",
+        ["area", "stage", "part", "quantile"],
+        registry=reg,
+    )
+    for area, entry in summary["areas"].items():
+        for outcome, n in entry["outcomes"].items():
+            turns.labels(area, outcome).inc(n)
+        for result, n in entry["arbitration"].items():
+            arbitration.labels(area, result).inc(n)
+        for stage, own in entry["stages"].items():
+            for part, dist in (("compute", own), ("queue", own.get("queue"))):
+                for q in AREA_QUANTILES if dist and dist.get("n") else ():
+                    value = dist.get(f"p{q}_ms")
+                    if value is not None:
+                        quant.labels(area, stage, part, str(q / 100)).set(value / 1000.0)
+    left = Gauge(
+        "hearthvox_areas_left_out",
+        f"Areas past the busiest {MAX_AREAS} (and their turns), not named above",
+        ["what"],
+        registry=reg,
+    )
+    left.labels("areas").set(summary["areas_left_out"]["areas"])
+    left.labels("turns").set(summary["areas_left_out"]["turns"])
 
 
 def write_prometheus(path: Path | None, registry: Any) -> bytes | None:
