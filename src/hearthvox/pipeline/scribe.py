@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -84,14 +85,16 @@ async def segment_stage(
     cuts = 0
     rate_hz = 16000
 
-    def ended(segment: Int16Array, reason: str, wait_ms: float) -> SpeechEnded:
+    def ended(
+        segment: Int16Array, reason: Literal["silence", "end_of_input"], wait_ms: float
+    ) -> SpeechEnded:
         start_ms = int((pos - len(segment)) * 1000 / rate_hz)
         return SpeechEnded(
             *clock.stamp(),
             audio=segment,
             rate_hz=rate_hz,
             speech_start_ms=max(0, start_ms),
-            reason="silence" if reason == "silence" else "end_of_input",
+            reason=reason,
             endpoint_wait_ms=wait_ms,
         )
 
@@ -115,7 +118,5 @@ async def segment_stage(
                 yield ended(audio.cut(pos), "silence", silence_ms)
                 voiced_ms = silence_ms = 0.0
     pos = audio.n
-    if cuts == 0:
-        yield ended(audio.cut(pos), "end_of_input", 0.0)
-    elif voiced_ms >= MIN_SPEECH_MS:
+    if cuts == 0 or voiced_ms >= MIN_SPEECH_MS:
         yield ended(audio.cut(pos), "end_of_input", 0.0)

@@ -99,10 +99,8 @@ async def transcribe_stage(
         try:
             if kept is not None:
                 result: AsrResult | None = kept
-            elif admit is None:
-                result = await asr.executor.run(decode, event.audio, since)
             else:
-                async with admit():
+                async with admit() if admit is not None else contextlib.nullcontext():
                     result = await asr.executor.run(decode, event.audio, since)
         except EngineError as exc:
             if admit is not None:

@@ -6,8 +6,8 @@ never on the event loop, so the watchdog sees it and one engine's work never
 queues behind another's. Whisper (CTranslate2) and Piper (whose espeak-ng
 phonemiser keeps global state) take one request at a time, behind a lock per
 engine that is held only for the computation, never while a connection writes to
-its client, and released only after the call has finished even when the waiting
-connection goes away. Wake word and VAD state is per stream (``new_stream()``);
+its client. A call whose connection goes away still finishes on the engine's
+thread before the next call starts there. Wake word and VAD state is per stream (``new_stream()``);
 the streams of all connections take turns on their engine's thread.
 
 Inside ``hearthvox run --serve`` the engines are the assistant's own, and an
@@ -55,11 +55,7 @@ async def run_exclusive(
     If the caller is cancelled, the lock is still held until the call is done, so the
     next request's call never queues behind an abandoned one unseen.
     """
-    if gate is None:
-        await lock.acquire()
-    else:
-        await gate.enter(lock)
-    try:
+    async with engine_turn(lock, gate):
         job = asyncio.ensure_future(executor.run(fn))
         try:
             return await asyncio.shield(job)
@@ -67,6 +63,18 @@ async def run_exclusive(
             with contextlib.suppress(BaseException):
                 await job
             raise
+
+
+@contextlib.asynccontextmanager
+async def engine_turn(lock: asyncio.Lock, gate: EngineGate | None = None) -> AsyncIterator[None]:
+    """Hold ``lock`` (the engine's), with a ``gate`` only while the assistant has no turn
+    on (EngineBusy when that wait is too long)."""
+    if gate is None:
+        await lock.acquire()
+    else:
+        await gate.enter(lock)
+    try:
+        yield
     finally:
         if gate is None:
             lock.release()
@@ -118,25 +126,11 @@ class Services:
         engines = self.engines
         return Scribe(
             _WithVocabulary(engines.asr, vocabulary),
-            engines.vad.new_stream() if cut_silence_ms is not None else None,
+            self.vad_stream() if cut_silence_ms is not None else None,
             self.cfg.vad.threshold,
             cut_silence_ms or 0.0,
-            self._asr_turn,
+            lambda: engine_turn(self._asr_lock, self.gate),
         )
-
-    @contextlib.asynccontextmanager
-    async def _asr_turn(self) -> AsyncIterator[None]:
-        if self.gate is None:
-            await self._asr_lock.acquire()
-        else:
-            await self.gate.enter(self._asr_lock)
-        try:
-            yield
-        finally:
-            if self.gate is None:
-                self._asr_lock.release()
-            else:
-                self.gate.leave(self._asr_lock)
 
     async def sentences(self, text: str) -> AsyncIterator[Int16Array]:
         """The audio of each sentence of ``text``; the engine lock is taken per sentence,

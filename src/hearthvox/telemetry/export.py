@@ -148,10 +148,9 @@ def _area_metrics(reg: Any, summary: dict[str, Any]) -> None:
         for result, n in entry["arbitration"].items():
             arbitration.labels(area, result).inc(n)
         for stage, own in entry["stages"].items():
-            for part, dist in (("compute", own), ("queue", own.get("queue"))):
-                for q in AREA_QUANTILES if dist and dist.get("n") else ():
-                    value = dist.get(f"p{q}_ms")
-                    if value is not None:
+            for part, dist in (("compute", own), ("queue", own.get("queue") or {})):
+                for q in AREA_QUANTILES:
+                    if (value := dist.get(f"p{q}_ms")) is not None:  # none when n is 0
                         quant.labels(area, stage, part, str(q / 100)).set(value / 1000.0)
     left = Gauge(
         "hearthvox_areas_left_out",
@@ -159,8 +158,8 @@ def _area_metrics(reg: Any, summary: dict[str, Any]) -> None:
         ["what"],
         registry=reg,
     )
-    left.labels("areas").set(summary["areas_left_out"]["areas"])
-    left.labels("turns").set(summary["areas_left_out"]["turns"])
+    for what, n in summary["areas_left_out"].items():
+        left.labels(what).set(n)
 
 
 def write_prometheus(path: Path | None, registry: Any) -> bytes | None:
